@@ -1,0 +1,1 @@
+"""collateral-bot core: platform-free positions, lending math, prices and storage."""
