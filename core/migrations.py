@@ -1,0 +1,51 @@
+"""Every schema change, as a named migration (sqlite_utils.Migrations); never edit one that shipped."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("collateral-bot")
+
+
+@migrations(name="0001_owners_positions_legs")
+def _owners_positions_legs(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE owners (
+            key TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            next_number INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE positions (
+            id INTEGER PRIMARY KEY,
+            owner_key TEXT NOT NULL REFERENCES owners(key) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            protocol TEXT NOT NULL,
+            market TEXT,
+            overrides TEXT NOT NULL DEFAULT '{}',
+            label TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (owner_key, number)
+        );
+        CREATE TABLE legs (
+            id INTEGER PRIMARY KEY,
+            position_id INTEGER NOT NULL REFERENCES positions(id) ON DELETE CASCADE,
+            side TEXT NOT NULL CHECK (side IN ('collateral', 'debt')),
+            asset TEXT NOT NULL,
+            amount TEXT NOT NULL
+        );
+        CREATE INDEX legs_position ON legs(position_id);
+        CREATE INDEX legs_asset ON legs(asset);
+        """
+    )
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending
