@@ -1,0 +1,148 @@
+"""Settings from the environment and an optional .env file; secrets are never printed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .store import default_database_path
+
+KNOWN_SOURCES = ("coingecko", "binance", "coinbase")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class Secret:
+    """A token or key: compares and hashes like its value, prints as ***."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one call that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with defaults that work for a first run."""
+
+    database_path: Path
+    telegram_bot_token: Secret | None = None
+    discord_bot_token: Secret | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    price_sources: tuple[str, ...] = ("coingecko",)
+    coingecko_base_url: str = "https://api.coingecko.com"
+    coingecko_api_key: Secret | None = None
+    binance_base_url: str = "https://api.binance.com"
+    coinbase_base_url: str = "https://api.coinbase.com"
+    defillama_base_url: str = "https://yields.llama.fi"
+    price_interval_seconds: float = 60.0
+    price_cache_seconds: float = 30.0
+    http_timeout_seconds: float = 10.0
+    http_port: int | None = None
+    log_level: str | None = None  # None: each mode picks (the console stays quiet)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
+        """Read settings: the process environment wins over the .env file."""
+        merged: dict[str, str] = {}
+        if dotenv is not None and Path(dotenv).is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        merged.update(os.environ if env is None else env)
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Parse a mapping of variable names; raises ConfigError naming the bad one."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def secret(name: str) -> Secret | None:
+            value = get(name)
+            return Secret(value) if value else None
+
+        def url(name: str, default: str) -> str:
+            value = get(name) or default
+            if not value.startswith(("http://", "https://", "ws://", "wss://")):
+                raise ConfigError(f"{name} must be a URL starting with http:// or https:// (got something else)")
+            return value.rstrip("/") if not value.endswith("gateway.discord.gg/") else value
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            value = get(name)
+            if value is None:
+                return default
+            try:
+                parsed = float(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number (got {value[:20]!r})") from None
+            if not low <= parsed <= high:
+                raise ConfigError(f"{name} must be between {low:g} and {high:g} (got {value[:20]})")
+            return parsed
+
+        sources = tuple(s.strip().lower() for s in (get("PRICE_SOURCES") or "coingecko").split(",") if s.strip())
+        unknown = [s for s in sources if s not in KNOWN_SOURCES]
+        if unknown or not sources:
+            raise ConfigError(f"PRICE_SOURCES must list some of {', '.join(KNOWN_SOURCES)} (got {unknown[0][:20] if unknown else 'nothing'!r})")
+        port = get("HTTP_PORT")
+        if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"HTTP_PORT must be a port number between 1 and 65535 (got {port[:20]!r})")
+        level = (get("LOG_LEVEL") or "").upper() or None
+        if level is not None and level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got {level[:20]!r})")
+        return cls(
+            database_path=Path(get("DATABASE_PATH") or default_database_path()).expanduser(),
+            telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
+            discord_bot_token=secret("DISCORD_BOT_TOKEN"),
+            telegram_api_base_url=url("TELEGRAM_API_BASE_URL", cls.telegram_api_base_url),
+            discord_api_base_url=url("DISCORD_API_BASE_URL", cls.discord_api_base_url),
+            discord_gateway_url=url("DISCORD_GATEWAY_URL", cls.discord_gateway_url),
+            price_sources=sources,
+            coingecko_base_url=url("COINGECKO_BASE_URL", cls.coingecko_base_url),
+            coingecko_api_key=secret("COINGECKO_API_KEY"),
+            binance_base_url=url("BINANCE_BASE_URL", cls.binance_base_url),
+            coinbase_base_url=url("COINBASE_BASE_URL", cls.coinbase_base_url),
+            defillama_base_url=url("DEFILLAMA_BASE_URL", cls.defillama_base_url),
+            price_interval_seconds=number("PRICE_INTERVAL_SECONDS", 60.0, 1, 86400),
+            price_cache_seconds=number("PRICE_CACHE_SECONDS", 30.0, 0, 3600),
+            http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),
+            http_port=int(port) if port else None,
+            log_level=level,
+        )
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text, secrets masked (for `collateral-bot config`)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                value = "*** (set)"
+            elif value is None:
+                value = "(not set)"
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            out[f.name.upper()] = str(value)
+        return out

@@ -1,0 +1,1 @@
+"""Prices: aiohttp sources, validation of what they answer, and the book the service reads."""

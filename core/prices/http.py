@@ -1,0 +1,62 @@
+"""One GET against a price or data API, with every way it can fail mapped to a SourceError."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from .base import SourceError, loads_strict
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds (only the delta-seconds form; dates are rare for these APIs)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 24 * 3600 else None
+
+
+async def get_json(
+    session: aiohttp.ClientSession,
+    source: str,
+    url: str,
+    *,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> object:
+    """GET url and return its JSON; raise SourceError(kind) on any failure.
+
+    Error details never include the URL or headers, so keys cannot reach a log.
+    """
+    try:
+        async with session.get(
+            url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as response:
+            if response.status in (418, 429):
+                raise SourceError(
+                    source, "rate-limited", f"HTTP {response.status}", retry_after_seconds(response.headers.get("Retry-After"))
+                )
+            if response.status >= 400:
+                raise SourceError(source, f"http-{response.status}", f"HTTP {response.status}")
+            body = await response.content.read(MAX_BODY + 1)
+    except SourceError:
+        raise
+    except asyncio.TimeoutError:
+        raise SourceError(source, "timeout", f"no answer within {timeout:g}s") from None
+    except aiohttp.ClientError as err:
+        raise SourceError(source, "unreachable", type(err).__name__) from None
+    if len(body) > MAX_BODY:
+        raise SourceError(source, "bad-body", "answer too large")
+    if not body.strip():
+        raise SourceError(source, "bad-body", "empty answer")
+    try:
+        return loads_strict(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise SourceError(source, "bad-body", "not JSON") from None
