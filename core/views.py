@@ -1,0 +1,251 @@
+"""The wording of answers about positions: health, capacity, liquidation, prices."""
+
+from __future__ import annotations
+
+import math
+
+from . import risk
+from .models import Leg, Position, Severity
+from .numbers import fmt_amount, fmt_hf, fmt_pct, fmt_units, fmt_usd
+from .protocols import Terms
+from .replies import Line, Section
+from .valuation import Valuation
+
+STATUS = {
+    Severity.INFO: "no price",
+    Severity.OK: "OK",
+    Severity.WARNING: "warning",
+    Severity.DANGER: "danger",
+    Severity.LIQUIDATABLE: "LIQUIDATABLE",
+}
+
+
+def lender_name(terms: Terms) -> str:
+    """'Aave v3, core market', 'Maker / Sky vault ETH-A', 'Morpho Blue market (LLTV 86%)'."""
+    preset, market = terms.preset, terms.market
+    if len(preset.markets) == 1 and preset.id not in ("maker", "liquity-v2"):
+        if preset.id == "morpho":
+            lt = next(iter(terms.collateral.values())).lt
+            return f"{preset.name} (LLTV {lt * 100:g}%)"
+        return preset.name
+    if market.name != market.id:
+        return f"{preset.name}, {market.name[0].lower()}{market.name[1:]}"
+    return f"{preset.name} {market.id}"
+
+
+def legs_text(legs: tuple[Leg, ...]) -> str:
+    """'10 ETH + 0.5 WBTC'."""
+    return " + ".join(f"{fmt_amount(leg.amount)} {leg.asset}" for leg in legs) or "nothing"
+
+
+def age_text(seconds: float) -> str:
+    """'12 s', '3 min', '2 h', '3 d'."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def position_summary(position: Position) -> str:
+    """'10 ETH, borrowing 15,000 USDC'."""
+    text = legs_text(position.collateral)
+    if position.debt:
+        text += f", borrowing {legs_text(position.debt)}"
+    return text
+
+
+def compact(position: Position, val: Valuation | None, problem: str | None = None) -> Line:
+    """One line for /positions: what it is and how healthy."""
+    what = position_summary(position)
+    if val is None:
+        return Line(position.ref, f"{what} · {problem or 'cannot be valued'}")
+    status = STATUS[val.severity]
+    if not val.priced:
+        return Line(position.ref, f"{what} on {lender_name(val.terms)} · no price for {', '.join(val.missing)}")
+    return Line(position.ref, f"{what} on {lender_name(val.terms)} · HF {fmt_hf(val.hf)} {status}")
+
+
+def debt_unit(val: Valuation) -> tuple[str, float] | None:
+    """(symbol, USD price) of the asset capacity is counted in: the first debt asset, else None (USD)."""
+    if not val.debt or not val.exposure:
+        return None
+    first = val.exposure.debt[0]
+    return first.asset, first.price
+
+
+def in_units(val: Valuation, usd: float) -> str:
+    """USD as an amount of the debt asset ('1,600 USDC'), or plain USD with no debt."""
+    unit = debt_unit(val)
+    if unit is None or unit[1] <= 0:
+        return fmt_usd(usd)
+    symbol, price = unit
+    text = fmt_units(usd / price, symbol)
+    return text if price == 1.0 else f"{text} ({fmt_usd(usd)})"
+
+
+def holdings(val: Valuation) -> Section:
+    """Each leg with price and value; unpriced legs say why."""
+    lines: list[Line] = []
+    for side, legs in (("Collateral", val.collateral), ("Debt", val.debt)):
+        for i, leg in enumerate(legs):
+            label = side if i == 0 else ""
+            quote = val.quotes.get(leg.asset)
+            if val.exposure:
+                src = val.exposure.collateral if side == "Collateral" else val.exposure.debt
+                price = next(x.price for x in src if x.asset == leg.asset)
+                lines.append(Line(label, f"{fmt_amount(leg.amount)} {leg.asset} × {fmt_usd(price)} = {fmt_usd(float(leg.amount) * price)}"))
+            elif quote is not None or leg.asset not in val.missing:
+                price = quote.price if quote else 1.0
+                lines.append(Line(label, f"{fmt_amount(leg.amount)} {leg.asset} × {fmt_usd(price)} = {fmt_usd(float(leg.amount) * price)}"))
+            else:
+                lines.append(Line(label, f"{fmt_amount(leg.amount)} {leg.asset} (no price: {val.missing[leg.asset]})"))
+    if not val.debt:
+        lines.append(Line("Debt", "none"))
+    if val.exposure and len(val.collateral) > 1:
+        lines.append(Line("Collateral value", fmt_usd(risk.collateral_value(val.exposure))))
+    return Section(None, tuple(lines))
+
+
+def health(val: Valuation) -> Section:
+    """The lender's own metric first (HF, CR % or LTV %), with its warning and liquidation levels."""
+    e = val.exposure
+    assert e is not None
+    terms = val.terms
+    warn, _ = val.levels
+    hf = val.hf
+    status = STATUS[val.severity]
+    ltv = risk.loan_to_value(e)
+    if math.isinf(hf):
+        return Section("Health", (Line("Health factor", "∞ (no debt)"),))
+    if terms.metric == "cr":
+        cr = 1 / ltv if ltv > 0 else math.inf
+        floor = terms.min_ratio or 1 / risk.liquidation_threshold(e)
+        lines = [
+            Line("Collateral ratio", f"{fmt_pct(cr)} · {status} (warning below {fmt_pct(floor * warn)}, liquidation below {fmt_pct(floor)})"),
+            Line("Health factor", f"{fmt_hf(hf)} (collateral ratio ÷ {fmt_pct(floor)})"),
+        ]
+    elif terms.metric == "ltv":
+        steps = ", ".join(fmt_pct(m) for m in terms.margin_ltvs)
+        margin = f"margin call at {steps}, " if steps else ""
+        liq = risk.liquidation_threshold(e)
+        lines = [
+            Line("LTV", f"{fmt_pct(ltv)} · {status} ({margin}liquidation at {fmt_pct(liq)})"),
+            Line("Health factor", f"{fmt_hf(hf)} (liquidation LTV ÷ LTV)"),
+        ]
+    else:
+        lines = [
+            Line("Health factor", f"{fmt_hf(hf)} · {status} (warning below {fmt_hf(warn)}, liquidation below 1.00)"),
+            Line("LTV", f"{fmt_pct(ltv)} (borrow limit {fmt_pct(risk.max_ltv(e))}, liquidation at {fmt_pct(risk.liquidation_threshold(e))})"),
+        ]
+    return Section("Health", tuple(lines))
+
+
+def liquidation_prices(val: Valuation) -> Section | None:
+    """Liquidation (and margin-call) price per asset, with the distance from today's price."""
+    if not val.exposure or not val.exposure.debt:
+        return None
+    lines = []
+    for asset, lp in val.liquidation_prices():
+        if lp is None:
+            lines.append(Line(asset, f"none: {asset} alone cannot bring the health factor to 1"))
+            continue
+        if not lp.falling and val.terms.preset.debt_at_par:
+            continue  # the lender counts this debt at $1 whatever it trades at
+        if lp.breached:
+            where = f"already {'below' if lp.falling else 'above'} it at {fmt_usd(lp.current)}"
+        else:
+            where = f"{abs(lp.distance) * 100:.2f}% {'below' if lp.falling else 'above'} {fmt_usd(lp.current)}"
+        lines.append(Line(asset, f"{fmt_usd(lp.price)} ({where})"))
+        for m, mp in val.margin_prices(asset):
+            if mp is not None:
+                lines.append(Line("", f"margin call ({fmt_pct(m)} LTV) at {fmt_usd(mp.price)}"))
+    return Section("Liquidation price", tuple(lines))
+
+
+def target_label(val: Valuation, kind: str, value: float) -> str:
+    """'health factor 1.50', 'LTV 60.0%', 'collateral ratio 217.5%'."""
+    if kind == "hf":
+        if val.terms.metric == "cr" and val.terms.min_ratio:
+            return f"collateral ratio {fmt_pct(value * val.terms.min_ratio)} (HF {fmt_hf(value)})"
+        if val.terms.metric == "ltv" and val.exposure:
+            return f"LTV {fmt_pct(risk.liquidation_threshold(val.exposure) / value)} (HF {fmt_hf(value)})"
+        return f"health factor {fmt_hf(value)}"
+    return f"{'LTV' if kind == 'ltv' else 'collateral ratio'} {fmt_pct(value)}"
+
+
+def borrowing(val: Valuation, target: tuple[str, float] | None = None) -> Section:
+    """How much more can be borrowed: to the lender's limit and to a target."""
+    e = val.exposure
+    assert e is not None
+    lines = []
+    headroom = risk.borrowing_power(e) - risk.debt_value(e)
+    if headroom >= 0:
+        lines.append(Line("To the borrow limit", f"{in_units(val, headroom)} more ({fmt_pct(risk.max_ltv(e))} LTV)"))
+    else:
+        lines.append(Line("To the borrow limit", f"over it by {in_units(val, -headroom)}: the lender would refuse more borrowing"))
+    kind, value = target or ("hf", val.levels[0])
+    room = val.capacity_to(kind, value)
+    lines.append(Line(f"Keeping {target_label(val, kind, value)}", f"{in_units(val, room)} more"))
+    return Section("You can borrow", tuple(lines))
+
+
+def liquidation_cost(val: Valuation) -> Section | None:
+    """What a liquidation would cost, in the lender's own terms."""
+    cost = val.liquidation_cost()
+    if cost is None or not val.exposure:
+        return None
+    model = val.terms.preset.liquidation.get("model")
+    penalty = fmt_usd(cost.penalty) if cost.penalty is not None else None
+    name = val.terms.preset.short
+    if model == "close-factor":
+        share = cost.repaid / risk.debt_value(val.exposure)
+        bonus = max((c.penalty or 0) for c in val.exposure.collateral)
+        text = (
+            f"A liquidator may repay up to {in_units(val, cost.repaid)} ({share:.0%} of the debt) and take "
+            f"{fmt_usd(cost.seized)} of collateral: about {penalty} lost to the {bonus:.1%} bonus."
+        )
+    elif model == "absorb":
+        text = f"{name} absorbs everything: collateral worth about {fmt_usd(cost.seized)} at that point goes for the debt; you lose about {penalty}."
+    elif model == "auction":
+        chop = next(iter(val.terms.collateral.values())).penalty or 0
+        extra = f"the {chop:.0%} penalty" if chop else "no penalty"
+        text = f"The vault is auctioned to cover the debt plus {extra}: about {penalty} lost, more if the auction sells cheap."
+    elif model == "whole-collateral":
+        text = (
+            f"The trove is closed: all collateral (about {fmt_usd(cost.seized)} at the liquidation price) covers "
+            f"the debt; you keep what you borrowed and lose about {penalty}."
+        )
+    elif model == "stability-pool":
+        text = f"The trove is closed: you lose about {penalty} (the 5% penalty and 0.5% of collateral to the liquidator); any surplus can be claimed back."
+    elif model == "incentive":
+        bonus = next(iter(val.terms.collateral.values())).penalty or 0
+        text = f"A liquidator may repay any part of the debt and take {bonus:.2%} more in collateral: up to about {penalty} lost."
+    elif model == "partial-rebalance":
+        text = f"{name} sells collateral in small steps until the LTV is back within limits; no fee beyond exchange fees."
+    elif model == "custom":
+        text = (
+            f"Collateral is sold to repay the loan; with your {val.exposure.collateral[0].penalty:.1%} penalty that costs about {penalty}."
+            if penalty
+            else "Collateral is sold to repay the loan; give 'penalty 5%' when adding the position to see what that costs."
+        )
+    else:
+        fee = f"; the penalty is about {penalty}" if penalty else "; its fee is not in this preset"
+        text = f"{name} sells collateral to repay and close the loan{fee}."
+    return Section("If liquidated", (Line("", text),))
+
+
+def price_footer(val: Valuation, now: float) -> str | None:
+    """'Prices: ETH coingecko 12 s ago; USDC at its $1 peg'."""
+    parts = []
+    for asset, quote in val.quotes.items():
+        if quote.source == "fixed":
+            continue
+        if quote.source == "peg":
+            parts.append(f"{asset} {quote.note}")
+        else:
+            parts.append(f"{asset} {quote.source}, {age_text(now - quote.as_of)} old")
+    return "Prices: " + "; ".join(parts) if parts else None
