@@ -1,0 +1,1 @@
+"""collateral-bot adapters and composition root (console, Telegram, Discord)."""

@@ -1,0 +1,44 @@
+"""Logging set-up with a filter that masks every configured secret, whatever logs it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.config import Secret, Settings
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secret values in a record's final message (PTB and httpx log URLs holding tokens)."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        masked = message
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message or record.exc_info:
+            record.msg, record.args = masked, None
+            if record.exc_info:  # tracebacks are formatted later: render and mask them now
+                text = logging.Formatter().formatException(record.exc_info)
+                for secret in self.secrets:
+                    text = text.replace(secret, "***")
+                record.msg = f"{masked}\n{text}"
+                record.exc_info, record.exc_text = None, None
+        return True
+
+
+def setup(settings: Settings, default_level: str) -> None:
+    """Log to stderr at LOG_LEVEL (or the mode's default), with secrets masked."""
+    secrets = [v.reveal() for v in settings.__dict__.values() if isinstance(v, Secret)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level or default_level)
