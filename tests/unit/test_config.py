@@ -1,0 +1,44 @@
+"""Settings from the environment: defaults, validation in one line, secrets that never print."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import ConfigError, Secret, Settings
+
+
+def test_defaults_need_nothing(tmp_path):
+    s = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "x.db")})
+    assert s.price_sources == ("coingecko",) and s.price_interval_seconds == 60
+    assert s.telegram_bot_token is None
+
+
+def test_secrets_are_masked_everywhere():
+    s = Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "123:SECRET", "COINGECKO_API_KEY": "CG-SECRET"})
+    assert "SECRET" not in repr(s) and "SECRET" not in str(s.describe())
+    assert s.telegram_bot_token.reveal() == "123:SECRET"
+    assert str(Secret("x")) == "Secret('***')"
+
+
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"PRICE_SOURCES": "coingecko,nowhere"}, "PRICE_SOURCES"),
+        ({"PRICE_INTERVAL_SECONDS": "soon"}, "PRICE_INTERVAL_SECONDS"),
+        ({"PRICE_INTERVAL_SECONDS": "0"}, "PRICE_INTERVAL_SECONDS"),
+        ({"COINGECKO_BASE_URL": "ftp://x"}, "COINGECKO_BASE_URL"),
+        ({"HTTP_PORT": "99999"}, "HTTP_PORT"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_malformed_settings_name_the_variable(env, name):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping(env)
+    assert name in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PRICE_INTERVAL_SECONDS=30\nCOINGECKO_BASE_URL=http://127.0.0.1:1\n")
+    s = Settings.load(env={"PRICE_INTERVAL_SECONDS": "45"}, dotenv=dotenv)
+    assert s.price_interval_seconds == 45 and s.coingecko_base_url == "http://127.0.0.1:1"
