@@ -17,7 +17,7 @@ class RawQuote:
     as_of: float | None  # unix seconds the source says the price is from, if it says
 
 
-SOURCE_NAMES = {"coingecko": "CoinGecko", "binance": "Binance", "coinbase": "Coinbase", "defillama": "DefiLlama"}
+SOURCE_NAMES = {"coingecko": "CoinGecko", "binance": "Binance", "coinbase": "Coinbase", "defillama": "DefiLlama", "replay": "Replay"}
 _KIND_TEXT = {
     "unreachable": "could not be reached",
     "timeout": "did not answer in time",
@@ -56,6 +56,27 @@ class PriceSnapshot:
         """The USD price, or None."""
         quote = self.quotes.get(symbol)
         return quote.price if quote else None
+
+
+@dataclass
+class SourceStatus:
+    """One price source as /status shows it."""
+
+    name: str
+    status: str  # "ok", "failing (3 in a row): ...", "rate-limited for 40 s more"
+    last_ok: float | None
+    requests: int
+
+
+@dataclass
+class FeedStatus:
+    """The price side of /status."""
+
+    sources: list[SourceStatus] = field(default_factory=list)
+    last_tick_at: float | None = None
+    last_tick_seconds: float | None = None
+    tracked: int = 0
+    degraded: dict[str, str] = field(default_factory=dict)
 
 
 def _reject_constant(name: str) -> float:

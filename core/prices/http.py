@@ -60,3 +60,25 @@ async def get_json(
         return loads_strict(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise SourceError(source, "bad-body", "not JSON") from None
+
+
+class HttpSource:
+    """Shared plumbing of the HTTP price sources: base URL, timeout, request count, which assets."""
+
+    name = ""
+    default_url = ""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str | None = None, timeout: float = 10.0):
+        self.session = session
+        self.base_url = (base_url or self.default_url).rstrip("/")
+        self.timeout = timeout
+        self.requests = 0  # HTTP requests made, for the feed's health and the benchmark
+
+    def supports(self, asset) -> bool:
+        """Whether this source has an id for the asset."""
+        return asset.id_for(self.name) is not None
+
+    async def get(self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> object:
+        """GET base_url + path as JSON (SourceError on any failure)."""
+        self.requests += 1
+        return await get_json(self.session, self.name, self.base_url + path, params=params, headers=headers, timeout=self.timeout)
