@@ -44,6 +44,29 @@ def _owners_positions_legs(db: Database) -> None:
     )
 
 
+@migrations(name="0002_price_history")
+def _price_history(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE price_ticks (
+            asset TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            price REAL NOT NULL
+        );
+        CREATE INDEX price_ticks_asset_ts ON price_ticks(asset, ts);
+        CREATE TABLE price_hourly (
+            asset TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            PRIMARY KEY (asset, hour)
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
     pending = [m.name for m in migrations.pending(db)]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from .models import Asset
-from .prices.base import PriceSnapshot, RawQuote
+from .prices.base import FeedStatus, PriceSnapshot, RawQuote
 
 
 class Clock(Protocol):
@@ -29,6 +29,10 @@ class PriceSource(Protocol):
 
     name: str
 
+    def supports(self, asset: Asset) -> bool:
+        """Whether this source quotes the asset at all."""
+        ...
+
     async def fetch(self, assets: Sequence[Asset]) -> dict[str, RawQuote]:
         """Quotes for as many of `assets` as the source has; raises SourceError when it fails."""
         ...
@@ -38,5 +42,13 @@ class PriceBook(Protocol):
     """Where the service gets prices: the best current quote per asset, or why there is none."""
 
     async def snapshot(self, symbols: Iterable[str]) -> PriceSnapshot:
-        """Quotes for these symbols, and a reason for each one missing."""
+        """Quotes for these symbols (asking the sources if need be), and a reason for each one missing."""
+        ...
+
+    def quotes(self, symbols: Iterable[str]) -> PriceSnapshot:
+        """The same from what is already known, without asking anyone."""
+        ...
+
+    def status(self) -> FeedStatus:
+        """Source health, the last tick and the degraded assets, for /status."""
         ...

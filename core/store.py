@@ -188,6 +188,10 @@ class Store:
             db.execute("DELETE FROM positions WHERE owner_key = ?", [owner.key])
             return count
 
+    def assets_in_use(self) -> list[str]:
+        """Every asset held or owed in any position (what the scheduler prices)."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT asset FROM legs ORDER BY asset")]
+
     def counts(self) -> dict[str, int]:
         """Row counts per table (for /status and tests)."""
         return {t: self.db[t].count for t in ("owners", "positions", "legs")}

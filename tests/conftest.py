@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
+from aiohttp.test_utils import TestServer
 
 from core.assets import AssetRegistry
 from core.models import Actor, ChatRef, Owner
 from core.protocols import Presets
 from core.service import Assistant
 from core.store import Store
+from tests.emulators.prices import VECTOR_PRICES as EMULATED_PRICES
+from tests.emulators.prices import PriceWorld, price_app
 from tests.fakes import VECTOR_PRICES, FakeClock, FakePriceBook
 
 
@@ -59,16 +64,36 @@ def bob() -> Actor:
     return actor("bob")
 
 
+@dataclass
+class PriceAPIs:
+    """The emulated price APIs: their shared world and the base URL of each."""
+
+    world: PriceWorld
+    root: str
+
+    @property
+    def coingecko_url(self) -> str:
+        return f"{self.root}/coingecko"
+
+    @property
+    def binance_url(self) -> str:
+        return f"{self.root}/binance"
+
+    @property
+    def coinbase_url(self) -> str:
+        return f"{self.root}/coinbase"
+
+    def env(self) -> dict[str, str]:
+        """Settings that point the bot at these emulators."""
+        return {"COINGECKO_BASE_URL": self.coingecko_url, "BINANCE_BASE_URL": self.binance_url,
+                "COINBASE_BASE_URL": self.coinbase_url}
+
+
 @pytest.fixture
-async def coingecko():
-    """An emulated CoinGecko on 127.0.0.1 serving DOMAIN.md's vector prices; yields (state, base URL)."""
-    from aiohttp.test_utils import TestServer
-
-    from tests.emulators.prices import VECTOR_PRICES as CG_PRICES
-    from tests.emulators.prices import PriceState, coingecko_app
-
-    state = PriceState(prices=dict(CG_PRICES))
-    server = TestServer(coingecko_app(state), host="127.0.0.1")
+async def price_apis(registry):
+    """Emulated CoinGecko, Binance and Coinbase on 127.0.0.1, serving DOMAIN.md's vector prices."""
+    world = PriceWorld(prices=dict(EMULATED_PRICES))
+    server = TestServer(price_app(world, registry), host="127.0.0.1")
     await server.start_server()
-    yield state, str(server.make_url("")).rstrip("/")
+    yield PriceAPIs(world, str(server.make_url("")).rstrip("/"))
     await server.close()

@@ -1,0 +1,50 @@
+"""Price history in SQLite: every tick for recent days, hourly candles beyond."""
+
+from __future__ import annotations
+
+import math
+
+from sqlite_utils import Database
+
+HOUR = 3600
+
+
+class PriceHistory:
+    """Records trusted prices; keeps ticks for `keep_ticks` seconds and hourly OHLC forever."""
+
+    def __init__(self, db: Database, keep_ticks: float = 2 * 86400):
+        self.db = db
+        self.keep_ticks = keep_ticks
+        self._pruned_hour: int | None = None
+
+    def record(self, now: float, prices: dict[str, float]) -> None:
+        """Store one tick's trusted prices and fold them into their hourly candles."""
+        rows = [(a, int(now), p) for a, p in prices.items() if math.isfinite(p) and p > 0]
+        if not rows:
+            return
+        hour = int(now) // HOUR * HOUR
+        with self.db.atomic():
+            self.db.conn.executemany("INSERT INTO price_ticks (asset, ts, price) VALUES (?, ?, ?)", rows)
+            self.db.conn.executemany(
+                "INSERT INTO price_hourly (asset, hour, open, high, low, close) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(asset, hour) DO UPDATE SET high = max(high, excluded.high), "
+                "low = min(low, excluded.low), close = excluded.close",
+                [(a, hour, p, p, p, p) for a, _, p in rows],
+            )
+        if self._pruned_hour != hour:  # downsample at most once an hour: ticks older than the window go
+            self._pruned_hour = hour
+            self.db.execute("DELETE FROM price_ticks WHERE ts < ?", [int(now - self.keep_ticks)])
+
+    def series(self, asset: str, since: float, until: float) -> list[tuple[int, float]]:
+        """(time, price) points: hourly closes where ticks were pruned, every tick after."""
+        first_tick = self.db.execute("SELECT min(ts) FROM price_ticks WHERE asset = ?", [asset]).fetchone()[0]
+        boundary = first_tick if first_tick is not None else until + 1
+        hourly = self.db.execute(
+            "SELECT hour, close FROM price_hourly WHERE asset = ? AND hour >= ? AND hour < ? AND hour <= ? ORDER BY hour",
+            [asset, int(since) // HOUR * HOUR, boundary, int(until)],
+        ).fetchall()
+        ticks = self.db.execute(
+            "SELECT ts, price FROM price_ticks WHERE asset = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+            [asset, max(int(since), boundary), int(until)],
+        ).fetchall()
+        return [(int(t), float(p)) for t, p in hourly + ticks]

@@ -1,0 +1,36 @@
+"""Price history: every tick for recent days, hourly candles beyond."""
+
+from __future__ import annotations
+
+from core.prices.history import PriceHistory
+
+T0 = 1_700_000_000 // 3600 * 3600
+
+
+def test_ticks_fold_into_hourly_candles(store):
+    h = PriceHistory(store.db)
+    for i, price in enumerate([100.0, 120.0, 90.0, 110.0]):
+        h.record(T0 + i * 600, {"ETH": price})
+    row = store.db.execute("SELECT open, high, low, close FROM price_hourly WHERE asset = 'ETH'").fetchone()
+    assert row == (100.0, 120.0, 90.0, 110.0)
+    assert len(h.series("ETH", T0, T0 + 3600)) == 4
+
+
+def test_old_ticks_are_pruned_but_hours_stay(store):
+    h = PriceHistory(store.db, keep_ticks=2 * 86400)
+    for i in range(3 * 24 * 6):  # three days, a tick every 10 minutes
+        h.record(T0 + i * 600, {"ETH": 1000.0 + i})
+    end = T0 + (3 * 24 * 6 - 1) * 600
+    ticks = store.db.execute("SELECT count(*), min(ts) FROM price_ticks").fetchone()
+    assert ticks[1] >= end - 2 * 86400 - 3600
+    assert store.db.execute("SELECT count(*) FROM price_hourly").fetchone()[0] == 72
+    series = h.series("ETH", T0, end)
+    hourly_part = [t for t, _ in series if t < ticks[1]]
+    assert hourly_part and all(t % 3600 == 0 for t in hourly_part)
+    assert [t for t, _ in series] == sorted(t for t, _ in series)
+
+
+def test_garbage_is_never_recorded(store):
+    h = PriceHistory(store.db)
+    h.record(T0, {"ETH": float("nan"), "BTC": -1.0, "SOL": float("inf")})
+    assert store.db.execute("SELECT count(*) FROM price_ticks").fetchone()[0] == 0
