@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("--user", default=default_user(), help="who is typing (default: your OS user)")
         s.add_argument("--db", help="database file (default: DATABASE_PATH or the per-user data directory)")
+        if name == "console":
+            s.add_argument("--replay", metavar="WHEN", help="replay bundled history instead of live prices: "
+                           "2020-03, 2021-05, 2022-06, 2022-11, or a day in them like 2020-03-11")
+            s.add_argument("--speed", type=float, default=3600.0,
+                           help="replay speed: simulated seconds per real second (default 3600: an hour a second)")
     sub.add_parser("config", help="print the effective settings, secrets masked")
     return p
 
@@ -55,10 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(settings, database_path=Path(args.db))
     user = getattr(args, "user", None) or default_user()
     try:
-        if command == "console":
+        if command == "console" and args.replay:
+            if not 0 < args.speed <= 1e9:
+                print("collateral-bot: --speed must be a positive number", file=sys.stderr)
+                return 2
+            asyncio.run(app.run_replay(settings, user, args.replay, args.speed))
+        elif command == "console":
             asyncio.run(app.run_console(settings, user))
         else:
             asyncio.run(app.run(settings, user))
     except KeyboardInterrupt:
         pass
+    except ValueError as err:  # a replay window the bundle does not have
+        print(f"collateral-bot: {err}", file=sys.stderr)
+        return 2
     return 0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime, timezone
 from typing import TextIO
 
 from core.models import Actor, ChatRef, Owner
+from core.numbers import fmt_usd
+from core.ports import Clock
+from core.prices.feed import PriceFeed
 from core.service import Assistant
 
 from .render import plain_text
@@ -35,8 +39,13 @@ class ConsoleChat:
         self.stdout.write(text + "\n\n")
         self.stdout.flush()
 
+    def notice(self, text: str) -> None:
+        """Print one pushed line (a replay tick, a price notice)."""
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
     async def _read(self) -> str | None:
-        # Reading in a thread keeps the event loop free for the scheduler and notifier.
+        # Reading in a thread keeps the event loop free for the scheduler.
         if self.interactive:
             try:
                 return await asyncio.to_thread(input, f"{self.actor.name}> ")
@@ -45,8 +54,8 @@ class ConsoleChat:
         line = await asyncio.to_thread(self.stdin.readline)
         return line if line else None
 
-    async def run(self) -> None:
-        """The read-reply loop."""
+    async def run(self, until_done: asyncio.Task | None = None) -> None:
+        """The read-reply loop; with `until_done` (a replay), piped input waits for it to finish."""
         if self.interactive:
             self.say(BANNER)
         while True:
@@ -57,8 +66,57 @@ class ConsoleChat:
             if not text:
                 continue
             if text.lower() in QUIT:
-                break
+                return
             if not text.startswith("/"):
                 text = "/" + text
             reply = await self.assistant.handle(self.actor, text)
             self.say(plain_text(reply))
+        if until_done is not None:
+            await until_done
+
+
+class ReplayTicker:
+    """Prints the replay as it unfolds: an hourly line of prices and positions, and each price notice."""
+
+    def __init__(self, chat: ConsoleChat, feed: PriceFeed, clock: Clock):
+        self.chat = chat
+        self.feed = feed
+        self.clock = clock
+        self.first: dict[str, float] = {}
+        self.low: dict[str, tuple[float, float]] = {}
+        self.last: dict[str, float] = {}
+
+    async def after_tick(self) -> None:
+        """Called after each replay tick."""
+        report = self.feed.last_tick
+        now = self.clock.time()
+        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        if report is not None:
+            for asset, why in report.newly_degraded.items():
+                self.chat.notice(f"{stamp}  ! {asset} price not trusted: {why}")
+            for asset in report.restored:
+                self.chat.notice(f"{stamp}  ✓ {asset} price trusted again")
+        assets = [a.symbol for a in self.feed.tracked() if not a.stable]
+        snap = self.feed.quotes(assets)
+        for asset, quote in snap.quotes.items():
+            if quote.trusted:
+                self.first.setdefault(asset, quote.price)
+                self.last[asset] = quote.price
+                if asset not in self.low or quote.price < self.low[asset][0]:
+                    self.low[asset] = (quote.price, now)
+        if int(now) % 3600 != 2700:  # one line per hour, at its close
+            return
+        prices = "  ".join(
+            f"{a} {fmt_usd(q.price)} ({q.price / self.first[a] - 1:+.1%})" for a, q in sorted(snap.quotes.items()) if a in self.first
+        )
+        pulse = self.chat.assistant.pulse(self.chat.actor)
+        self.chat.notice(f"{stamp}  {prices}" + (f"  |  {pulse}" if pulse else ""))
+
+    def summary(self) -> str:
+        """Where each asset started, bottomed and ended."""
+        lines = ["Replay finished."]
+        for asset in sorted(self.first):
+            low, when = self.low[asset]
+            day = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"  {asset}: {fmt_usd(self.first[asset])} -> low {fmt_usd(low)} ({day}) -> {fmt_usd(self.last[asset])}")
+        return "\n".join(lines)

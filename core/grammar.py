@@ -75,6 +75,7 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec("price", "/price [ASSET ...]", "price, source and age", ("/price ETH BTC",)),
         CommandSpec("protocols", "/protocols [LENDER]", "the lender presets, their parameters and dates", ("/protocols maker",)),
+        CommandSpec("status", "/status", "price sources, the last price check and what is degraded"),
         CommandSpec("export", "/export", "all your data as JSON"),
         CommandSpec("forget", "/forget [yes]", "delete all your data (asks first)"),
     )
@@ -410,6 +411,10 @@ class Parser:
         topic = args[0].lower() if args else None
         self._done(args, 1 if args else 0)
         return Command("protocols", topic=topic)
+
+    def _status(self, args):
+        self._done(args, 0)
+        return Command("status")
 
     def _export(self, args):
         self._done(args, 0)

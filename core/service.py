@@ -320,17 +320,26 @@ class Assistant:
             held = set().union(*(p.assets() for p in self.store.positions(self._owner(actor))))
             symbols = sorted(a for a in held if not self.registry.get(a).stable) or ["BTC", "ETH"]
         snapshot = await self.prices.snapshot(symbols)
-        now = self.clock.time()
-        lines = []
-        for symbol in symbols:
-            quote = snapshot.quotes.get(symbol)
-            if quote is None:
-                lines.append(Line(symbol, f"no price ({snapshot.missing.get(symbol, 'unknown')})"))
-            elif quote.source in ("fixed", "peg"):
-                lines.append(Line(symbol, f"{fmt_usd(quote.price)} ({quote.note or 'by definition'})"))
-            else:
-                lines.append(Line(symbol, f"{fmt_usd(quote.price)} · {quote.source} · {views.age_text(now - quote.as_of)} old"))
-        return Reply("Prices", (Section(None, tuple(lines)),))
+        lines = [views.quote_line(symbol, snapshot, self.clock.time()) for symbol in symbols]
+        worst = Severity.WARNING if any(q.trusted is False for q in snapshot.quotes.values()) or snapshot.missing else Severity.INFO
+        return Reply("Prices", (Section(None, tuple(lines)),), worst)
+
+    async def _cmd_status(self, actor: Actor, cmd: Command) -> Reply:
+        return views.status(self.prices.status(), self.clock.time())
+
+    def pulse(self, actor: Actor) -> str | None:
+        """One line on the owner's positions at the prices known now (the replay ticker); None if none."""
+        positions = self.store.positions(self._owner(actor))
+        if not positions:
+            return None
+        assets = set().union(*(p.assets() for p in positions))
+        snapshot = self.prices.quotes(assets)
+        parts = []
+        for position in positions:
+            terms = self._terms_of(position)
+            val = value(terms, position.collateral, position.debt, snapshot, self.registry)
+            parts.append(f"{position.ref} HF {fmt_hf(val.hf)} {views.STATUS[val.severity]}" if val.priced else f"{position.ref} no price")
+        return " · ".join(parts)
 
     async def _cmd_protocols(self, actor: Actor, cmd: Command) -> Reply:
         if cmd.topic:

@@ -8,7 +8,7 @@ from . import risk
 from .models import Leg, Position, Severity
 from .numbers import fmt_amount, fmt_hf, fmt_pct, fmt_units, fmt_usd
 from .protocols import Terms
-from .replies import Line, Section
+from .replies import Line, Reply, Section
 from .valuation import Valuation
 
 STATUS = {
@@ -239,13 +239,51 @@ def liquidation_cost(val: Valuation) -> Section | None:
 
 
 def price_footer(val: Valuation, now: float) -> str | None:
-    """'Prices: ETH coingecko 12 s ago; USDC at its $1 peg'."""
-    parts = []
+    """'Prices: ETH coingecko 12 s old; USDC at its $1 peg', and a warning for any price not trusted now."""
+    parts, doubts = [], []
     for asset, quote in val.quotes.items():
         if quote.source == "fixed":
             continue
         if quote.source == "peg":
             parts.append(f"{asset} {quote.note}")
-        else:
-            parts.append(f"{asset} {quote.source}, {age_text(now - quote.as_of)} old")
-    return "Prices: " + "; ".join(parts) if parts else None
+            continue
+        parts.append(f"{asset} {quote.source}, {age_text(now - quote.as_of)} old")
+        if not quote.trusted:
+            doubts.append(f"{asset} is shown at its last good price: {quote.note}")
+    text = "Prices: " + "; ".join(parts) if parts else ""
+    if doubts:
+        text += ("\n" if text else "") + "Not confirmed now: " + "; ".join(doubts)
+    return text or None
+
+
+def quote_line(symbol: str, snapshot, now: float) -> Line:
+    """/price: price, the sources behind it, its age and whether it is trusted."""
+    quote = snapshot.quotes.get(symbol)
+    if quote is None:
+        return Line(symbol, f"no price: {snapshot.missing.get(symbol, 'unknown')}")
+    if quote.source == "fixed":
+        return Line(symbol, f"{fmt_usd(quote.price)} (by definition)")
+    if quote.source == "peg":
+        return Line(symbol, f"{fmt_usd(quote.price)} ({quote.note})")
+    sources = quote.source.replace("+", ", ")
+    age = age_text(now - quote.as_of)
+    if quote.trusted:
+        return Line(symbol, f"{fmt_usd(quote.price)} · {sources} · {age} old · trusted")
+    return Line(symbol, f"{fmt_usd(quote.price)} · last good price, {age} old ({sources}) · DEGRADED: {quote.note}")
+
+
+def status(feed, now: float) -> Reply:
+    """/status: each source's health, the last tick and the degraded assets."""
+    lines = [Line(s.name, f"{s.status} · {s.requests} requests") for s in feed.sources] or [Line("", "no price source configured")]
+    sections = [Section("Price sources", tuple(lines))]
+    if feed.last_tick_at is not None:
+        tick = f"{age_text(now - feed.last_tick_at)} ago, took {feed.last_tick_seconds * 1000:,.0f} ms, {feed.tracked} assets tracked"
+    else:
+        tick = f"no scheduled check yet ({feed.tracked} assets tracked)"
+    sections.append(Section("Last price check", (Line("", tick),)))
+    if feed.degraded:
+        sections.append(Section("Degraded", tuple(Line(a, why) for a, why in sorted(feed.degraded.items()))))
+    else:
+        sections.append(Section("Degraded", (Line("", "nothing: every tracked price is trusted"),)))
+    severity = Severity.WARNING if feed.degraded else Severity.OK
+    return Reply("Status", tuple(sections), severity)

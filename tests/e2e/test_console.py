@@ -28,9 +28,11 @@ async def run_console(args: list[str], stdin: str, env: dict[str, str], cwd: Pat
     return proc.returncode, out.decode(), err.decode()
 
 
-def bot_env(tmp_path: Path, url: str) -> dict[str, str]:
+def bot_env(tmp_path: Path, apis=None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), COINGECKO_BASE_URL=url, NO_PROXY="127.0.0.1,localhost")
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), NO_PROXY="127.0.0.1,localhost")
+    env.update(apis.env() if apis else {"COINGECKO_BASE_URL": "http://127.0.0.1:9"})  # port 9: nothing listens
+    env.update(extra)
     return env
 
 
@@ -38,20 +40,18 @@ def console_script() -> str:
     return str(Path(sys.executable).parent / "collateral-bot")
 
 
-async def test_tour_through_the_real_console(coingecko, tmp_path):
-    state, url = coingecko
-    code, out, err = await run_console([console_script(), "console", "--user", "alice"], TOUR, bot_env(tmp_path, url), tmp_path)
+async def test_tour_through_the_real_console(price_apis, tmp_path):
+    code, out, err = await run_console([console_script(), "console", "--user", "alice"], TOUR, bot_env(tmp_path, price_apis), tmp_path)
     assert code == 0, err
     for expected in ("Added #1", "1.66", "$1,807.23", "39.76% below", "9,150 USDC", "1,600 USDC",
                      "1.66 → 1.16", "HF 1.66 OK", "Sorry: '-5': amounts must be positive.", "Usage: /add"):
         assert expected in out, expected
     assert "Traceback" not in out + err
-    assert state.requests, "prices came from the emulator"
+    assert price_apis.world.coingecko.requests, "prices came from the emulator"
 
 
-async def test_python_dash_m_bot_and_two_users_on_one_database(coingecko, tmp_path):
-    _, url = coingecko
-    env = bot_env(tmp_path, url)
+async def test_python_dash_m_bot_and_two_users_on_one_database(price_apis, tmp_path):
+    env = bot_env(tmp_path, price_apis)
     code, out, _ = await run_console([sys.executable, "-m", "bot", "console", "--user", "alice"],
                                      "/add 1 BTC borrow 20000 USD on custom ltv 50% lt 80%\n", env, tmp_path)
     assert code == 0 and "Added #1" in out
@@ -62,14 +62,40 @@ async def test_python_dash_m_bot_and_two_users_on_one_database(coingecko, tmp_pa
 
 
 async def test_console_without_prices_still_answers(tmp_path):
-    env = bot_env(tmp_path, "http://127.0.0.1:9")  # nothing listens there
+    env = bot_env(tmp_path)
     code, out, err = await run_console([console_script(), "console"], "/add 10 ETH borrow 15000 USDC on aave-v3\n/health 1\n", env, tmp_path)
     assert code == 0
     assert "Added #1" in out and "CoinGecko could not be reached" in out and "15,000 USDC" in out
     assert "Traceback" not in out + err
 
 
-async def test_run_without_a_token_opens_the_console(coingecko, tmp_path):
-    _, url = coingecko
-    code, out, _ = await run_console([console_script()], "/start\n", bot_env(tmp_path, url), tmp_path)
+async def test_run_without_a_token_opens_the_console(price_apis, tmp_path):
+    code, out, _ = await run_console([console_script()], "/start\n", bot_env(tmp_path, price_apis), tmp_path)
     assert code == 0 and "collateral-bot" in out and "/add 10 ETH borrow 15000 USDC on aave-v3" in out
+
+
+async def test_three_sources_and_status(price_apis, tmp_path):
+    env = bot_env(tmp_path, price_apis, PRICE_SOURCES="coingecko,binance,coinbase")
+    price_apis.world.coinbase.fault = "500"
+    code, out, err = await run_console([console_script(), "console"], "/add 1 ETH on aave-v3\n/price ETH\n/status\n", env, tmp_path)
+    assert code == 0, err
+    assert "coingecko, binance · " in out and "trusted" in out
+    assert "coinbase" in out and "HTTP 500" in out
+
+
+async def test_replay_shows_a_real_crash_and_the_guard(tmp_path):
+    script = "/add 10 ETH borrow 900 USDC on aave-v3\n/add 100 LINK on custom lt 80%\n"
+    code, out, err = await run_console([console_script(), "console", "--replay", "2020-03-12", "--speed", "1e9"],
+                                       script, bot_env(tmp_path), tmp_path)
+    assert code == 0, err
+    assert "Replaying 2020-03-12" in out
+    assert "2020-03-12 10:30  ! LINK price not trusted: Replay jumped -100.0% to $0.0001" in out
+    assert "2020-03-12 10:45  ✓ LINK price trusted again" in out
+    assert "low $86.00 (2020-03-13 02:15)" in out  # ETH at the bottom of Black Thursday on Binance
+    assert "LIQUIDATABLE" in out or "danger" in out
+    assert "Replay finished." in out
+
+
+async def test_replay_of_a_month_not_bundled_fails_in_one_line(tmp_path):
+    code, out, err = await run_console([console_script(), "console", "--replay", "2019-01"], "", bot_env(tmp_path), tmp_path)
+    assert code == 2 and "no bundled history for 2019-01" in err and "Traceback" not in err

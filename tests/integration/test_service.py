@@ -171,3 +171,19 @@ async def test_an_internal_error_is_a_short_reply(assistant, alice, monkeypatch,
     await assistant.handle(alice, "/add 1 ETH on aave-v3")
     reply = await assistant.handle(alice, "/health 1")
     assert reply.error and "ref" in reply.title and "boom" not in plain_text(reply)
+
+
+async def test_an_untrusted_price_is_shown_as_such(assistant, prices, alice):
+    await assistant.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    prices.untrusted["ETH"] = "sources disagree by 10.0%"
+    _, text = await say(assistant, alice, "/health 1")
+    assert "Not confirmed now: ETH is shown at its last good price: sources disagree by 10.0%" in text
+    _, text = await say(assistant, alice, "/price ETH")
+    assert "DEGRADED: sources disagree by 10.0%" in text
+
+
+async def test_status_lists_what_is_degraded(assistant, prices, alice):
+    prices.untrusted["LINK"] = "Replay jumped -100.0%"
+    reply, text = await say(assistant, alice, "/status")
+    assert "Degraded" in text and "LINK" in text and "jumped" in text
+    assert reply.severity == Severity.WARNING
