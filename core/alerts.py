@@ -1,0 +1,86 @@
+"""Alert rules for one position: levels, hysteresis, reminders, snooze and mute, as a pure function.
+
+Levels: 0 ok, 1 warning (HF below warn), 2 danger (below critical), 3 liquidatable (below 1).
+A worse level is announced at once; while in danger or liquidatable a reminder repeats (60 and
+15 minutes); going back needs the health factor to clear the boundary by a recovery margin, so a
+price flapping on a threshold announces one crossing, not one per tick; reaching ok after an
+announcement sends "back to safe". Snooze silences everything except becoming liquidatable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+UNKNOWN, OK, WARNING, DANGER, LIQUIDATABLE = -1, 0, 1, 2, 3
+LEVEL_NAMES = {OK: "ok", WARNING: "warning", DANGER: "danger", LIQUIDATABLE: "liquidatable"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Tunable timing and hysteresis."""
+
+    rearm_margin: float = 0.02  # HF must clear a boundary by 2 % before a level is left
+    remind_danger: float = 3600.0
+    remind_liquidatable: float = 900.0
+
+    def reminder_interval(self, level: int) -> float | None:
+        """Seconds between reminders at this level (None: no reminders)."""
+        return {DANGER: self.remind_danger, LIQUIDATABLE: self.remind_liquidatable}.get(level)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What the engine remembers per position."""
+
+    level: int = UNKNOWN
+    since: float = 0.0  # when it entered this level
+    last_sent: float = 0.0  # when the owner was last told anything about it
+    told: int = OK  # the worst level announced and not yet closed by "back to safe"
+
+
+def level_of(hf: float, warn: float, danger: float, scale: float = 1.0) -> int:
+    """The level for a health factor, with every boundary multiplied by `scale`."""
+    if math.isnan(hf):
+        return UNKNOWN
+    return int(hf < warn * scale) + int(hf < danger * scale) + int(hf < scale)
+
+
+def decide(
+    state: AlertState,
+    hf: float,
+    warn: float,
+    danger: float,
+    now: float,
+    policy: Policy = Policy(),
+    snoozed: bool = False,
+    muted: bool = False,
+) -> tuple[AlertState, str | None]:
+    """The new state and the message to send: "worse", "reminder", "safe" or None."""
+    raw = level_of(hf, warn, danger)
+    if raw == UNKNOWN:
+        return state, None
+    level, told = state.level, state.told
+    if level == UNKNOWN:  # first look (a new position): learn the level quietly
+        return AlertState(raw, now, now, OK), None
+    quiet = muted or (snoozed and raw < LIQUIDATABLE)
+
+    if raw > level:
+        if quiet:
+            return AlertState(raw, now, state.last_sent, told), None
+        return AlertState(raw, now, now, max(told, raw)), "worse"
+
+    if raw < level:
+        cleared = level_of(hf, warn, danger, 1 + policy.rearm_margin)
+        if cleared < level:
+            new_level = max(raw, cleared)
+            if new_level == OK and told > OK:
+                if muted or snoozed:
+                    return AlertState(OK, now, state.last_sent, OK), None
+                return AlertState(OK, now, now, OK), "safe"
+            return AlertState(new_level, now, state.last_sent, told), None
+
+    interval = policy.reminder_interval(level)
+    if interval is not None and not quiet and now - state.last_sent >= interval:
+        return AlertState(level, state.since, now, max(told, level)), "reminder"
+    return state, None

@@ -1,0 +1,188 @@
+"""The alert rules: a hypothesis state machine against a simple model, flapping, snooze and mute."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from core.alerts import DANGER, LIQUIDATABLE, OK, UNKNOWN, WARNING, AlertState, Policy, decide, level_of
+
+WARN, CRIT = 1.5, 1.2
+POLICY = Policy()
+
+
+class Model:
+    """The specification, written plainly: what a user should receive."""
+
+    def __init__(self):
+        self.level = None  # unknown until the first look
+        self.told = 0
+        self.last_sent = 0.0
+
+    def step(self, hf, now, snoozed, muted):
+        level = 3 if hf < 1 else 2 if hf < CRIT else 1 if hf < WARN else 0
+        if self.level is None:
+            self.level, self.last_sent = level, now
+            return None
+        silent = muted or (snoozed and level != 3)
+        if level > self.level:
+            self.level = level
+            if silent:
+                return None
+            self.told, self.last_sent = max(self.told, level), now
+            return "worse"
+        if level < self.level:
+            m = 1 + POLICY.rearm_margin
+            with_margin = 3 if hf < m else 2 if hf < CRIT * m else 1 if hf < WARN * m else 0
+            if with_margin < self.level:
+                self.level = max(level, with_margin)
+                if self.level == 0 and self.told > 0:
+                    self.told = 0
+                    if not (muted or snoozed):
+                        self.last_sent = now
+                        return "safe"
+                return None
+        every = {2: POLICY.remind_danger, 3: POLICY.remind_liquidatable}.get(self.level)
+        if every and not silent and now - self.last_sent >= every:
+            self.told, self.last_sent = max(self.told, self.level), now
+            return "reminder"
+        return None
+
+
+class AlertMachine(RuleBasedStateMachine):
+    """Random health factors, time steps, snoozes and mutes: engine and model must agree."""
+
+    def __init__(self):
+        super().__init__()
+        self.state = AlertState()
+        self.model = Model()
+        self.now = 1_700_000_000.0
+        self.snoozed = False
+        self.muted = False
+        self.sent: list[tuple[float, str, int]] = []
+
+    def _look(self, hf):
+        self.state, message = decide(self.state, hf, WARN, CRIT, self.now, POLICY, self.snoozed, self.muted)
+        expected = self.model.step(hf, self.now, self.snoozed, self.muted)
+        assert message == expected, (hf, self.state, message, expected)
+        assert self.state.level == self.model.level
+        if message:
+            self.sent.append((self.now, message, self.state.level))
+
+    @rule(hf=st.floats(min_value=0.5, max_value=2.5), minutes=st.integers(0, 90))
+    def tick(self, hf, minutes):
+        self.now += minutes * 60
+        self._look(hf)
+
+    @rule(hf=st.sampled_from([0.99, 1.0, 1.019, 1.021, 1.19, 1.2, 1.223, 1.225, 1.49, 1.5, 1.529, 1.531]))
+    def tick_at_a_boundary(self, hf):
+        self.now += 60
+        self._look(hf)
+
+    @rule()
+    def toggle_snooze(self):
+        self.snoozed = not self.snoozed
+
+    @rule()
+    def toggle_mute(self):
+        self.muted = not self.muted
+
+    @precondition(lambda self: self.sent)
+    @invariant()
+    def reminders_respect_their_interval(self):
+        last: dict[int, float] = {}
+        for at, message, level in self.sent:
+            if message == "reminder":
+                previous = max((t for t, _, _ in self.sent if t < at), default=None)
+                assert previous is None or at - previous >= POLICY.reminder_interval(level) - 1e-6
+            last[level] = at
+
+    @invariant()
+    def safe_only_closes_something_announced(self):
+        told = False
+        for _, message, _ in self.sent:
+            if message == "safe":
+                assert told
+                told = False
+            else:
+                told = True
+
+
+TestAlertMachine = AlertMachine.TestCase
+TestAlertMachine.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+
+
+def run(hfs, start=1_700_000_000.0, step=60.0, **kw):
+    state, sent, now = AlertState(), [], start
+    for hf in hfs:
+        state, message = decide(state, hf, WARN, CRIT, now, POLICY, **kw)
+        if message:
+            sent.append((now, message, state.level))
+        now += step
+    return state, sent
+
+
+def test_levels():
+    assert [level_of(h, WARN, CRIT) for h in (2.0, 1.5, 1.49, 1.2, 1.19, 1.0, 0.99)] == [OK, OK, WARNING, WARNING, DANGER, DANGER, LIQUIDATABLE]
+    assert level_of(float("nan"), WARN, CRIT) == UNKNOWN
+
+
+def test_a_new_position_is_learned_quietly():
+    state, sent = run([1.1])
+    assert state.level == DANGER and sent == []
+
+
+def test_worse_then_safe():
+    _, sent = run([1.7, 1.45, 1.15, 0.98, 1.3, 1.6])
+    assert [m for _, m, _ in sent] == ["worse", "worse", "worse", "safe"]
+    assert [lvl for _, m, lvl in sent if m == "worse"] == [WARNING, DANGER, LIQUIDATABLE]
+
+
+def flapping(threshold, recovered, rng, blocks=20, per_block=500):
+    """Blocks of ticks flapping +-0.5 % on a threshold, each ended by a real recovery."""
+    hfs = [recovered]
+    for _ in range(blocks):
+        hfs += [threshold * (1 + rng.uniform(-0.005, 0.005)) for _ in range(per_block - 10)]
+        hfs += [recovered] * 10
+    return hfs
+
+
+def test_flapping_ten_thousand_ticks_around_the_warning_threshold():
+    """One warning per real crossing, and no repeat: warnings have no reminder."""
+    hfs = flapping(WARN, 1.6, random.Random(1))
+    assert len(hfs) == 10_001
+    _, sent = run(hfs, step=1.0)
+    assert [(m, lvl) for _, m, lvl in sent] == [("worse", WARNING), ("safe", OK)] * 20
+
+
+def test_flapping_ten_thousand_ticks_around_the_danger_threshold():
+    """From warning, +-0.5 % on the danger line: one danger warning per crossing, nothing before the reminder."""
+    hfs = [1.4] + flapping(CRIT, 1.3, random.Random(2))
+    _, sent = run(hfs, step=1.0)  # a tick a second: 490 s in each flapping block, under the hour
+    assert [s for s in sent if s[1] != "worse"] == [] and len(sent) == 20
+    assert all(lvl == DANGER for _, _, lvl in sent)
+    _, sent = run([1.4] + [CRIT * (1 + 0.005 * (-1) ** i) for i in range(7200)], step=1.0)
+    assert [m for _, m, _ in sent] == ["worse", "reminder"]  # two hours on the line: one reminder
+
+
+def test_reminders_every_hour_in_danger_and_every_quarter_when_liquidatable():
+    _, sent = run([1.7] + [1.1] * 241, step=60.0)  # four hours in danger after the first minute
+    reminders = [t for t, m, _ in sent if m == "reminder"]
+    assert len(reminders) == 4 and all(b - a == 3600 for a, b in zip(reminders, reminders[1:]))
+    _, sent = run([1.7] + [0.9] * 61, step=60.0)
+    assert len([m for _, m, _ in sent if m == "reminder"]) == 4
+
+
+def test_snooze_silences_but_not_liquidation():
+    _, sent = run([1.7, 1.4, 1.1, 1.1], snoozed=True)
+    assert sent == []
+    _, sent = run([1.7, 1.1, 0.95], snoozed=True)
+    assert [(m, lvl) for _, m, lvl in sent] == [("worse", LIQUIDATABLE)]
+
+
+def test_mute_silences_everything():
+    _, sent = run([1.7, 1.1, 0.9, 0.9, 1.8], muted=True)
+    assert sent == []
