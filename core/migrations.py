@@ -67,6 +67,77 @@ def _price_history(db: Database) -> None:
     )
 
 
+@migrations(name="0003_alerts_outbox_routing")
+def _alerts_outbox_routing(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE owners ADD COLUMN alerts_enabled INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE owners ADD COLUMN display_name TEXT;
+        CREATE TABLE alert_settings (
+            position_id INTEGER PRIMARY KEY REFERENCES positions(id) ON DELETE CASCADE,
+            warn REAL,
+            critical REAL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            snoozed_until REAL NOT NULL DEFAULT 0
+        );
+        CREATE TABLE alert_state (
+            position_id INTEGER PRIMARY KEY REFERENCES positions(id) ON DELETE CASCADE,
+            level INTEGER NOT NULL,
+            since REAL NOT NULL,
+            last_sent REAL NOT NULL,
+            told INTEGER NOT NULL
+        );
+        CREATE TABLE watches (
+            chat_key TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            position_id INTEGER NOT NULL REFERENCES positions(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (chat_key, number),
+            UNIQUE (position_id, chat_key)
+        );
+        CREATE INDEX watches_position ON watches(position_id);
+        CREATE TABLE destinations (
+            chat_key TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            is_group INTEGER NOT NULL,
+            title TEXT,
+            disabled_reason TEXT,
+            disabled_at REAL
+        );
+        CREATE TABLE chat_outages (
+            chat_key TEXT PRIMARY KEY,
+            assets TEXT NOT NULL,
+            since REAL NOT NULL
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            chat_key TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            urgency REAL NOT NULL,
+            critical INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            sent_at REAL
+        );
+        CREATE INDEX outbox_pending ON outbox(status, urgency, id);
+        CREATE TABLE price_state (
+            asset TEXT PRIMARY KEY,
+            price REAL NOT NULL,
+            at REAL NOT NULL,
+            sources TEXT NOT NULL
+        );
+        CREATE TABLE kv (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
     pending = [m.name for m in migrations.pending(db)]

@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from .models import Asset
+from .models import Asset, ChatRef, Owner
+from .notices import Notice
 from .prices.base import FeedStatus, PriceSnapshot, RawQuote
 
 
@@ -51,4 +52,50 @@ class PriceBook(Protocol):
 
     def status(self) -> FeedStatus:
         """Source health, the last tick and the degraded assets, for /status."""
+        ...
+
+
+class Notifier(Protocol):
+    """Delivers pushed messages on one platform; raises core.delivery errors when it cannot."""
+
+    platform: str
+
+    def accepts(self, chat: ChatRef) -> bool:
+        """Whether this process can deliver to the chat (the console only to its own user)."""
+        ...
+
+    async def send(self, chat: ChatRef, notice: Notice) -> None:
+        """Deliver; return only once the platform accepted it."""
+        ...
+
+
+class ChatAdmins(Protocol):
+    """Whether a user administers a group chat, asked at the moment of the action."""
+
+    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
+        """True for the group's creator and administrators."""
+        ...
+
+
+class NoGroups:
+    """For adapters without group chats (the console): nobody administers anything."""
+
+    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
+        """Always False."""
+        return False
+
+
+class PositionEvents(Protocol):
+    """Told about every change that matters to warnings (the monitor listens)."""
+
+    def position_changed(self, row_id: int) -> None:
+        """A position was added or changed, or its alert options were."""
+        ...
+
+    def position_removed(self, row_id: int) -> None:
+        """A position was deleted."""
+        ...
+
+    def owner_changed(self, owner: Owner) -> None:
+        """Options for all of an owner's positions changed."""
         ...

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from .errors import LimitReached
 from .migrations import migrate
-from .models import Leg, Overrides, Owner, Position
+from .models import ChatRef, Leg, Overrides, Owner, Position
 
 MAX_POSITIONS_PER_OWNER = 100
 
@@ -122,6 +122,15 @@ class Store:
         """All of the owner's positions, by number."""
         return self._load("owner_key = ?", [owner.key])
 
+    def positions_by_row_ids(self, row_ids: list[int]) -> dict[int, Position]:
+        """Positions by storage id (for the monitor, which knows them by row id)."""
+        out: dict[int, Position] = {}
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            for p in self._load(f"id IN ({','.join('?' * len(chunk))})", chunk):
+                out[p.row_id] = p
+        return out
+
     def all_positions(self) -> list[Position]:
         """Every stored position (for the scheduler and benchmarks)."""
         return self._load("1 = 1", [])
@@ -187,6 +196,82 @@ class Store:
             db.execute("DELETE FROM owners WHERE key = ?", [owner.key])
             db.execute("DELETE FROM positions WHERE owner_key = ?", [owner.key])
             return count
+
+    # ---------------------------------------------------------------- owners' names and alert options
+
+    def set_display_name(self, owner: Owner, name: str) -> None:
+        """How others see this owner in a group ('alice'); only for an owner already stored."""
+        if name:
+            self.db.execute("UPDATE owners SET display_name = ? WHERE key = ? AND coalesce(display_name, '') != ?",
+                            [name[:40], owner.key, name[:40]])
+
+    def alerts_enabled(self, owner: Owner) -> bool:
+        """The owner's master switch for pushed warnings."""
+        row = self.db.execute("SELECT alerts_enabled FROM owners WHERE key = ?", [owner.key]).fetchone()
+        return bool(row[0]) if row else True
+
+    def set_alerts_enabled(self, owner: Owner, on: bool) -> None:
+        """Switch all of an owner's warnings on or off."""
+        self.db.execute("UPDATE owners SET alerts_enabled = ? WHERE key = ?", [int(on), owner.key])
+
+    def alert_settings(self, position: Position) -> dict:
+        """warn, critical (None: the lender's defaults), enabled, snoozed_until."""
+        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until FROM alert_settings WHERE position_id = ?",
+                              [position.row_id]).fetchone()
+        if row is None:
+            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0}
+        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3]}
+
+    def update_alert_settings(self, position: Position, **fields) -> None:
+        """Change some of a position's alert options (warn, critical, enabled, snoozed_until)."""
+        current = self.alert_settings(position)
+        current.update(fields)
+        self.db.execute(
+            "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
+            "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until",
+            [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"]],
+        )
+
+    # ---------------------------------------------------------------- watches: positions shared into groups
+
+    def add_watch(self, chat: ChatRef, position: Position, title: str | None = None) -> tuple[int, bool]:
+        """Share a position into a group chat; returns (its W-number there, whether it is new)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT number FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id]).fetchone()
+            if row:
+                return row[0], False
+            db.execute("INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, 1, ?) "
+                       "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
+                       [chat.key, chat.platform, chat.chat_id, title])
+            number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM watches WHERE chat_key = ?", [chat.key]).fetchone()[0]
+            db.execute("INSERT INTO watches (chat_key, number, position_id, created_at) VALUES (?, ?, ?, ?)",
+                       [chat.key, number, position.row_id, self.now()])
+            return number, True
+
+    def watched(self, chat: ChatRef, number: int) -> Position | None:
+        """The position shared into this chat under W-number `number`."""
+        row = self.db.execute("SELECT position_id FROM watches WHERE chat_key = ? AND number = ?", [chat.key, number]).fetchone()
+        return self.positions_by_row_ids([row[0]]).get(row[0]) if row else None
+
+    def watch_number(self, chat: ChatRef, position: Position) -> int | None:
+        """Position's W-number in this chat, if shared there."""
+        row = self.db.execute("SELECT number FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id]).fetchone()
+        return row[0] if row else None
+
+    def watches_in(self, chat: ChatRef) -> list[tuple[int, Position, str]]:
+        """Every position shared into this chat: (W-number, position, owner's display name)."""
+        rows = self.db.execute(
+            "SELECT w.number, w.position_id, coalesce(o.display_name, o.external_id) FROM watches w "
+            "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key WHERE w.chat_key = ? ORDER BY w.number",
+            [chat.key]).fetchall()
+        positions = self.positions_by_row_ids([r[1] for r in rows])
+        return [(r[0], positions[r[1]], r[2]) for r in rows if r[1] in positions]
+
+    def remove_watch(self, chat: ChatRef, position: Position) -> bool:
+        """Stop sharing a position into a chat."""
+        cursor = self.db.execute("DELETE FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id])
+        return cursor.rowcount > 0
 
     def assets_in_use(self) -> list[str]:
         """Every asset held or owed in any position (what the scheduler prices)."""

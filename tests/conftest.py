@@ -97,3 +97,54 @@ async def price_apis(registry):
     await server.start_server()
     yield PriceAPIs(world, str(server.make_url("")).rstrip("/"))
     await server.close()
+
+
+@dataclass
+class Bot:
+    """The core wired as the composition root does, on fakes of our own ports."""
+
+    store: Store
+    feed: object
+    source: object
+    monitor: object
+    outbox: object
+    assistant: Assistant
+    admins: object
+    clock: FakeClock
+
+    async def tick(self, seconds: float = 60.0, **prices: float) -> int:
+        """Move time, set prices, run one price tick and one warning tick; returns messages queued."""
+        self.clock.advance(seconds)
+        self.source.prices.update(prices)
+        await self.feed.tick()
+        return await self.monitor.tick()
+
+    def queued(self):
+        """Pending outbox rows, oldest first."""
+        return self.outbox.pending(1e12)
+
+
+@pytest.fixture
+def bot(tmp_path, registry, presets):
+    from core.monitor import Monitor
+    from core.outbox import Outbox
+    from core.prices.feed import PriceFeed
+    from tests.fakes import FakeAdmins, FakePriceSource
+
+    clock = FakeClock()
+    store = Store(tmp_path / "bot.db")
+    source = FakePriceSource(dict(VECTOR_PRICES))
+    feed = PriceFeed([source], registry, clock, in_use=store.assets_in_use)
+    outbox = Outbox(store)
+    monitor = Monitor(store, feed, registry, presets, clock, outbox)
+    monitor.load()
+    admins = FakeAdmins()
+    assistant = Assistant(store, feed, registry, presets, clock, events=monitor, admins=admins, outbox=outbox,
+                          monitor_status=lambda: monitor.last_tick)
+    yield Bot(store, feed, source, monitor, outbox, assistant, admins, clock)
+    store.close()
+
+
+def group_actor(user: str, chat_id: str = "-100", platform: str = "telegram") -> Actor:
+    """A user typing in a group chat."""
+    return Actor(Owner(platform, "user", user), ChatRef(platform, chat_id, is_group=True), user)

@@ -52,3 +52,58 @@ class FakePriceBook:
 
 
 VECTOR_PRICES = {"ETH": 3000.0, "WETH": 3000.0, "BTC": 60000.0, "WBTC": 60000.0, "USDC": 1.0, "USDT": 1.0, "DAI": 1.0, "LUSD": 1.0}
+
+
+class FakePriceSource:
+    """A price source (core.ports.PriceSource) answering from a dict; `fail` makes it raise."""
+
+    def __init__(self, prices: dict[str, float], name: str = "fake"):
+        self.name = name
+        self.prices = dict(prices)
+        self.fail: str | None = None
+        self.requests = 0
+
+    def supports(self, asset) -> bool:
+        return not asset.fixed
+
+    async def fetch(self, assets):
+        from core.prices.base import RawQuote, SourceError
+
+        self.requests += 1
+        if self.fail:
+            raise SourceError(self.name, self.fail)
+        return {a.symbol: RawQuote(self.prices[a.symbol], None) for a in assets if a.symbol in self.prices}
+
+
+class FakeAdmins:
+    """Group admins by (chat key, user key); change it between calls to test checks at action time."""
+
+    def __init__(self):
+        self.admins: set[tuple[str, str]] = set()
+
+    def grant(self, chat, user) -> None:
+        self.admins.add((chat.key, user.key))
+
+    def revoke(self, chat, user) -> None:
+        self.admins.discard((chat.key, user.key))
+
+    async def is_admin(self, chat, user) -> bool:
+        return (chat.key, user.key) in self.admins
+
+
+class FakeNotifier:
+    """Records what it was asked to send; `errors` (a list) makes the next sends raise those instead."""
+
+    def __init__(self, platform: str = "telegram"):
+        self.platform = platform
+        self.sent: list = []
+        self.errors: list = []
+        self.refuse: set[str] = set()
+
+    def accepts(self, chat) -> bool:
+        return chat.key not in self.refuse
+
+    async def send(self, chat, notice) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append((chat, notice))

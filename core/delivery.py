@@ -1,0 +1,273 @@
+"""The dispatcher: delivers the outbox within each platform's limits, most urgent first, and maps failures.
+
+Telegram allows about 30 messages a second overall, one a second per chat and 20 a minute per
+group; Discord 50 requests a second and 5 messages per 5 seconds per channel. The dispatcher
+keeps under them itself (sliding windows, slightly wider than the platform's so clocks that
+disagree by a few milliseconds cannot provoke a 429), honours every retry_after, and sends one
+message at a time per chat so a chat reads its messages in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .models import ChatRef
+from .outbox import Outbox, OutboxRow
+from .ports import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A send did not go through."""
+
+
+class RetryLater(DeliveryError):
+    """Flood control: wait `seconds`; scope "chat" pauses that chat, "global" the whole platform."""
+
+    def __init__(self, seconds: float, scope: str = "chat"):
+        super().__init__(f"retry after {seconds:g} s ({scope})")
+        self.seconds, self.scope = seconds, scope
+
+
+class Undeliverable(DeliveryError):
+    """Permanent: the bot was blocked or removed, the chat is gone, a permission is missing."""
+
+
+class ChatMoved(DeliveryError):
+    """The group became a supergroup with a new id."""
+
+    def __init__(self, new_chat_id: str):
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class MaybeDelivered(DeliveryError):
+    """Timed out after sending: it may have arrived."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """At most `limit` sends per `period` seconds, per scope: "all", "chat" or "group"."""
+
+    scope: str
+    limit: int
+    period: float
+
+
+PLATFORM_LIMITS: dict[str, tuple[Rule, ...]] = {
+    "telegram": (Rule("all", 30, 1.0), Rule("chat", 1, 1.0), Rule("group", 20, 60.0)),
+    "discord": (Rule("all", 50, 1.0), Rule("chat", 5, 5.0)),
+}
+SAFETY = 1.03  # our windows are 3 % longer than the platform's
+
+
+class Limiter:
+    """Sliding-window send limits per platform, chat and group, plus pauses from retry_after."""
+
+    def __init__(self, limits: dict[str, tuple[Rule, ...]] = PLATFORM_LIMITS, safety: float = SAFETY):
+        self.limits = limits
+        self.safety = safety
+        self._sent: dict[tuple, deque] = defaultdict(deque)
+        self._paused: dict[tuple, float] = {}
+
+    def _keys(self, chat: ChatRef) -> Iterable[tuple[tuple, Rule]]:
+        for rule in self.limits.get(chat.platform, ()):
+            if rule.scope == "all":
+                yield (chat.platform, "all"), rule
+            elif rule.scope == "chat":
+                yield (chat.platform, "chat", chat.chat_id), rule
+            elif rule.scope == "group" and chat.is_group:
+                yield (chat.platform, "group", chat.chat_id), rule
+
+    def wait(self, chat: ChatRef, now: float) -> float:
+        """Seconds until a message to `chat` may go (0: now)."""
+        wait = max(self._paused.get((chat.platform, "all"), 0.0), self._paused.get((chat.platform, "chat", chat.chat_id), 0.0)) - now
+        for key, rule in self._keys(chat):
+            sent = self._sent[key]
+            period = rule.period * self.safety
+            while sent and now - sent[0] >= period:
+                sent.popleft()
+            if len(sent) >= rule.limit:
+                wait = max(wait, sent[0] + period - now)
+        return max(0.0, wait)
+
+    def record(self, chat: ChatRef, now: float) -> None:
+        """A message to `chat` is going out now."""
+        for key, _ in self._keys(chat):
+            self._sent[key].append(now)
+
+    def pause(self, chat: ChatRef, seconds: float, scope: str, now: float) -> None:
+        """Honour a retry_after for the chat or the whole platform."""
+        key = (chat.platform, "all") if scope == "global" else (chat.platform, "chat", chat.chat_id)
+        self._paused[key] = max(self._paused.get(key, 0.0), now + seconds)
+
+
+class Dispatcher:
+    """Sends pending outbox rows through the notifiers; runs beside the tick loop."""
+
+    def __init__(self, outbox: Outbox, notifiers: Iterable[Notifier], limiter: Limiter | None = None, concurrency: int = 32):
+        self.outbox = outbox
+        self.notifiers = list(notifiers)
+        self.limiter = limiter or Limiter()
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._stop = False
+        self._task: asyncio.Task | None = None
+        self.sent = self.failed = 0
+
+    def notifier_for(self, chat: ChatRef) -> Notifier | None:
+        """The notifier that delivers to this chat in this process, if any."""
+        return next((n for n in self.notifiers if n.platform == chat.platform and n.accepts(chat)), None)
+
+    def wake(self) -> None:
+        """New rows were queued."""
+        self._wake.set()
+
+    def start(self) -> asyncio.Task:
+        """Deliver in the background until stop()."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="dispatcher")
+        return self._task
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish in-flight sends (up to `grace` seconds) and end."""
+        self._stop = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, grace)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+
+    async def run(self) -> None:
+        """The delivery loop."""
+        while not self._stop:
+            self._wake.clear()
+            rest = await self.deliver()
+            due = self.outbox.next_due()
+            timeout = 30.0 if due is None else max(0.05, due - time.time())
+            if rest is not None:
+                timeout = min(timeout, rest)
+            try:
+                await asyncio.wait_for(self._wake.wait(), min(30.0, timeout))
+            except asyncio.TimeoutError:
+                pass
+
+    def _load(self, queues: dict[str, deque[OutboxRow]], heads: list, known: dict[int, str]) -> None:
+        """Queue every due row not queued yet (oldest first within a chat)."""
+        self.outbox.expire(time.time())
+        for row in self.outbox.pending(time.time(), {n.platform for n in self.notifiers}):
+            if known.get(row.id) == row.notice.chat.key or not self.notifier_for(row.notice.chat):
+                continue  # already queued (a row whose chat moved comes back under its new key)
+            known[row.id] = row.notice.chat.key
+            queue = queues[row.notice.chat.key]
+            queue.append(row)
+            if len(queue) == 1:
+                heapq.heappush(heads, (row.urgency, row.id, row.notice.chat.key))
+
+    async def deliver(self, patience: float = 1.0) -> float | None:
+        """Send due rows, most urgent chat first, until nothing is ready within `patience` seconds.
+
+        Returns the seconds until the next row could go (None when nothing waits).
+        """
+        queues: dict[str, deque[OutboxRow]] = defaultdict(deque)
+        heads: list[tuple[float, int, str]] = []  # (urgency, row id, chat key) of chats ready to send
+        waiting: list[tuple[float, float, int, str]] = []  # (ready at, urgency, row id, chat key)
+        inflight: set[asyncio.Task] = set()
+        known: dict[int, str] = {}
+        self._load(queues, heads, known)
+        while not self._stop or inflight:
+            if self._wake.is_set() and not self._stop:
+                self._wake.clear()
+                self._load(queues, heads, known)
+            now = time.monotonic()
+            while waiting and waiting[0][0] <= now:
+                _, urgency, row_id, key = heapq.heappop(waiting)
+                heapq.heappush(heads, (urgency, row_id, key))
+            while heads and len(inflight) < self.concurrency and not self._stop:
+                urgency, row_id, key = heapq.heappop(heads)
+                row = queues[key][0]
+                wait = self.limiter.wait(row.notice.chat, now)
+                if wait > 0:
+                    heapq.heappush(waiting, (now + wait, urgency, row_id, key))
+                    continue
+                self.limiter.record(row.notice.chat, now)
+                inflight.add(asyncio.create_task(self._send(row, key, queues, heads, waiting)))
+            if not inflight:
+                if not waiting:
+                    return None
+                rest = waiting[0][0] - time.monotonic()
+                if rest > patience or self._stop:
+                    return rest
+                await asyncio.sleep(max(0.0, rest))
+                continue
+            timeout = max(0.0, waiting[0][0] - now) if waiting else None
+            done, _ = await asyncio.wait(inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            inflight -= done
+        return None
+
+    async def _send(self, row: OutboxRow, key: str, queues, heads, waiting) -> int:
+        """One send and what its outcome means; queues the chat's next row when this one is settled."""
+        chat = row.notice.chat
+        notifier = self.notifier_for(chat)
+        now = time.time()
+        next_ready = 0.0
+        ok = 0
+        try:
+            await notifier.send(chat, row.notice)
+        except RetryLater as err:
+            self.limiter.pause(chat, err.seconds, err.scope, time.monotonic())
+            self.outbox.retry(row.id, now + err.seconds, str(err), count_attempt=False)
+            next_ready = err.seconds  # not settled: the same row goes again after the pause
+        except ChatMoved as err:
+            moved = self.outbox.move_destination(chat, err.new_chat_id)
+            log.info("chat %s moved to %s; following it", chat.key, moved.key)
+            queues.pop(key, None)
+            self._wake.set()  # its rows are queued again under the new id
+            return 0
+        except Undeliverable as err:
+            log.warning("disabling %s: %s", chat.key, err)
+            self.outbox.disable_destination(chat, str(err), now)
+            queues.pop(key, None)
+            return 0
+        except MaybeDelivered as err:
+            if row.critical:  # a duplicate warning is better than a lost one
+                self.outbox.retry(row.id, now + 5, f"timed out, retrying: {err}")
+                next_ready = 5.0
+            else:
+                self.outbox.mark_sent(row.id, now, "timed out; may have been delivered")
+                ok = 1
+        except Exception as err:  # noqa: BLE001 - any other failure is retried with back-off
+            self.failed += 1
+            attempt = row.attempts + 1
+            pause = min(300.0, 2.0**attempt)
+            log.warning("send to %s failed (attempt %d): %s", chat.key, attempt, type(err).__name__)
+            self.outbox.retry(row.id, now + pause, f"{type(err).__name__}: {err}"[:200])
+            row = OutboxRow(row.id, row.notice, row.created_at, row.urgency, row.critical, attempt)
+            queues[key][0] = row
+            if attempt >= 8:
+                queues[key].popleft()
+            else:
+                next_ready = pause
+        else:
+            self.outbox.mark_sent(row.id, time.time())
+            self.sent += 1
+            ok = 1
+        queue = queues.get(key)
+        if queue is None:
+            return ok
+        if next_ready == 0.0:
+            queue.popleft()
+        if queue:
+            head = queue[0]
+            if next_ready:
+                heapq.heappush(waiting, (time.monotonic() + next_ready, head.urgency, head.id, key))
+            else:
+                heapq.heappush(heads, (head.urgency, head.id, key))
+        return ok

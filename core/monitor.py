@@ -1,0 +1,299 @@
+"""The warning tick: prices -> evaluation -> alert rules -> outbox, stored in one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from .alerts import DANGER, LIQUIDATABLE, AlertState, Policy
+from .assets import AssetRegistry
+from .errors import CoreError
+from .evaluation import PAR, Decision, Evaluator
+from .models import ChatRef, Overrides, Owner, Position
+from .notices import AlertItem, Notice, hf_phrase, sort_items
+from .numbers import fmt_hf, fmt_usd
+from .outbox import Outbox
+from .ports import Clock
+from .prices.feed import PriceFeed
+from .prices.guard import AssetState, Trust
+from .protocols import Presets, Terms
+from .store import Store
+from .valuation import levels, value
+from .views import age_text, lender_name
+
+log = logging.getLogger(__name__)
+
+
+class Monitor:
+    """Keeps every position in the evaluator, and turns each tick's decisions into queued messages."""
+
+    def __init__(self, store: Store, feed: PriceFeed, registry: AssetRegistry, presets: Presets, clock: Clock,
+                 outbox: Outbox, policy: Policy = Policy(), wake: Callable[[], None] = lambda: None,
+                 on_commit: Callable[[Database, float], None] | None = None):
+        self.store, self.feed, self.registry, self.presets, self.clock = store, feed, registry, presets, clock
+        self.outbox = outbox
+        self.evaluator = Evaluator(policy)
+        self.wake = wake
+        self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
+        self._terms: dict[tuple, Terms | None] = {}
+        self._outages: dict[str, set[str]] = {}
+        self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
+        self.last_tick: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- loading
+
+    def load(self) -> int:
+        """Build the evaluator from the database (every position, its options and alert state)."""
+        db = self.store.db
+        # Two cursors walked in step (a merge join) so a million positions never sit in memory as rows.
+        legs = db.conn.execute("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id")
+        rows = db.conn.execute(
+            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
+            "a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
+            "LEFT JOIN alert_settings s ON s.position_id = p.id LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
+        )
+        count = 0
+        leg = legs.fetchone()
+        for r in rows:
+            coll, debt = [], []
+            while leg is not None and leg[0] < r[0]:
+                leg = legs.fetchone()
+            while leg is not None and leg[0] == r[0]:
+                (debt if leg[1] == "debt" else coll).append((leg[2], leg[3]))
+                leg = legs.fetchone()
+            state = AlertState(r[9], r[10], r[11], r[12]) if r[9] is not None else AlertState()
+            if self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], state):
+                count += 1
+        self._outages = {k: set(json.loads(a)) for k, a in db.execute("SELECT chat_key, assets FROM chat_outages")}
+        for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
+            if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
+                self.feed.guard.states[asset] = AssetState(asset, Trust.DEGRADED, price, at, None,
+                                                            "restarted: waiting for a fresh check", tuple(sources.split("+")))
+        return count
+
+    def _put(self, row_id, protocol, market, overrides, coll, debt, warn, critical, enabled, snoozed_until, owner_enabled,
+             state: AlertState | None = None) -> bool:
+        key = (protocol, market, overrides, tuple(a for a, _ in coll), tuple(a for a, _ in debt))
+        if key not in self._terms:
+            try:
+                self._terms[key] = self.presets.terms(protocol, market, list(key[3]), list(key[4]),
+                                                      Overrides.from_dict(json.loads(overrides or "{}")))
+            except CoreError as err:  # a preset changed under a stored position: say so, keep going
+                log.warning("position %s cannot be monitored: %s", row_id, err.message)
+                self._terms[key] = None
+        terms = self._terms[key]
+        if terms is None or not coll:
+            self.evaluator.remove(row_id)
+            return False
+        default_warn, default_danger = levels(terms)
+        at_par = terms.preset.debt_at_par
+        self.evaluator.put(
+            row_id,
+            [(a, float(amount) * terms.collateral[a].lt) for a, amount in coll],
+            [(PAR if at_par and self.registry.get(a).stable else a, float(amount)) for a, amount in debt],
+            warn if warn is not None else default_warn,
+            critical if critical is not None else default_danger,
+            state or AlertState(),
+            snoozed_until or 0.0,
+            not ((enabled if enabled is not None else 1) and owner_enabled),
+        )
+        return True
+
+    # ---------------------------------------------------------------- the service's change events
+
+    def position_changed(self, row_id: int) -> None:
+        """Reload one position (added, changed, new thresholds, snoozed, muted)."""
+        db = self.store.db
+        r = db.execute(
+            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until "
+            "FROM positions p JOIN owners o ON o.key = p.owner_key LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?",
+            [row_id]).fetchone()
+        if r is None:
+            self.evaluator.remove(row_id)
+            return
+        coll, debt = [], []
+        for side, asset, amount in db.execute("SELECT side, asset, amount FROM legs WHERE position_id = ? ORDER BY id", [row_id]):
+            (debt if side == "debt" else coll).append((asset, amount))
+        self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], self.evaluator.state_of(row_id))
+
+    def position_removed(self, row_id: int) -> None:
+        """Forget a deleted position."""
+        self.evaluator.remove(row_id)
+
+    def owner_changed(self, owner: Owner) -> None:
+        """Reload every position of an owner (alerts switched on or off for all)."""
+        for (row_id,) in self.store.db.execute("SELECT id FROM positions WHERE owner_key = ?", [owner.key]).fetchall():
+            self.position_changed(row_id)
+
+    # ---------------------------------------------------------------- the tick
+
+    async def tick(self) -> int:
+        """Evaluate every position at the feed's current prices; returns how many messages were queued."""
+        started = time.perf_counter()
+        now = self.clock.time()
+        symbols = [s for s in self.evaluator.assets if s != PAR]
+        snap = self.feed.quotes(symbols)
+        prices = {s: q.price for s, q in snap.quotes.items() if q.trusted}
+        untrusted = {s for s, q in snap.quotes.items() if not q.trusted} | set(snap.missing)
+        reasons = {s: snap.quotes[s].note if s in snap.quotes else snap.missing[s] for s in untrusted}
+        decisions = self.evaluator.evaluate(now, prices, untrusted)
+        evaluated = time.perf_counter()
+        by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
+        self._position_items([d for d in decisions if d.message], snap, now, by_chat)
+        outage_rows = self._outage_items(untrusted, reasons, by_chat)
+        wall = time.time()
+        with self.store.transaction() as db:
+            for d in decisions:
+                s = d.state
+                db.execute("INSERT INTO alert_state (position_id, level, since, last_sent, told) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT(position_id) DO UPDATE SET level = excluded.level, since = excluded.since, "
+                           "last_sent = excluded.last_sent, told = excluded.told", [d.row_id, s.level, s.since, s.last_sent, s.told])
+            for chat, items in by_chat.items():
+                self.outbox.enqueue(db, Notice(chat, sort_items(items), now), wall)
+            for key, assets in outage_rows.items():
+                if assets:
+                    db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, ?, ?) ON CONFLICT(chat_key) "
+                               "DO UPDATE SET assets = excluded.assets", [key, json.dumps(sorted(assets)), now])
+                else:
+                    db.execute("DELETE FROM chat_outages WHERE chat_key = ?", [key])
+            for s, q in snap.quotes.items():
+                if q.trusted and q.source not in ("peg", "fixed"):
+                    db.execute("INSERT INTO price_state (asset, price, at, sources) VALUES (?, ?, ?, ?) ON CONFLICT(asset) "
+                               "DO UPDATE SET price = excluded.price, at = excluded.at, sources = excluded.sources",
+                               [s, q.price, q.as_of, q.source])
+            if self.on_commit is not None:
+                self.on_commit(db, now)
+        self.evaluator.apply(decisions)
+        for key, assets in outage_rows.items():
+            if assets:
+                self._outages[key] = assets
+            else:
+                self._outages.pop(key, None)
+        self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
+                          "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
+                          "total_ms": (time.perf_counter() - started) * 1000}
+        if by_chat:
+            self.wake()
+        return len(by_chat)
+
+    # ---------------------------------------------------------------- what the messages say, and where they go
+
+    def _routes(self, positions: list[Position]) -> dict[int, list[tuple[ChatRef, str, tuple]]]:
+        """Per position row id: (chat, how that chat names it, its buttons) for every destination."""
+        disabled = self.outbox.disabled()
+        routes: dict[int, list] = defaultdict(list)
+        names = {}
+        for p in positions:
+            buttons = (("Details", f"/health {p.number}"), ("Snooze 1h", f"/snooze {p.number} 1h"),
+                       ("Snooze 24h", f"/snooze {p.number} 24h"))
+            chat = ChatRef(p.owner.platform, p.owner.id, p.owner.kind == "group")
+            if chat.key not in disabled:
+                routes[p.row_id].append((chat, p.ref, buttons))
+            names[p.row_id] = p
+        ids = list(names)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, key, number, platform, chat_id, is_group, owner_name in self.store.db.execute(
+                "SELECT w.position_id, w.chat_key, w.number, d.platform, d.chat_id, d.is_group, o.display_name FROM watches w "
+                "JOIN destinations d ON d.chat_key = w.chat_key JOIN positions p ON p.id = w.position_id "
+                f"JOIN owners o ON o.key = p.owner_key WHERE w.position_id IN ({marks}) AND d.disabled_reason IS NULL", chunk):
+                p = names[pid]
+                who = owner_name or p.owner.id
+                ref = f"W{number} ({who}'s #{p.number})"
+                buttons = (("Details", f"/health W{number}"), ("Snooze 1h", f"/snooze W{number} 1h"),
+                           ("Snooze 24h", f"/snooze W{number} 24h"))
+                routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, buttons))
+        return routes
+
+    def _position_items(self, decisions: list[Decision], snap, now: float, by_chat) -> None:
+        if not decisions:
+            return
+        positions = self.store.positions_by_row_ids([d.row_id for d in decisions])
+        routes = self._routes(list(positions.values()))
+        for d in decisions:
+            position = positions.get(d.row_id)
+            if position is None:
+                continue
+            text = self._describe(position, d, snap, now)
+            for chat, ref, buttons in routes.get(d.row_id, ()):
+                by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {text}", d.hf,
+                                               buttons if d.message != "safe" else buttons[:1]))
+
+    def _describe(self, position: Position, d: Decision, snap, now: float) -> str:
+        """'Aave v3: health factor 1.18 (danger below 1.20). ETH $2,100.00, liquidation at $1,807.23 (13.9% below).'"""
+        i = self.evaluator.index[d.row_id]
+        warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
+        try:
+            terms = self.presets.terms(position.protocol, position.market, [c.asset for c in position.collateral],
+                                       [x.asset for x in position.debt], position.overrides)
+        except CoreError:
+            return hf_phrase(d.hf, warn, danger, d.state.level)
+        name = lender_name(terms)
+        if d.message == "safe":
+            return f"{name}: health factor {fmt_hf(d.hf)}, back above {fmt_hf(warn)}."
+        text = f"{name}: {hf_phrase(d.hf, warn, danger, d.state.level)}"
+        if d.message == "reminder":
+            text += f", for {age_text(now - d.state.since)}"
+        val = value(terms, position.collateral, position.debt, snap, self.registry)
+        for asset, lp in val.liquidation_prices():
+            if lp is not None and lp.falling:
+                where = "already past it" if lp.breached else f"{abs(lp.distance) * 100:.1f}% below"
+                text += f". {asset} {fmt_usd(lp.current)}, liquidation at {fmt_usd(lp.price)} ({where})"
+                break
+        if d.state.level >= DANGER:
+            text += f". Act: /capacity {position.number} shows how much to repay or add" if d.state.level < LIQUIDATABLE else ". Repay or add collateral now"
+        return text + "."
+
+    def _outage_items(self, untrusted: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
+        """One 'monitoring paused' and one 'restored' per chat per outage; returns the chat rows to store."""
+        degraded = {s for s in untrusted if s in self.evaluator.assets}
+        if degraded == self._degraded:
+            return {}
+        previous = self._degraded if self._degraded is not None else set().union(*self._outages.values()) if self._outages else set()
+        self._degraded = degraded
+        involved = degraded | previous
+        affected: dict[str, set[str]] = defaultdict(set)
+        chats: dict[str, ChatRef] = {}
+        if involved:
+            holders: dict[int, set[str]] = defaultdict(set)
+            ev = self.evaluator
+            for symbol in involved:
+                a = ev.assets[symbol]
+                for legs in (ev.coll, ev.debt):
+                    idx = legs.of_asset(a, len(ev.assets))
+                    for i in legs.pos[idx[legs.w[idx] != 0]]:
+                        if ev.alive[i]:
+                            holders[int(ev.row_id[i])].add(symbol)
+            positions = self.store.positions_by_row_ids(list(holders))
+            for row_id, routes in self._routes(list(positions.values())).items():
+                for chat, _, _ in routes:
+                    chats[chat.key] = chat
+                    affected[chat.key] |= holders[row_id] & degraded
+        changes: dict[str, set[str]] = {}
+        for key in set(affected) | set(self._outages):
+            now_bad, was_bad = affected.get(key, set()), self._outages.get(key, set())
+            if now_bad == was_bad:
+                continue
+            changes[key] = now_bad
+            chat = chats.get(key) or self._chat_of(key)
+            if chat is None:
+                continue
+            if now_bad and not was_bad:
+                why = "; ".join(f"{s}: {reasons.get(s, 'no trusted price')}" for s in sorted(now_bad))
+                by_chat[chat].append(AlertItem("degraded", -1, "", f"Prices for {', '.join(sorted(now_bad))} cannot be trusted "
+                                               f"right now ({why}). Warnings for positions holding them wait until they can."))
+            elif was_bad and not now_bad:
+                by_chat[chat].append(AlertItem("restored", -1, "", f"Prices for {', '.join(sorted(was_bad))} are trusted again; "
+                                               "warnings are back on."))
+        return changes
+
+    def _chat_of(self, key: str) -> ChatRef | None:
+        row = self.store.db.execute("SELECT platform, chat_id, is_group FROM destinations WHERE chat_key = ?", [key]).fetchone()
+        return ChatRef(row[0], row[1], bool(row[2])) if row else None
+

@@ -1,0 +1,167 @@
+"""The outbox: pushed messages stored with the state change that caused them, sent, retried or dead-lettered."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from .models import ChatRef
+from .notices import Notice, alert_id
+from .store import Store
+
+EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A message waiting for (or done with) delivery."""
+
+    id: int
+    notice: Notice
+    created_at: float
+    urgency: float
+    critical: bool
+    attempts: int
+
+
+def chat_key(chat: ChatRef) -> str:
+    """The destinations table key of a chat."""
+    return chat.key
+
+
+class Outbox:
+    """Rows of the outbox and destinations tables; every write commits before it returns."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.db = store.db
+
+    # ---------------------------------------------------------------- writing (inside a caller's transaction)
+
+    def enqueue(self, db: Database, notice: Notice, now: float | None = None) -> int:
+        """Add a message (call inside the transaction that changed the alert state)."""
+        now = time.time() if now is None else now
+        self.ensure_destination(db, notice.chat)
+        cursor = db.execute(
+            "INSERT INTO outbox (chat_key, created_at, urgency, critical, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [notice.chat.key, now, notice.urgency, int(notice.critical), notice.to_json(), now],
+        )
+        return cursor.lastrowid
+
+    def ensure_destination(self, db: Database, chat: ChatRef, title: str | None = None) -> None:
+        """Record a chat we send to (a no-op when known)."""
+        db.execute(
+            "INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
+            [chat.key, chat.platform, chat.chat_id, int(chat.is_group), title],
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    def disabled(self) -> set[str]:
+        """Chat keys that are no longer sent to."""
+        return {r[0] for r in self.db.execute("SELECT chat_key FROM destinations WHERE disabled_reason IS NOT NULL")}
+
+    def pending(self, now: float, platforms: set[str] | None = None, limit: int = 50_000) -> list[OutboxRow]:
+        """Due pending rows of enabled destinations, oldest first."""
+        rows = self.db.execute(
+            "SELECT o.id, o.payload, o.created_at, o.urgency, o.critical, o.attempts, d.platform FROM outbox o "
+            "JOIN destinations d ON d.chat_key = o.chat_key "
+            "WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND d.disabled_reason IS NULL ORDER BY o.id LIMIT ?",
+            [now, limit],
+        ).fetchall()
+        return [
+            OutboxRow(r[0], Notice.from_json(r[1], alert_id(r[0])), r[2], r[3], bool(r[4]), r[5])
+            for r in rows
+            if platforms is None or r[6] in platforms
+        ]
+
+    def next_due(self) -> float | None:
+        """When the earliest pending row becomes due."""
+        return self.db.execute("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        out = {"pending": 0, "sent": 0, "dead": 0}
+        out.update(dict(self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()))
+        return out
+
+    def dead_letters(self, limit: int = 5) -> list[tuple[str, str, str]]:
+        """The latest dead rows: (alert id, chat key, reason)."""
+        rows = self.db.execute(
+            "SELECT id, chat_key, last_error FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT ?", [limit]
+        ).fetchall()
+        return [(alert_id(r[0]), r[1], r[2] or "") for r in rows]
+
+    def disabled_destinations(self) -> list[tuple[str, str]]:
+        """(chat key, reason) of every disabled destination."""
+        return self.db.execute(
+            "SELECT chat_key, disabled_reason FROM destinations WHERE disabled_reason IS NOT NULL ORDER BY disabled_at"
+        ).fetchall()
+
+    # ---------------------------------------------------------------- outcomes of a send
+
+    def mark_sent(self, row_id: int, now: float, note: str | None = None) -> None:
+        """The platform accepted it."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ? WHERE id = ?", [now, note, row_id])
+
+    def retry(self, row_id: int, at: float, error: str, count_attempt: bool = True) -> None:
+        """Try again at `at`; after too many attempts it is dead-lettered."""
+        with self.store.transaction() as db:
+            attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0] + int(count_attempt)
+            if attempts >= MAX_ATTEMPTS:
+                db.execute("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?",
+                           [attempts, f"gave up after {attempts} attempts: {error}", row_id])
+            else:
+                db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                           [attempts, at, error, row_id])
+
+    def dead(self, row_id: int, reason: str) -> None:
+        """Never deliverable: keep it with the reason, for /status."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", [reason, row_id])
+
+    def expire(self, now: float) -> int:
+        """Dead-letter pending rows older than EXPIRE_AFTER; returns how many."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET status = 'dead', last_error = 'expired: not delivered within 12 h' "
+                "WHERE status = 'pending' AND created_at < ?", [now - EXPIRE_AFTER])
+            return cursor.rowcount
+
+    def disable_destination(self, chat: ChatRef, reason: str, now: float) -> None:
+        """Stop sending to a chat (blocked, kicked, gone) and dead-letter what waits for it."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ? WHERE chat_key = ?", [reason, now, chat.key])
+            db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE chat_key = ? AND status = 'pending'",
+                       [f"destination disabled: {reason}", chat.key])
+
+    def enable_destination(self, chat: ChatRef) -> None:
+        """Send to a chat again (the user talked to the bot again)."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL WHERE chat_key = ?", [chat.key])
+
+    def move_destination(self, chat: ChatRef, new_chat_id: str) -> ChatRef:
+        """A group became a supergroup: follow it, in one transaction (destination, watches, owners, queue)."""
+        new = ChatRef(chat.platform, new_chat_id, chat.is_group)
+        old_owner, new_owner = f"{chat.platform}:group:{chat.chat_id}", f"{chat.platform}:group:{new_chat_id}"
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM destinations WHERE chat_key = ?", [new.key])
+            db.execute("UPDATE destinations SET chat_key = ?, chat_id = ? WHERE chat_key = ?", [new.key, new_chat_id, chat.key])
+            db.execute("UPDATE watches SET chat_key = ? WHERE chat_key = ?", [new.key, chat.key])
+            db.execute("UPDATE chat_outages SET chat_key = ? WHERE chat_key = ?", [new.key, chat.key])
+            if chat.is_group and db.execute("SELECT 1 FROM owners WHERE key = ?", [old_owner]).fetchone():
+                db.execute("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at, alerts_enabled, display_name) "
+                           "SELECT ?, platform, kind, ?, next_number, created_at, alerts_enabled, display_name FROM owners WHERE key = ?",
+                           [new_owner, new_chat_id, old_owner])
+                db.execute("UPDATE positions SET owner_key = ? WHERE owner_key = ?", [new_owner, old_owner])
+                db.execute("DELETE FROM owners WHERE key = ?", [old_owner])
+            for row_id, payload in db.execute("SELECT id, payload FROM outbox WHERE chat_key = ? AND status = 'pending'", [chat.key]).fetchall():
+                notice = Notice.from_json(payload, "")
+                moved = Notice(new, notice.items, notice.tick_at)
+                db.execute("UPDATE outbox SET chat_key = ?, payload = ?, next_attempt_at = 0 WHERE id = ?", [new.key, moved.to_json(), row_id])
+        return new

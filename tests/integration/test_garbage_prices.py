@@ -1,0 +1,83 @@
+"""1,000 consecutive garbage price cycles from the real clients: no crash, no transition,
+exactly one 'monitoring paused' and one 'restored' notice per chat."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from core.models import ChatRef
+from core.monitor import Monitor
+from core.outbox import Outbox
+from core.prices.binance import BinanceSource
+from core.prices.coinbase import CoinbaseSource
+from core.prices.coingecko import CoinGeckoSource
+from core.prices.feed import PriceFeed
+from core.service import Assistant
+from tests.conftest import actor, group_actor
+from tests.fakes import FakeAdmins, FakeClock
+
+GARBAGE = ["nan", "inf", "negative", "null", "html", "empty", "500", "timeout", "jump", "apart"]
+
+
+def spoil(world, kind: str) -> None:
+    for name in ("coingecko", "binance", "coinbase"):
+        state = getattr(world, name)
+        state.fault, state.skew, state.delay = None, 1.0, 0.3
+    if kind == "timeout":
+        for name in ("coingecko", "binance", "coinbase"):
+            getattr(world, name).fault = "slow"
+    elif kind == "jump":  # one source jumps 60 %, nobody confirms it
+        world.coingecko.skew = 1.6
+        world.binance.fault = world.coinbase.fault = "500"
+    elif kind == "apart":  # two sources 10 % apart
+        world.binance.skew = 1.10
+        world.coinbase.fault = "500"
+    else:
+        for name in ("coingecko", "binance", "coinbase"):
+            getattr(world, name).fault = kind
+
+
+async def test_a_thousand_garbage_ticks(price_apis, store, registry, presets):
+    clock = FakeClock()
+    world = price_apis.world
+    world.now = clock.now
+    async with aiohttp.ClientSession() as session:
+        sources = [CoinGeckoSource(session, price_apis.coingecko_url, timeout=0.05),
+                   BinanceSource(session, price_apis.binance_url, timeout=0.05),
+                   CoinbaseSource(session, price_apis.coinbase_url, timeout=0.05)]
+        feed = PriceFeed(sources, registry, clock, in_use=store.assets_in_use)
+        outbox = Outbox(store)
+        monitor = Monitor(store, feed, registry, presets, clock, outbox)
+        assistant = Assistant(store, feed, registry, presets, clock, events=monitor, admins=FakeAdmins(), outbox=outbox)
+        alice, bob = actor("alice", "telegram"), actor("bob", "telegram")
+        for who, text in ((alice, "/add 10 ETH borrow 15000 USDC on aave-v3"), (bob, "/add 1 BTC borrow 20000 USDC on aave-v3"),
+                          (group_actor("alice", "-100"), "/watch 1")):
+            assert not (await assistant.handle(who, text)).error
+
+        async def tick():
+            clock.advance(60)
+            world.now = clock.now
+            await feed.tick()
+            return await monitor.tick()
+
+        await tick()  # good prices: positions learned
+        levels = {row_id: monitor.evaluator.state_of(row_id) for row_id in monitor.evaluator.index}
+        for i in range(1000):
+            spoil(world, GARBAGE[i % len(GARBAGE)])
+            await tick()
+            snap = feed.quotes(["ETH", "BTC", "USDC"])
+            assert not any(q.trusted for q in snap.quotes.values() if q.source not in ("peg", "fixed"))
+        assert {row_id: monitor.evaluator.state_of(row_id) for row_id in levels} == levels  # no transition at all
+        spoil(world, "none")
+        for name in ("coingecko", "binance", "coinbase"):
+            getattr(world, name).fault = None
+        await tick()
+
+    by_chat: dict[str, list[str]] = {}
+    for row in outbox.pending(1e12):
+        by_chat.setdefault(row.notice.chat.key, []).extend(i.kind for i in row.notice.items)
+    assert by_chat == {
+        ChatRef("telegram", "alice").key: ["degraded", "restored"],
+        ChatRef("telegram", "bob").key: ["degraded", "restored"],
+        ChatRef("telegram", "-100", True).key: ["degraded", "restored"],
+    }
