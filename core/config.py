@@ -62,6 +62,7 @@ class Settings:
     price_cache_seconds: float = 30.0
     http_timeout_seconds: float = 10.0
     http_port: int | None = None
+    alert_webhook_url: str | None = None  # the console's warnings go here too (JSON POST)
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
 
     @classmethod
@@ -130,6 +131,7 @@ class Settings:
             price_cache_seconds=number("PRICE_CACHE_SECONDS", 30.0, 0, 3600),
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),
             http_port=int(port) if port else None,
+            alert_webhook_url=url("ALERT_WEBHOOK_URL", "http://unset") if get("ALERT_WEBHOOK_URL") else None,
             log_level=level,
         )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .assets import AssetRegistry
+from .commands import COMMANDS
 from .errors import InvalidAmount, UnknownCommand, UsageError
 from .models import Leg, Overrides
 from .numbers import looks_like_amount, parse_amount, parse_decimal, parse_percent
@@ -21,68 +22,11 @@ MAX_LABEL = 32
 MAX_ID = 999_999_999
 
 
-@dataclass(frozen=True)
-class CommandSpec:
-    """A command's name, usage line, one-line summary and examples (help text lives here)."""
-
-    name: str
-    usage: str
-    summary: str
-    examples: tuple[str, ...] = ()
-
-
-COMMANDS: dict[str, CommandSpec] = {
-    c.name: c
-    for c in (
-        CommandSpec("start", "/start", "what this bot does and how to begin"),
-        CommandSpec("help", "/help [command]", "the command list, or one command in detail", ("/help add",)),
-        CommandSpec(
-            "add",
-            "/add AMOUNT ASSET [...] [borrow AMOUNT ASSET [...]] on LENDER [MARKET] [ltv X%] [lt Y%] [as LABEL]",
-            "register a position",
-            (
-                "/add 10 ETH borrow 15000 USDC on aave-v3",
-                "/add 10 wstETH borrow 8 WETH on aave-v3 emode",
-                "/add 10 ETH borrow 10000 DAI on maker ETH-A",
-                "/add 5 WETH borrow 8000 USDC on morpho lltv 86%",
-                "/add 0.2 BTC borrow 10000 USD on ledn as house",
-                "/add 1 BTC borrow 20000 USD on custom ltv 50% lt 80%",
-            ),
-        ),
-        CommandSpec("positions", "/positions", "every position you hold, with health and status"),
-        CommandSpec(
-            "health",
-            "/health [ID]",
-            "value, debt, health factor, liquidation prices, capacity and liquidation cost",
-            ("/health 1", "/health #2"),
-        ),
-        CommandSpec("deposit", "/deposit ID AMOUNT ASSET [...]", "add collateral to a position", ("/deposit 1 2 ETH",)),
-        CommandSpec("withdraw", "/withdraw ID AMOUNT ASSET [...]", "take collateral out", ("/withdraw 1 0.5 ETH",)),
-        CommandSpec("borrow", "/borrow ID AMOUNT ASSET [...]", "add debt to a position", ("/borrow 1 1000 USDC",)),
-        CommandSpec("repay", "/repay ID AMOUNT ASSET [...]", "pay debt back", ("/repay 1 5k USDC",)),
-        CommandSpec("remove", "/remove ID [yes]", "delete a position (asks first)", ("/remove 1", "/remove 1 yes")),
-        CommandSpec(
-            "capacity",
-            "/capacity [ID] [hf 1.5 | ltv 60% | cr 200%]  or  /capacity AMOUNT ASSET [...] on LENDER",
-            "how much more you can borrow: to the lender's limit and to a target",
-            ("/capacity 1 hf 1.5", "/capacity 10 ETH on aave-v3"),
-        ),
-        CommandSpec(
-            "whatif",
-            "/whatif [ID] ASSET -30% [ASSET +10% | ASSET 2000 ...]",
-            "health of your positions after price moves (ALL moves every non-stable asset)",
-            ("/whatif ETH -30%", "/whatif ETH -30% BTC -20%", "/whatif 1 ETH 2000", "/whatif ALL -50%"),
-        ),
-        CommandSpec("price", "/price [ASSET ...]", "price, source and age", ("/price ETH BTC",)),
-        CommandSpec("protocols", "/protocols [LENDER]", "the lender presets, their parameters and dates", ("/protocols maker",)),
-        CommandSpec("status", "/status", "price sources, the last price check and what is degraded"),
-        CommandSpec("export", "/export", "all your data as JSON"),
-        CommandSpec("forget", "/forget [yes]", "delete all your data (asks first)"),
-    )
-}
-
 _COMMAND = re.compile(r"/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?")
 _ID = re.compile(r"#?([0-9]{1,9})")
+_WATCH_ID = re.compile(r"[Ww]([0-9]{1,9})")
+_DURATION = re.compile(r"([0-9]{1,4})(m|min|h|d)", re.IGNORECASE)
+MAX_SNOOZE = 7 * 86400
 _KEYWORDS = {"borrow", "on", "as", "ltv", "lt", "lltv", "margin", "penalty", "fee", "hf", "cr", "yes"}
 
 
@@ -131,6 +75,13 @@ class Command:
     assets: tuple[str, ...] = ()
     topic: str | None = None
     confirmed: bool = False
+    watch: int | None = None  # a group's W-number instead of an owner's id
+    switch: bool | None = None  # on / off
+    warn: Decimal | None = None
+    critical: Decimal | None = None
+    percent: bool = False  # thresholds given in the lender's metric (LTV % or CR %)
+    seconds: int | None = None
+    everything: bool = False  # "all"
 
 
 # ---------------------------------------------------------------- parser
@@ -197,6 +148,13 @@ class Parser:
         if not 0 < value <= MAX_ID:
             raise UsageError(f"{token!r} is not a position id; ids look like 1 or #1 (see /positions).")
         return value
+
+    def _ref(self, token: str) -> tuple[int | None, int | None]:
+        """(own id, None) for '3' or '#3'; (None, watch number) for 'W3'."""
+        match = _WATCH_ID.fullmatch(token)
+        if match and 0 < int(match.group(1)) <= MAX_ID:
+            return None, int(match.group(1))
+        return self._id(token), None
 
     def _symbol(self, token: str) -> str:
         return self.registry.lookup(token).symbol
@@ -319,9 +277,9 @@ class Parser:
         return Command("positions")
 
     def _health(self, args):
-        number = self._id(args[0]) if args else None
+        number, watch = self._ref(args[0]) if args else (None, None)
         self._done(args, 1 if args else 0)
-        return Command("health", number=number)
+        return Command("health", number=number, watch=watch)
 
     def _change(self, name, args):
         if not args:
@@ -411,6 +369,71 @@ class Parser:
         topic = args[0].lower() if args else None
         self._done(args, 1 if args else 0)
         return Command("protocols", topic=topic)
+
+    def _alerts(self, args):
+        if not args:
+            return Command("alerts")
+        if args[0].lower() in ("on", "off"):
+            self._done(args, 1)
+            return Command("alerts", switch=args[0].lower() == "on")
+        number, watch = self._ref(args[0])
+        if len(args) == 1:
+            return Command("alerts", number=number, watch=watch)
+        if args[1].lower() in ("on", "off", "reset"):
+            self._done(args, 2)
+            word = args[1].lower()
+            return Command("alerts", number=number, watch=watch, switch=None if word == "reset" else word == "on",
+                           confirmed=word == "reset")
+        values: dict[str, Decimal] = {}
+        percent = None
+        i = 1
+        while i < len(args):
+            word = args[i].lower()
+            if word not in ("warn", "critical") or word in values:
+                raise UsageError(f"Expected 'warn' or 'critical', got {args[i][:16]!r}.")
+            if i + 1 >= len(args):
+                raise UsageError(f"'{word}' needs a value, like '{word} 1.5' or '{word} 70%'.")
+            token = args[i + 1]
+            is_pct = token.endswith("%")
+            if percent is not None and is_pct != percent:
+                raise UsageError("Give both thresholds the same way: health factors (1.5) or percentages (70%).")
+            percent = is_pct
+            values[word] = parse_percent(token) if is_pct else parse_decimal(token)
+            if values[word] <= 0 or values[word] > 100:
+                raise InvalidAmount(f"'{word} {token}' is out of range.")
+            i += 2
+        return Command("alerts", number=number, watch=watch, warn=values.get("warn"), critical=values.get("critical"),
+                       percent=bool(percent))
+
+    def _snooze(self, args):
+        if len(args) != 2:
+            raise UsageError("Which position, and for how long? Like '/snooze 1 2h'.")
+        everything = args[0].lower() == "all"
+        number, watch = (None, None) if everything else self._ref(args[0])
+        if args[1].lower() == "off":
+            return Command("snooze", number=number, watch=watch, everything=everything, seconds=0)
+        match = _DURATION.fullmatch(args[1])
+        if not match:
+            raise UsageError(f"{args[1][:16]!r} is not a duration; use minutes, hours or days like 30m, 2h, 1d.")
+        seconds = int(match.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400}[match.group(2).lower()]
+        if not 60 <= seconds <= MAX_SNOOZE:
+            raise InvalidAmount("Snooze for at least a minute and at most 7 days.")
+        return Command("snooze", number=number, watch=watch, everything=everything, seconds=seconds)
+
+    def _watch(self, args):
+        if len(args) != 1:
+            raise UsageError("Which of your positions? Like '/watch 1'.")
+        return Command("watch", number=self._id(args[0]))
+
+    def _unwatch(self, args):
+        if len(args) != 1:
+            raise UsageError("Which one? Like '/unwatch W1' (see /watching).")
+        number, watch = self._ref(args[0])
+        return Command("unwatch", number=number, watch=watch)
+
+    def _watching(self, args):
+        self._done(args, 0)
+        return Command("watching")
 
     def _status(self, args):
         self._done(args, 0)

@@ -9,33 +9,54 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from . import help as help_text
-from . import risk, views
+from . import views
+from .alert_commands import AlertCommands
 from .assets import AssetRegistry
-from .errors import CoreError, InvalidChange, LimitReached, PositionNotFound, UnsupportedByProtocol
+from .errors import CoreError, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
 from .grammar import COMMANDS, MAX_LEGS, Command, Parser, PositionSpec
 from .models import Actor, Leg, Owner, Position, Severity
-from .numbers import fmt_amount, fmt_hf, fmt_usd
-from .ports import Clock, PriceBook
+from .numbers import fmt_amount, fmt_hf
+from .outbox import Outbox
+from .ports import ChatAdmins, Clock, NoGroups, PositionEvents, PriceBook
 from .protocols import Presets, Terms
-from .replies import Attachment, Button, Line, Reply, Section, paragraph, text_lines
+from .query_commands import QueryCommands
+from .replies import Attachment, Button, Reply, Section, paragraph, text_lines
 from .store import Store
-from .valuation import Valuation, severity_for, shock_multipliers, value
+from .valuation import Valuation, value
 
 log = logging.getLogger(__name__)
 
 DETAILED_HEALTH_MAX = 3
 
 
-class Assistant:
+class NoEvents:
+    """Where nobody listens for position changes (tests of the commands alone)."""
+
+    def position_changed(self, row_id: int) -> None:
+        """Ignored."""
+
+    def position_removed(self, row_id: int) -> None:
+        """Ignored."""
+
+    def owner_changed(self, owner: Owner) -> None:
+        """Ignored."""
+
+
+class Assistant(QueryCommands, AlertCommands):
     """Every command of the bot, platform-free; adapters call `handle`."""
 
-    def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock):
+    def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
+                 events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
+                 monitor_status=None):
         self.store = store
         self.prices = prices
         self.registry = registry
         self.presets = presets
         self.clock = clock
+        self.events = events or NoEvents()  # the monitor, told about every change that concerns warnings
+        self.admins = admins or NoGroups()
+        self.outbox = outbox
+        self.monitor_status = monitor_status  # () -> dict about the last warning tick, for /status
         self.parser = Parser(registry)
 
     async def handle(self, actor: Actor, text: str) -> Reply:
@@ -55,13 +76,31 @@ class Assistant:
     # ---------------------------------------------------------------- helpers
 
     def _owner(self, actor: Actor) -> Owner:
+        """Whose positions plain ids mean here: the group's in a group chat, else the user's own."""
+        if actor.chat.is_group:
+            return Owner(actor.chat.platform, "group", actor.chat.chat_id)
         return actor.user
+
+    async def _require_admin(self, actor: Actor, doing: str) -> None:
+        """In a group, only its admins change the group's own positions (asked now, not remembered)."""
+        if actor.chat.is_group and not await self.admins.is_admin(actor.chat, actor.user):
+            raise NotPermitted(f"Only this group's admins can {doing}. To track your own positions, message me privately.")
 
     def _position(self, owner: Owner, number: int) -> Position:
         position = self.store.position(owner, number)
         if position is None:  # someone else's id gets exactly the same answer as a missing one
-            raise PositionNotFound(f"You have no position #{number}. /positions lists yours.")
+            whose = "This group has" if owner.kind == "group" else "You have"
+            raise PositionNotFound(f"{whose} no position #{number}. /positions lists them.")
         return position
+
+    def _lookup(self, actor: Actor, number: int | None, watch: int | None) -> Position:
+        """A plain id (the group's or your own), or a W-number shared into this group."""
+        if watch is not None:
+            position = self.store.watched(actor.chat, watch) if actor.chat.is_group else None
+            if position is None:
+                raise PositionNotFound(f"Nothing is shared here as W{watch}. /watching lists what is.")
+            return position
+        return self._position(self._owner(actor), number)
 
     def _terms(self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides) -> Terms:
         return self.presets.terms(protocol, market, [c.asset for c in collateral], [d.asset for d in debt], overrides)
@@ -89,21 +128,18 @@ class Assistant:
 
     # ---------------------------------------------------------------- commands
 
-    async def _cmd_start(self, actor: Actor, cmd: Command) -> Reply:
-        return help_text.start()
-
-    async def _cmd_help(self, actor: Actor, cmd: Command) -> Reply:
-        return help_text.command(cmd.topic) if cmd.topic else help_text.overview()
-
     async def _cmd_add(self, actor: Actor, cmd: Command) -> Reply:
         spec = cmd.spec
         assert spec is not None and spec.protocol is not None
+        await self._require_admin(actor, "register the group's positions")
         terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
         debt, notes = self._opening_debt(terms, spec)
         owner = self._owner(actor)
         position = self.store.add_position(
             owner, terms.preset.id, terms.market.id, spec.collateral, debt, spec.overrides, spec.label
         )
+        self.store.set_display_name(owner, actor.name if owner == actor.user else "")
+        self.events.position_changed(position.row_id)
         val = await self._value(position)
         title = f"Added {position.ref}: {views.position_summary(position)} on {views.lender_name(terms)}"
         extra = (Section("Note", text_lines(*notes)),) if notes else ()
@@ -152,10 +188,11 @@ class Assistant:
 
     async def _cmd_health(self, actor: Actor, cmd: Command) -> Reply:
         owner = self._owner(actor)
-        if cmd.number is not None:
-            position = self._position(owner, cmd.number)
+        if cmd.number is not None or cmd.watch is not None:
+            position = self._lookup(actor, cmd.number, cmd.watch)
             val = await self._value(position)
-            return self._detail(f"{position.ref} · {views.lender_name(val.terms)}", val)
+            ref = f"W{cmd.watch}" if cmd.watch is not None else position.ref
+            return self._detail(f"{ref} · {views.lender_name(val.terms)}", val)
         positions = self.store.positions(owner)
         if not positions:
             return Reply("You have no positions yet.", paragraph("Try: /add 10 ETH borrow 15000 USDC on aave-v3"))
@@ -175,6 +212,7 @@ class Assistant:
                      footer=replies[-1].footer)
 
     async def _change(self, actor: Actor, cmd: Command) -> Reply:
+        await self._require_admin(actor, "change the group's positions")
         position = self._position(self._owner(actor), cmd.number)
         before = await self._value(position)
         collateral = {leg.asset: leg.amount for leg in position.collateral}
@@ -208,6 +246,7 @@ class Assistant:
             raise InvalidChange(f"That would empty {position.ref}; use /remove {position.number} instead.")
         self._terms(position.protocol, position.market, new_coll, new_debt, position.overrides)  # still a valid position?
         updated = self.store.replace_legs(position, new_coll, new_debt)
+        self.events.position_changed(updated.row_id)
         after = await self._value(updated)
         verb = {"deposit": "Deposited", "withdraw": "Withdrew", "borrow": "Borrowed", "repay": "Repaid"}[cmd.name]
         title = f"{verb} {views.legs_text(cmd.legs)} {'into' if cmd.name == 'deposit' else 'on' if cmd.name == 'borrow' else 'from'} {position.ref}"
@@ -221,6 +260,7 @@ class Assistant:
     _cmd_deposit = _cmd_withdraw = _cmd_borrow = _cmd_repay = _change
 
     async def _cmd_remove(self, actor: Actor, cmd: Command) -> Reply:
+        await self._require_admin(actor, "remove the group's positions")
         owner = self._owner(actor)
         position = self._position(owner, cmd.number)
         if not cmd.confirmed:
@@ -230,123 +270,11 @@ class Assistant:
                 buttons=(Button("Remove it", f"/remove {position.number} yes"), Button("Keep it", None)),
             )
         self.store.delete_position(owner, position.number)
+        self.events.position_removed(position.row_id)
         return Reply(f"Removed {position.ref}.")
 
-    async def _cmd_capacity(self, actor: Actor, cmd: Command) -> Reply:
-        target = (cmd.target.kind, float(cmd.target.value)) if cmd.target else None
-        if cmd.spec is not None:
-            spec = cmd.spec
-            terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
-            debt, _ = self._opening_debt(terms, spec)
-            assets = {leg.asset for leg in spec.collateral + debt}
-            val = value(terms, spec.collateral, debt, await self.prices.snapshot(assets), self.registry)
-            what = views.legs_text(spec.collateral) + (f" borrowing {views.legs_text(debt)}" if debt else "")
-            return self._capacity_reply(f"With {what} on {views.lender_name(terms)}", val, target)
-        owner = self._owner(actor)
-        positions = [self._position(owner, cmd.number)] if cmd.number is not None else self.store.positions(owner)
-        if not positions:
-            return Reply("You have no positions yet.", paragraph("Try: /capacity 10 ETH on aave-v3"))
-        sections, worst, footer = [], Severity.INFO, None
-        for position in positions:
-            val = await self._value(position)
-            reply = self._capacity_reply(f"{position.ref} · {views.lender_name(val.terms)}", val, target)
-            if len(positions) == 1:
-                return reply
-            sections.append(Section(reply.title, tuple(line for s in reply.sections for line in s.lines)))
-            worst, footer = max(worst, val.severity), reply.footer
-        return Reply("How much more you can borrow", tuple(sections), worst, footer=footer)
-
-    def _capacity_reply(self, title: str, val: Valuation, target) -> Reply:
-        if target and target[0] == "cr" and val.terms.metric != "cr":
-            raise UnsupportedByProtocol("Collateral-ratio targets apply to Maker and Liquity; use 'hf 1.5' or 'ltv 60%'.")
-        if not val.priced:
-            missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
-            return Reply(title, paragraph(f"No price for {missing}, so no capacity can be worked out now."))
-        section = views.borrowing(val, target)
-        kind, level = target or ("hf", val.levels[0])
-        room = val.capacity_to(kind, level)
-        words = (
-            f"You can borrow {views.in_units(val, room)} more and keep the {views.target_label(val, kind, level)}."
-            if room > 0
-            else f"You are already past the {views.target_label(val, kind, level)}: borrowing more is not advised."
-        )
-        health = Line("Health factor now", f"{fmt_hf(val.hf)} · {views.STATUS[val.severity]}")
-        return Reply(title, (Section(None, (Line("", words), health)), section), val.severity,
-                     footer=views.price_footer(val, self.clock.time()))
-
-    async def _cmd_whatif(self, actor: Actor, cmd: Command) -> Reply:
-        owner = self._owner(actor)
-        positions = [self._position(owner, cmd.number)] if cmd.number is not None else self.store.positions(owner)
-        if not positions:
-            return Reply("You have no positions to test.", paragraph("Add one first: /add 10 ETH borrow 15000 USDC on aave-v3"))
-        moves = {s.asset: s.move for s in cmd.shocks if s.move is not None}
-        targets = {s.asset: s.price for s in cmd.shocks if s.price is not None}
-        assets = set().union(*(p.assets() for p in positions)) | set(targets)
-        snapshot = await self.prices.snapshot(assets)
-        prices = {a: q.price for a, q in snapshot.quotes.items()}
-        for asset in targets:
-            if asset not in prices:
-                return Reply.failure(f"No price for {asset} right now, so a target price cannot be turned into a move.")
-        title = "What if " + ", ".join(
-            f"{s.asset} {'%+.1f%%' % (s.move * 100) if s.move is not None else 'at ' + fmt_usd(float(s.price))}" for s in cmd.shocks
-        )
-        lines, worst, liquidated = [], Severity.INFO, 0
-        for position in positions:
-            terms = self._terms_of(position)
-            val = value(terms, position.collateral, position.debt, snapshot, self.registry)
-            if not val.priced:
-                lines.append(Line(position.ref, f"no price for {', '.join(val.missing)}"))
-                continue
-            mult = shock_multipliers(position.assets(), moves, prices, targets, self.registry)
-            if terms.preset.debt_at_par:  # the lender keeps counting its stable debt at $1
-                mult = {a: m for a, m in mult.items() if not (a in {d.asset for d in position.debt} and self.registry.get(a).stable)}
-            shocked = risk.stressed(val.exposure, mult)
-            hf_after = risk.health_factor(shocked)
-            sev = severity_for(hf_after, *val.levels)
-            worst = max(worst, sev)
-            liquidated += sev == Severity.LIQUIDATABLE
-            status = "LIQUIDATED" if sev == Severity.LIQUIDATABLE else views.STATUS[sev]
-            lines.append(Line(position.ref, f"HF {fmt_hf(val.hf)} → {fmt_hf(hf_after)} · {status} ({views.lender_name(terms)})"))
-        summary = (
-            f"{liquidated} of {len(positions)} position{'s' if len(positions) != 1 else ''} would be liquidated."
-            if liquidated
-            else "None would be liquidated."
-        )
-        return Reply(title, (Section(None, tuple(lines)), Section(None, text_lines(summary))), worst)
-
-    async def _cmd_price(self, actor: Actor, cmd: Command) -> Reply:
-        symbols = list(cmd.assets)
-        if not symbols:
-            held = set().union(*(p.assets() for p in self.store.positions(self._owner(actor))))
-            symbols = sorted(a for a in held if not self.registry.get(a).stable) or ["BTC", "ETH"]
-        snapshot = await self.prices.snapshot(symbols)
-        lines = [views.quote_line(symbol, snapshot, self.clock.time()) for symbol in symbols]
-        worst = Severity.WARNING if any(q.trusted is False for q in snapshot.quotes.values()) or snapshot.missing else Severity.INFO
-        return Reply("Prices", (Section(None, tuple(lines)),), worst)
-
-    async def _cmd_status(self, actor: Actor, cmd: Command) -> Reply:
-        return views.status(self.prices.status(), self.clock.time())
-
-    def pulse(self, actor: Actor) -> str | None:
-        """One line on the owner's positions at the prices known now (the replay ticker); None if none."""
-        positions = self.store.positions(self._owner(actor))
-        if not positions:
-            return None
-        assets = set().union(*(p.assets() for p in positions))
-        snapshot = self.prices.quotes(assets)
-        parts = []
-        for position in positions:
-            terms = self._terms_of(position)
-            val = value(terms, position.collateral, position.debt, snapshot, self.registry)
-            parts.append(f"{position.ref} HF {fmt_hf(val.hf)} {views.STATUS[val.severity]}" if val.priced else f"{position.ref} no price")
-        return " · ".join(parts)
-
-    async def _cmd_protocols(self, actor: Actor, cmd: Command) -> Reply:
-        if cmd.topic:
-            return help_text.preset_detail(self.presets.get(cmd.topic))
-        return help_text.presets_overview(self.presets)
-
     async def _cmd_export(self, actor: Actor, cmd: Command) -> Reply:
+        await self._require_admin(actor, "export the group's data")
         owner = self._owner(actor)
         positions = self.store.positions(owner)
         data = {
@@ -373,6 +301,7 @@ class Assistant:
         )
 
     async def _cmd_forget(self, actor: Actor, cmd: Command) -> Reply:
+        await self._require_admin(actor, "delete the group's data")
         owner = self._owner(actor)
         if not cmd.confirmed:
             count = len(self.store.positions(owner))
@@ -381,5 +310,8 @@ class Assistant:
                 paragraph("This cannot be undone. Send /forget yes to confirm; /export first keeps a copy."),
                 buttons=(Button("Delete everything", "/forget yes"), Button("Keep it", None)),
             )
+        gone = [p.row_id for p in self.store.positions(owner)]
         count = self.store.forget(owner)
+        for row_id in gone:
+            self.events.position_removed(row_id)
         return Reply(f"Done: deleted {count} position{'s' if count != 1 else ''} and everything else about you.")

@@ -287,3 +287,25 @@ def status(feed, now: float) -> Reply:
         sections.append(Section("Degraded", (Line("", "nothing: every tracked price is trusted"),)))
     severity = Severity.WARNING if feed.degraded else Severity.OK
     return Reply("Status", tuple(sections), severity)
+
+
+def monitor_section(info: dict, now: float) -> Section:
+    """/status: the last warning check."""
+    if not info:
+        return Section("Warnings", (Line("", "no warning check yet"),))
+    text = (f"last check {age_text(now - info['at'])} ago over {info['positions']:,} positions: "
+            f"{info['decisions']} changed, {info['queued']} messages queued, {info['total_ms']:,.0f} ms")
+    return Section("Warnings", (Line("", text),))
+
+
+def queue_section(outbox, my_chats: set[str]) -> Section:
+    """/status: the outbox, and what could not be delivered to this caller's chats."""
+    counts = outbox.counts()
+    lines = [Line("Messages", f"{counts['pending']} waiting, {counts['sent']} sent, {counts['dead']} undeliverable")]
+    for key, reason in outbox.disabled_destinations():
+        if key in my_chats:
+            lines.append(Line("Not delivering", f"to this chat: {reason}"))
+    for alert, key, reason in outbox.dead_letters(20):
+        if key in my_chats:
+            lines.append(Line("Undelivered", f"{alert}: {reason}"))
+    return Section("Delivery", tuple(lines))

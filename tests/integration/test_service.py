@@ -8,7 +8,6 @@ import pytest
 
 from bot.render import plain_text
 from core.models import Severity
-from tests.conftest import actor
 from tests.unit.test_grammar import BAD
 
 

@@ -1,0 +1,146 @@
+"""Commands that only read: /start /help /capacity /whatif /price /status /protocols, and the replay pulse."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import help as help_text
+from . import risk, views
+from .errors import UnsupportedByProtocol
+from .grammar import Command
+from .models import Actor, ChatRef, Severity
+from .numbers import fmt_hf, fmt_usd
+from .replies import Line, Reply, Section, paragraph, text_lines
+from .valuation import Valuation, severity_for, shock_multipliers, value
+
+
+class QueryCommands:
+    """Needs from the Assistant: store, prices, registry, presets, clock, outbox, monitor_status and its helpers."""
+
+    async def _cmd_start(self, actor: Actor, cmd: Command) -> Reply:
+        return help_text.start()
+
+    async def _cmd_help(self, actor: Actor, cmd: Command) -> Reply:
+        return help_text.command(cmd.topic) if cmd.topic else help_text.overview()
+
+    async def _cmd_capacity(self, actor: Actor, cmd: Command) -> Reply:
+        target = (cmd.target.kind, float(cmd.target.value)) if cmd.target else None
+        if cmd.spec is not None:
+            spec = cmd.spec
+            terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
+            debt, _ = self._opening_debt(terms, spec)
+            assets = {leg.asset for leg in spec.collateral + debt}
+            val = value(terms, spec.collateral, debt, await self.prices.snapshot(assets), self.registry)
+            what = views.legs_text(spec.collateral) + (f" borrowing {views.legs_text(debt)}" if debt else "")
+            return self._capacity_reply(f"With {what} on {views.lender_name(terms)}", val, target)
+        owner = self._owner(actor)
+        positions = [self._position(owner, cmd.number)] if cmd.number is not None else self.store.positions(owner)
+        if not positions:
+            return Reply("You have no positions yet.", paragraph("Try: /capacity 10 ETH on aave-v3"))
+        sections, worst, footer = [], Severity.INFO, None
+        for position in positions:
+            val = await self._value(position)
+            reply = self._capacity_reply(f"{position.ref} · {views.lender_name(val.terms)}", val, target)
+            if len(positions) == 1:
+                return reply
+            sections.append(Section(reply.title, tuple(line for s in reply.sections for line in s.lines)))
+            worst, footer = max(worst, val.severity), reply.footer
+        return Reply("How much more you can borrow", tuple(sections), worst, footer=footer)
+
+    def _capacity_reply(self, title: str, val: Valuation, target) -> Reply:
+        if target and target[0] == "cr" and val.terms.metric != "cr":
+            raise UnsupportedByProtocol("Collateral-ratio targets apply to Maker and Liquity; use 'hf 1.5' or 'ltv 60%'.")
+        if not val.priced:
+            missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
+            return Reply(title, paragraph(f"No price for {missing}, so no capacity can be worked out now."))
+        section = views.borrowing(val, target)
+        kind, level = target or ("hf", val.levels[0])
+        room = val.capacity_to(kind, level)
+        words = (
+            f"You can borrow {views.in_units(val, room)} more and keep the {views.target_label(val, kind, level)}."
+            if room > 0
+            else f"You are already past the {views.target_label(val, kind, level)}: borrowing more is not advised."
+        )
+        health = Line("Health factor now", f"{fmt_hf(val.hf)} · {views.STATUS[val.severity]}")
+        return Reply(title, (Section(None, (Line("", words), health)), section), val.severity,
+                     footer=views.price_footer(val, self.clock.time()))
+
+    async def _cmd_whatif(self, actor: Actor, cmd: Command) -> Reply:
+        owner = self._owner(actor)
+        positions = [self._position(owner, cmd.number)] if cmd.number is not None else self.store.positions(owner)
+        if not positions:
+            return Reply("You have no positions to test.", paragraph("Add one first: /add 10 ETH borrow 15000 USDC on aave-v3"))
+        moves = {s.asset: s.move for s in cmd.shocks if s.move is not None}
+        targets = {s.asset: s.price for s in cmd.shocks if s.price is not None}
+        assets = set().union(*(p.assets() for p in positions)) | set(targets)
+        snapshot = await self.prices.snapshot(assets)
+        prices = {a: q.price for a, q in snapshot.quotes.items()}
+        for asset in targets:
+            if asset not in prices:
+                return Reply.failure(f"No price for {asset} right now, so a target price cannot be turned into a move.")
+        title = "What if " + ", ".join(
+            f"{s.asset} {'%+.1f%%' % (s.move * 100) if s.move is not None else 'at ' + fmt_usd(float(s.price))}" for s in cmd.shocks
+        )
+        lines, worst, liquidated = [], Severity.INFO, 0
+        for position in positions:
+            terms = self._terms_of(position)
+            val = value(terms, position.collateral, position.debt, snapshot, self.registry)
+            if not val.priced:
+                lines.append(Line(position.ref, f"no price for {', '.join(val.missing)}"))
+                continue
+            mult = shock_multipliers(position.assets(), moves, prices, targets, self.registry)
+            if terms.preset.debt_at_par:  # the lender keeps counting its stable debt at $1
+                mult = {a: m for a, m in mult.items() if not (a in {d.asset for d in position.debt} and self.registry.get(a).stable)}
+            shocked = risk.stressed(val.exposure, mult)
+            hf_after = risk.health_factor(shocked)
+            sev = severity_for(hf_after, *val.levels)
+            worst = max(worst, sev)
+            liquidated += sev == Severity.LIQUIDATABLE
+            status = "LIQUIDATED" if sev == Severity.LIQUIDATABLE else views.STATUS[sev]
+            lines.append(Line(position.ref, f"HF {fmt_hf(val.hf)} → {fmt_hf(hf_after)} · {status} ({views.lender_name(terms)})"))
+        summary = (
+            f"{liquidated} of {len(positions)} position{'s' if len(positions) != 1 else ''} would be liquidated."
+            if liquidated
+            else "None would be liquidated."
+        )
+        return Reply(title, (Section(None, tuple(lines)), Section(None, text_lines(summary))), worst)
+
+    async def _cmd_price(self, actor: Actor, cmd: Command) -> Reply:
+        symbols = list(cmd.assets)
+        if not symbols:
+            held = set().union(*(p.assets() for p in self.store.positions(self._owner(actor))))
+            symbols = sorted(a for a in held if not self.registry.get(a).stable) or ["BTC", "ETH"]
+        snapshot = await self.prices.snapshot(symbols)
+        lines = [views.quote_line(symbol, snapshot, self.clock.time()) for symbol in symbols]
+        worst = Severity.WARNING if any(q.trusted is False for q in snapshot.quotes.values()) or snapshot.missing else Severity.INFO
+        return Reply("Prices", (Section(None, tuple(lines)),), worst)
+
+    async def _cmd_status(self, actor: Actor, cmd: Command) -> Reply:
+        reply = views.status(self.prices.status(), self.clock.time())
+        extra = []
+        if self.monitor_status is not None:
+            extra.append(views.monitor_section(self.monitor_status(), self.clock.time()))
+        if self.outbox is not None:
+            mine = {self._owner(actor), actor.user}
+            extra.append(views.queue_section(self.outbox, {ChatRef(o.platform, o.id, o.kind == "group").key for o in mine}))
+        return replace(reply, sections=reply.sections + tuple(extra))
+
+    def pulse(self, actor: Actor) -> str | None:
+        """One line on the owner's positions at the prices known now (the replay ticker); None if none."""
+        positions = self.store.positions(self._owner(actor))
+        if not positions:
+            return None
+        assets = set().union(*(p.assets() for p in positions))
+        snapshot = self.prices.quotes(assets)
+        parts = []
+        for position in positions:
+            terms = self._terms_of(position)
+            val = value(terms, position.collateral, position.debt, snapshot, self.registry)
+            parts.append(f"{position.ref} HF {fmt_hf(val.hf)} {views.STATUS[val.severity]}" if val.priced else f"{position.ref} no price")
+        return " · ".join(parts)
+
+    async def _cmd_protocols(self, actor: Actor, cmd: Command) -> Reply:
+        if cmd.topic:
+            return help_text.preset_detail(self.presets.get(cmd.topic))
+        return help_text.presets_overview(self.presets)
+
