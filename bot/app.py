@@ -1,17 +1,23 @@
-"""The composition root: Settings -> Store -> price feed -> Assistant -> scheduler and adapters, one event loop."""
+"""The composition root: Settings -> Store -> feed -> monitor -> Assistant -> scheduler, dispatcher, adapters."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import aiohttp
 
 from core.assets import AssetRegistry
 from core.config import Settings
+from core.delivery import Dispatcher
+from core.monitor import Monitor
+from core.outbox import Outbox
 from core.ports import Clock, PriceSource, SystemClock
 from core.prices.binance import BinanceSource
 from core.prices.coinbase import CoinbaseSource
@@ -25,6 +31,7 @@ from core.service import Assistant
 from core.store import Store
 
 from .console_adapter import ConsoleChat, ReplayTicker
+from .notifiers import ConsoleNotifier, WebhookNotifier
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +43,12 @@ class App:
     settings: Settings
     store: Store
     feed: PriceFeed
+    monitor: Monitor
+    dispatcher: Dispatcher
     assistant: Assistant
     scheduler: Scheduler
     clock: Clock
+    session: aiohttp.ClientSession
 
 
 def price_sources(settings: Settings, session: aiohttp.ClientSession) -> list[PriceSource]:
@@ -58,10 +68,11 @@ def price_sources(settings: Settings, session: aiohttp.ClientSession) -> list[Pr
 
 @asynccontextmanager
 async def build(settings: Settings, clock: Clock | None = None, sources: list[PriceSource] | None = None,
-                record_history: bool = True, interval: float | None = None) -> AsyncIterator[App]:
-    """Open the database (migrated), the HTTP session, the feed, the assistant and the scheduler."""
+                record_history: bool = True, interval: float | None = None, on_commit=None) -> AsyncIterator[App]:
+    """Open everything in order; close it in reverse on exit."""
     clock = clock or SystemClock()
-    registry = AssetRegistry.bundled()
+    interval = interval or settings.price_interval_seconds
+    registry, presets = AssetRegistry.bundled(), Presets.bundled()
     store = Store(settings.database_path)
     try:
         async with aiohttp.ClientSession(trust_env=True) as session:
@@ -72,47 +83,108 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 in_use=store.assets_in_use,
                 history=PriceHistory(store.db) if record_history else None,
                 # Between scheduled ticks a command reuses the last check instead of asking again.
-                refresh_after=max(settings.price_cache_seconds, (interval or settings.price_interval_seconds) + 5),
+                refresh_after=max(settings.price_cache_seconds, interval + 5),
             )
-            assistant = Assistant(store, feed, registry, Presets.bundled(), clock)
-            scheduler = Scheduler([feed.tick], interval or settings.price_interval_seconds, "prices")
-            yield App(settings, store, feed, assistant, scheduler, clock)
+            outbox = Outbox(store)
+            dispatcher = Dispatcher(outbox, [])
+            monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
+            count = monitor.load()
+            log.info("monitoring %d positions", count)
+            assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
+                                  monitor_status=lambda: monitor.last_tick)
+            scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
+            yield App(settings, store, feed, monitor, dispatcher, assistant, scheduler, clock, session)
     finally:
         store.close()
 
 
+def console_notifier(app: App, user: str, chat: ConsoleChat):
+    """Warnings for the console user: printed, or POSTed to ALERT_WEBHOOK_URL and echoed."""
+    printer = ConsoleNotifier(user, chat.notice)
+    if app.settings.alert_webhook_url:
+        return WebhookNotifier(user, app.settings.alert_webhook_url, app.session, echo=printer)
+    return printer
+
+
+async def _shutdown(app: App) -> None:
+    """Stop ticking, deliver what is due, stop delivering."""
+    await app.scheduler.stop()
+    await app.dispatcher.deliver(patience=2.0)
+    await app.dispatcher.stop()
+
+
 async def run_console(settings: Settings, user: str, stdin=None, stdout=None) -> None:
-    """The console chat with live prices checked on schedule."""
+    """The console chat with live prices and warnings."""
     async with build(settings) as app:
         chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout)
+        app.dispatcher.notifiers.append(console_notifier(app, user, chat))
         app.scheduler.start()
+        app.dispatcher.start()
         try:
             await chat.run()
         finally:
-            await app.scheduler.stop()
+            await _shutdown(app)
 
 
-async def run_replay(settings: Settings, user: str, start: str, speed: float, stdin=None, stdout=None) -> None:
-    """The console chat with prices replayed from bundled history: 15 simulated minutes per step."""
+def replay_database(main: Path, resume: bool) -> Path:
+    """A copy of the main database for a replay (the real alert state is left alone); reused with --resume."""
+    path = main.with_name(main.name + ".replay")
+    if resume and path.exists():
+        return path
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")  # renamed into place only when complete
+    partial.unlink(missing_ok=True)
+    target = sqlite3.connect(partial)
+    if main.exists():
+        source = sqlite3.connect(main)
+        source.backup(target)
+        source.close()
+    target.close()
+    os.replace(partial, path)
+    return path
+
+
+async def run_replay(settings: Settings, user: str, start: str, speed: float, until: str | None = None,
+                     resume: bool = False, stdin=None, stdout=None) -> None:
+    """The console with prices replayed from bundled history, 15 simulated minutes a step, warnings included."""
     candles = load_candles()
     first, end = window_bounds(candles, start)
-    clock = ReplayClock(first)
-    replay = ReplaySource(candles, clock)
-    async with build(settings, clock, sources=[replay], record_history=False, interval=STEP / speed) as app:
+    if until is not None:
+        end = min(end, window_bounds(candles, until)[0] + 86400)
+    settings = replace(settings, database_path=replay_database(settings.database_path, resume))
+    key = f"replay:{start}:{until or ''}"
+    probe = Store(settings.database_path)
+    saved = probe.db.execute("SELECT value FROM kv WHERE key = ?", [key]).fetchone()
+    probe.close()
+    clock = ReplayClock(float(saved[0]) if saved and resume else first)
+
+    def remember(db, now: float) -> None:  # the replay's place is saved with each tick's alert state
+        db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   [key, repr(now + STEP)])
+
+    async def step() -> None:
+        clock.step()
+
+    source = ReplaySource(candles, clock)
+    async with build(settings, clock, sources=[source], record_history=False, interval=STEP / speed, on_commit=remember) as app:
         chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout)
+        app.dispatcher.notifiers.append(console_notifier(app, user, chat))
         ticker = ReplayTicker(chat, app.feed, clock)
-        app.scheduler.steps = [app.feed.tick, ticker.after_tick, lambda: _step(clock)]
+        app.scheduler.steps = [app.feed.tick, app.monitor.tick, ticker.after_tick, step]
         app.scheduler.until = lambda: clock.time() >= end
-        chat.say(f"Replaying {start} from bundled Binance hourly history at {speed:,.0f}x "
-                 f"(an hour every {3600 / speed:,.2g} s). Your positions are valued at the prices of the day.")
+        resumed = " (resumed)" if clock.time() > first else ""
+        chat.say(f"Replaying {start}{resumed} from bundled Binance hourly history at {speed:,.0f}x "
+                 f"(an hour every {3600 / speed:,.2g} s). Your positions are valued at the prices of the day; "
+                 "warnings arrive as they would have. Your real alert state is untouched.")
         task = app.scheduler.start()
-        await chat.run(until_done=task)
-        await app.scheduler.stop()
+        app.dispatcher.start()
+        try:
+            await chat.run(until_done=task)
+        finally:
+            await _shutdown(app)
         chat.say(ticker.summary())
-
-
-async def _step(clock: ReplayClock) -> None:
-    clock.step()
 
 
 async def run(settings: Settings, user: str) -> None:

@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
                            "2020-03, 2021-05, 2022-06, 2022-11, or a day in them like 2020-03-11")
             s.add_argument("--speed", type=float, default=3600.0,
                            help="replay speed: simulated seconds per real second (default 3600: an hour a second)")
+            s.add_argument("--until", metavar="DAY", help="end the replay after this day (YYYY-MM-DD)")
+            s.add_argument("--resume", action="store_true", help="continue an interrupted replay where it stopped")
     sub.add_parser("config", help="print the effective settings, secrets masked")
     return p
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             if not 0 < args.speed <= 1e9:
                 print("collateral-bot: --speed must be a positive number", file=sys.stderr)
                 return 2
-            asyncio.run(app.run_replay(settings, user, args.replay, args.speed))
+            asyncio.run(app.run_replay(settings, user, args.replay, args.speed, args.until, args.resume))
         elif command == "console":
             asyncio.run(app.run_console(settings, user))
         else:
