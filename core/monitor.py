@@ -23,7 +23,7 @@ from .prices.feed import PriceFeed
 from .prices.guard import AssetState, Trust
 from .protocols import Presets, Terms
 from .store import Store
-from .valuation import levels, value
+from .valuation import levels
 from .views import age_text, lender_name
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class Monitor:
         self.evaluator = Evaluator(policy)
         self.wake = wake
         self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
-        self._terms: dict[tuple, Terms | None] = {}
+        self._terms: dict[tuple, Terms | None] = {}  # by stored fields, for loading
+        self._described: dict[tuple, Terms | None] = {}  # by position fields, for wording
         self._outages: dict[str, set[str]] = {}
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
@@ -144,17 +145,16 @@ class Monitor:
         decisions = self.evaluator.evaluate(now, prices, untrusted)
         evaluated = time.perf_counter()
         by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
-        self._position_items([d for d in decisions if d.message], snap, now, by_chat)
+        self._position_items([d for d in decisions if d.message], now, by_chat)
         outage_rows = self._outage_items(untrusted, reasons, by_chat)
         wall = time.time()
         with self.store.transaction() as db:
-            for d in decisions:
-                s = d.state
-                db.execute("INSERT INTO alert_state (position_id, level, since, last_sent, told) VALUES (?, ?, ?, ?, ?) "
-                           "ON CONFLICT(position_id) DO UPDATE SET level = excluded.level, since = excluded.since, "
-                           "last_sent = excluded.last_sent, told = excluded.told", [d.row_id, s.level, s.since, s.last_sent, s.told])
-            for chat, items in by_chat.items():
-                self.outbox.enqueue(db, Notice(chat, sort_items(items), now), wall)
+            db.conn.executemany(
+                "INSERT INTO alert_state (position_id, level, since, last_sent, told) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(position_id) DO UPDATE SET level = excluded.level, since = excluded.since, "
+                "last_sent = excluded.last_sent, told = excluded.told",
+                [(d.row_id, d.state.level, d.state.since, d.state.last_sent, d.state.told) for d in decisions])
+            self.outbox.enqueue_many(db, [Notice(chat, sort_items(items), now) for chat, items in by_chat.items()], wall)
             for key, assets in outage_rows.items():
                 if assets:
                     db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, ?, ?) ON CONFLICT(chat_key) "
@@ -211,7 +211,7 @@ class Monitor:
                 routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, buttons))
         return routes
 
-    def _position_items(self, decisions: list[Decision], snap, now: float, by_chat) -> None:
+    def _position_items(self, decisions: list[Decision], now: float, by_chat) -> None:
         if not decisions:
             return
         positions = self.store.positions_by_row_ids([d.row_id for d in decisions])
@@ -220,19 +220,25 @@ class Monitor:
             position = positions.get(d.row_id)
             if position is None:
                 continue
-            text = self._describe(position, d, snap, now)
+            text = self._describe(position, d, now)
             for chat, ref, buttons in routes.get(d.row_id, ()):
                 by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {text}", d.hf,
                                                buttons if d.message != "safe" else buttons[:1]))
 
-    def _describe(self, position: Position, d: Decision, snap, now: float) -> str:
+    def _describe(self, position: Position, d: Decision, now: float) -> str:
         """'Aave v3: health factor 1.18 (danger below 1.20). ETH $2,100.00, liquidation at $1,807.23 (13.9% below).'"""
         i = self.evaluator.index[d.row_id]
         warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
-        try:
-            terms = self.presets.terms(position.protocol, position.market, [c.asset for c in position.collateral],
-                                       [x.asset for x in position.debt], position.overrides)
-        except CoreError:
+        key = (position.protocol, position.market, tuple(sorted(position.overrides.as_dict().items())),
+               tuple(c.asset for c in position.collateral), tuple(x.asset for x in position.debt))
+        if key not in self._described:
+            try:
+                self._described[key] = self.presets.terms(position.protocol, position.market, list(key[3]), list(key[4]),
+                                                          position.overrides)
+            except CoreError:
+                self._described[key] = None
+        terms = self._described[key]
+        if terms is None:
             return hf_phrase(d.hf, warn, danger, d.state.level)
         name = lender_name(terms)
         if d.message == "safe":
@@ -240,15 +246,41 @@ class Monitor:
         text = f"{name}: {hf_phrase(d.hf, warn, danger, d.state.level)}"
         if d.message == "reminder":
             text += f", for {age_text(now - d.state.since)}"
-        val = value(terms, position.collateral, position.debt, snap, self.registry)
-        for asset, lp in val.liquidation_prices():
-            if lp is not None and lp.falling:
-                where = "already past it" if lp.breached else f"{abs(lp.distance) * 100:.1f}% below"
-                text += f". {asset} {fmt_usd(lp.current)}, liquidation at {fmt_usd(lp.price)} ({where})"
-                break
+        hint = self._liquidation_hint(position, terms, i)
+        if hint:
+            text += f". {hint}"
         if d.state.level >= DANGER:
             text += f". Act: /capacity {position.number} shows how much to repay or add" if d.state.level < LIQUIDATABLE else ". Repay or add collateral now"
         return text + "."
+
+    def _liquidation_hint(self, position: Position, terms: Terms, i: int) -> str:
+        """'ETH $2,100.00, liquidation at $1,807.23 (13.9% below)' for the largest collateral asset.
+
+        Read off the evaluator's sums (this tick's prices) so a fan-out of thousands stays cheap:
+        with every other price fixed, HF = 1 where num - w*p + w*P = den - d*p + d*P.
+        """
+        ev = self.evaluator
+        best = None
+        for leg in position.collateral:
+            a = ev.assets.get(leg.asset)
+            if a is None or not ev.known[a]:
+                continue
+            price = float(ev.price[a])
+            w = float(leg.amount) * terms.collateral[leg.asset].lt
+            owed = sum(float(x.amount) for x in position.debt if x.asset == leg.asset)
+            if best is None or w * price > best[0]:
+                best = (w * price, leg.asset, price, w, owed)
+        if best is None:
+            return ""
+        _, asset, price, w, owed = best
+        slope = w - owed
+        if slope <= 0:
+            return ""
+        liq = (float(ev.den[i]) - owed * price - (float(ev.num[i]) - w * price)) / slope
+        if liq <= 0:
+            return ""
+        where = "already past it" if liq >= price else f"{(1 - liq / price) * 100:.1f}% below"
+        return f"{asset} {fmt_usd(price)}, liquidation at {fmt_usd(liq)} ({where})"
 
     def _outage_items(self, untrusted: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
         """One 'monitoring paused' and one 'restored' per chat per outage; returns the chat rows to store."""

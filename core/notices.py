@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .alerts import DANGER, LIQUIDATABLE, OK, WARNING
 from .models import ChatRef, Severity
@@ -69,7 +69,10 @@ class Notice:
 
     def to_json(self) -> str:
         """The outbox payload."""
-        return json.dumps({"chat": asdict(self.chat), "tick_at": self.tick_at, "items": [asdict(i) for i in self.items]})
+        chat = {"platform": self.chat.platform, "chat_id": self.chat.chat_id, "is_group": self.chat.is_group}
+        items = [{"kind": i.kind, "level": i.level, "ref": i.ref, "text": i.text, "hf": i.hf, "buttons": i.buttons}
+                 for i in self.items]
+        return json.dumps({"chat": chat, "tick_at": self.tick_at, "items": items})
 
     @classmethod
     def from_json(cls, text: str, alert: str) -> Notice:

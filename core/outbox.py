@@ -43,13 +43,20 @@ class Outbox:
 
     def enqueue(self, db: Database, notice: Notice, now: float | None = None) -> int:
         """Add a message (call inside the transaction that changed the alert state)."""
+        self.enqueue_many(db, [notice], now)
+        return db.execute("SELECT max(id) FROM outbox").fetchone()[0]
+
+    def enqueue_many(self, db: Database, notices: list[Notice], now: float | None = None) -> None:
+        """Add messages in bulk, in order (inside the caller's transaction)."""
         now = time.time() if now is None else now
-        self.ensure_destination(db, notice.chat)
-        cursor = db.execute(
-            "INSERT INTO outbox (chat_key, created_at, urgency, critical, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [notice.chat.key, now, notice.urgency, int(notice.critical), notice.to_json(), now],
+        db.conn.executemany(
+            "INSERT INTO destinations (chat_key, platform, chat_id, is_group) VALUES (?, ?, ?, ?) ON CONFLICT(chat_key) DO NOTHING",
+            [(n.chat.key, n.chat.platform, n.chat.chat_id, int(n.chat.is_group)) for n in notices],
         )
-        return cursor.lastrowid
+        db.conn.executemany(
+            "INSERT INTO outbox (chat_key, created_at, urgency, critical, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(n.chat.key, now, n.urgency, int(n.critical), n.to_json(), now) for n in notices],
+        )
 
     def ensure_destination(self, db: Database, chat: ChatRef, title: str | None = None) -> None:
         """Record a chat we send to (a no-op when known)."""

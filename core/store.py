@@ -136,32 +136,36 @@ class Store:
         return self._load("1 = 1", [])
 
     def _load(self, where: str, params: list) -> list[Position]:
-        rows = list(self.db["positions"].rows_where(where, params, order_by="owner_key, number"))
+        conn = self.db.conn
+        rows = conn.execute(
+            "SELECT id, owner_key, number, protocol, market, overrides, label, created_at FROM positions "
+            f"WHERE {where} ORDER BY owner_key, number", params).fetchall()
         if not rows:
             return []
-        ids = [r["id"] for r in rows]
-        legs: dict[int, dict[str, list[Leg]]] = {i: {"collateral": [], "debt": []} for i in ids}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
+        legs: dict[int, tuple[list[Leg], list[Leg]]] = {r[0]: ([], []) for r in rows}
+        ids = list(legs)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for leg in self.db.query(
+            for pid, side, asset, amount in conn.execute(
                 f"SELECT position_id, side, asset, amount FROM legs WHERE position_id IN ({marks}) ORDER BY id", chunk
             ):
-                legs[leg["position_id"]][leg["side"]].append(Leg(leg["asset"], Decimal(leg["amount"])))
+                legs[pid][side == "debt"].append(Leg(asset, Decimal(amount)))
+        owners: dict[str, Owner] = {}
         return [
             Position(
-                owner=Owner.from_key(r["owner_key"]),
-                number=r["number"],
-                protocol=r["protocol"],
-                market=r["market"],
-                collateral=tuple(legs[r["id"]]["collateral"]),
-                debt=tuple(legs[r["id"]]["debt"]),
-                overrides=Overrides.from_dict(json.loads(r["overrides"] or "{}")),
-                label=r["label"],
-                created_at=r["created_at"],
-                row_id=r["id"],
+                owner=owners.get(key) or owners.setdefault(key, Owner.from_key(key)),
+                number=number,
+                protocol=protocol,
+                market=market,
+                collateral=tuple(legs[pid][0]),
+                debt=tuple(legs[pid][1]),
+                overrides=Overrides.from_dict(json.loads(overrides)) if overrides and overrides != "{}" else Overrides(),
+                label=label,
+                created_at=created_at,
+                row_id=pid,
             )
-            for r in rows
+            for pid, key, number, protocol, market, overrides, label, created_at in rows
         ]
 
     def replace_legs(self, position: Position, collateral: tuple[Leg, ...], debt: tuple[Leg, ...]) -> Position:
