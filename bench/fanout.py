@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
-from aiohttp.test_utils import TestServer  # noqa: E402
 
 from core.assets import AssetRegistry  # noqa: E402
 from core.delivery import Dispatcher, RetryLater  # noqa: E402
@@ -71,9 +70,26 @@ class TelegramLimits:
             self.accepted.append((now, body["urgency"]))
             return web.json_response({"ok": True, "result": {"message_id": len(self.accepted)}})
 
+        async def stats(request: web.Request) -> web.Response:
+            return web.json_response({"accepted": self.accepted, "refused": self.refused})
+
         app = web.Application()
         app.router.add_post("/sendMessage", send)
+        app.router.add_get("/stats", stats)
         return app
+
+
+def serve(port: int) -> None:
+    """Child process: the receiver, so its clock and event loop are not the bot's."""
+    web.run_app(TelegramLimits().app(), host="127.0.0.1", port=port, print=None)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class LoopbackTelegram:
@@ -96,10 +112,20 @@ class LoopbackTelegram:
 
 
 async def main(n: int, groups: int) -> None:
+    import subprocess
+
     registry, presets = AssetRegistry.bundled(), Presets.bundled()
-    receiver = TelegramLimits()
-    server = TestServer(receiver.app(), host="127.0.0.1")
-    await server.start_server()
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    root = f"http://127.0.0.1:{port}"
+    try:
+        await _run(n, groups, registry, presets, root)
+    finally:
+        child.terminate()
+        child.wait()
+
+
+async def _run(n: int, groups: int, registry, presets, root: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "fanout.db")
         clock = FakeClock()
@@ -124,27 +150,37 @@ async def main(n: int, groups: int) -> None:
         queued = await monitor.tick()
         queue_s = time.perf_counter() - started
         async with aiohttp.ClientSession() as session:
-            dispatcher = Dispatcher(outbox, [LoopbackTelegram(session, str(server.make_url("/sendMessage")))])
+            for _ in range(100):  # the receiver is starting
+                try:
+                    async with session.get(f"{root}/stats"):
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+            dispatcher = Dispatcher(outbox, [LoopbackTelegram(session, f"{root}/sendMessage")])
             t0 = time.monotonic()
             print(f"{queued:,} messages queued by the tick in {queue_s * 1000:,.0f} ms; delivering at up to 30/s "
                   f"(about {queued / 30:,.0f} s)...", flush=True)
             await dispatcher.deliver(patience=120.0)
             elapsed = time.monotonic() - t0
+            async with session.get(f"{root}/stats") as r:
+                stats = await r.json()
         store.close()
-    await server.close()
-    times = [t for t, _ in receiver.accepted]
-    urgencies = [u for _, u in receiver.accepted]
+    times = [t for t, _ in stats["accepted"]]
+    urgencies = [u for _, u in stats["accepted"]]
     inversions = sum(1 for a, b in zip(urgencies, urgencies[1:]) if b < a - 1e-9)
     # Messages are let out in one-second windows: the last window counts as time used too.
     span = times[-1] - times[0] + 1.0 if times else 1.0
     rate = len(times) / span
     print(f"delivered {len(times):,} of {queued:,} in {elapsed:,.1f} s: {rate:.1f} messages/s "
           f"= {rate / 30:.1%} of Telegram's 30/s")
-    print(f"429s provoked: {receiver.refused}; urgency order: {inversions} inversions in {len(urgencies):,} messages "
+    print(f"429s provoked: {stats['refused']}; urgency order: {inversions} inversions in {len(urgencies):,} messages "
           f"(first health factor {urgencies[0]:.3f}, last {urgencies[-1]:.3f})")
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]))
+        sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--destinations", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=20, help="how many of them are group chats (20/min each)")

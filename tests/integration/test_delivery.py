@@ -113,3 +113,24 @@ def test_limiter_windows():
     assert limiter.wait(chats[30], 200.0) == pytest.approx(1.0)  # 30 a second overall
     limiter.pause(chats[31], 5, "chat", 300.0)
     assert limiter.wait(chats[31], 300.0) == pytest.approx(5.0)
+
+
+def test_the_overall_limit_is_paced_evenly():
+    limiter = Limiter({"telegram": (Rule("all", 30, 1.0, smooth=True),)}, safety=1.03)
+    chats = [ChatRef("telegram", str(i)) for i in range(100)]
+    now, sent = 0.0, []
+    for chat in chats:
+        now += limiter.wait(chat, now)
+        limiter.record(chat, now)
+        sent.append(now)
+    # no second holds more than 30, and the rate is 30/s less the 3 % margin
+    assert max(sum(1 for t in sent if a <= t < a + 1.0) for a in sent) <= 30
+    assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(30.0 / 1.03, rel=0.01)
+
+
+def test_a_late_send_keeps_the_grid():
+    limiter = Limiter({"telegram": (Rule("all", 10, 1.0, smooth=True),)}, safety=1.0)
+    chat = ChatRef("telegram", "1")
+    limiter.record(chat, 0.0)
+    limiter.record(chat, 0.104)  # 4 ms late for the 0.1 slot
+    assert limiter.wait(chat, 0.104) == pytest.approx(0.096)  # the next slot is still 0.2
