@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import secrets
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from core.assets import AssetRegistry
 from core.config import Settings
@@ -44,6 +48,7 @@ class App:
     store: Store
     feed: PriceFeed
     monitor: Monitor
+    outbox: Outbox
     dispatcher: Dispatcher
     assistant: Assistant
     scheduler: Scheduler
@@ -93,7 +98,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
             assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
                                   monitor_status=lambda: monitor.last_tick)
             scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
-            yield App(settings, store, feed, monitor, dispatcher, assistant, scheduler, clock, session)
+            yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session)
     finally:
         store.close()
 
@@ -187,8 +192,62 @@ async def run_replay(settings: Settings, user: str, start: str, speed: float, un
         chat.say(ticker.summary())
 
 
+class PlatformAdmins:
+    """core.ports.ChatAdmins that asks the platform a chat lives on."""
+
+    def __init__(self):
+        self.by_platform = {}
+
+    async def is_admin(self, chat, user) -> bool:
+        """Whatever that platform says, now."""
+        admins = self.by_platform.get(chat.platform)
+        return bool(admins) and await admins.is_admin(chat, user)
+
+
+async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
+    """Telegram (and, with its token, Discord) with the scheduler and the dispatcher, until `stop` is set."""
+    from .telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
+
+    async with build(settings) as app:
+        admins = PlatformAdmins()
+        app.assistant.admins = admins
+        started = []
+        runner = None
+        try:
+            if settings.telegram_bot_token:
+                webhook = settings.telegram_webhook_url
+                telegram = TelegramAdapter.build(settings.telegram_bot_token.reveal(), settings.telegram_api_base_url,
+                                                 app.assistant, app.outbox, webhook=bool(webhook), timeout=settings.http_timeout_seconds)
+                admins.by_platform["telegram"] = TelegramAdmins(telegram.application)
+                app.dispatcher.notifiers.append(TelegramNotifier(telegram.application))
+                secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
+                if webhook:
+                    web_app = web.Application()
+                    web_app.add_routes([telegram.webhook_route(secret)])
+                    runner = web.AppRunner(web_app)
+                    await runner.setup()
+                    await web.TCPSite(runner, "0.0.0.0", settings.telegram_webhook_port).start()
+                await telegram.start(webhook, secret if webhook else None)
+                started.append(telegram)
+                log.info("telegram adapter started (%s)", "webhook" if webhook else "long polling")
+            app.scheduler.start()
+            app.dispatcher.start()
+            await stop.wait()
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()
+            if runner is not None:
+                await runner.cleanup()
+            await _shutdown(app)
+
+
 async def run(settings: Settings, user: str) -> None:
     """Start what is configured: chat adapters when tokens are set, else the console."""
-    if settings.telegram_bot_token or settings.discord_bot_token:
-        raise SystemExit("Telegram and Discord adapters are not part of this build yet; unset the tokens to use the console.")
-    await run_console(settings, user)
+    if not (settings.telegram_bot_token or settings.discord_bot_token):
+        await run_console(settings, user)
+        return
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_chat_adapters(settings, stop)

@@ -1,6 +1,9 @@
-"""Reply -> text for the console (Telegram HTML and Discord embeds join here later)."""
+"""Reply -> text: plain for the console, HTML for Telegram (Discord embeds join here)."""
 
 from __future__ import annotations
+
+import re
+from html import escape, unescape
 
 from core.replies import Line, Reply, Section
 
@@ -36,3 +39,45 @@ def plain_text(reply: Reply) -> str:
     if reply.attachment is not None and reply.attachment.mime in ("application/json", "text/plain"):
         lines.append(reply.attachment.content.decode())
     return "\n".join(lines)
+
+
+def html_text(reply: Reply) -> str:
+    """Telegram HTML: bold title and labels, code for usage; everything else escaped (users typed it)."""
+    out = [("⚠️ " if reply.error else "") + f"<b>{escape(reply.title)}</b>"]
+    for section in reply.sections:
+        if section.title:
+            out.append(f"\n<b>{escape(section.title)}</b>")
+        for line in section.lines:
+            if line.label:
+                out.append(f"<b>{escape(line.label)}</b>: {escape(line.value)}")
+            else:
+                out.append(escape(line.value))
+    if reply.usage:
+        out.append(f"\nUsage: <code>{escape(reply.usage)}</code>")
+    if reply.footer:
+        out.append(f"\n<i>{escape(reply.footer)}</i>")
+    return "\n".join(out)
+
+
+def split_message(text: str, limit: int = 4000) -> list[str]:
+    """Cut a long message at line breaks so each part fits the platform's limit."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        if len(line) > limit:  # one overlong line: drop its markup and cut its text where no tag or entity breaks
+            if current:
+                parts.append(current)
+                current = ""
+            plain = unescape(re.sub(r"<[^>]+>", "", line))
+            step = limit // 6  # escaping can grow text up to 6 times (& -> &amp;)
+            parts.extend(escape(plain[i : i + step]) for i in range(0, len(plain), step))
+            continue
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts

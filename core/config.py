@@ -63,6 +63,9 @@ class Settings:
     http_timeout_seconds: float = 10.0
     http_port: int | None = None
     alert_webhook_url: str | None = None  # the console's warnings go here too (JSON POST)
+    telegram_webhook_url: str | None = None  # public https URL Telegram posts updates to (webhook mode)
+    telegram_webhook_secret: Secret | None = None
+    telegram_webhook_port: int = 8443  # where this process listens for them
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
 
     @classmethod
@@ -132,6 +135,9 @@ class Settings:
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),
             http_port=int(port) if port else None,
             alert_webhook_url=url("ALERT_WEBHOOK_URL", "http://unset") if get("ALERT_WEBHOOK_URL") else None,
+            telegram_webhook_url=url("TELEGRAM_WEBHOOK_URL", "http://unset") if get("TELEGRAM_WEBHOOK_URL") else None,
+            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_webhook_port=int(number("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535)),
             log_level=level,
         )
 

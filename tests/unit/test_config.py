@@ -14,9 +14,11 @@ def test_defaults_need_nothing(tmp_path):
 
 
 def test_secrets_are_masked_everywhere():
-    s = Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "123:SECRET", "COINGECKO_API_KEY": "CG-SECRET"})
-    assert "SECRET" not in repr(s) and "SECRET" not in str(s.describe())
-    assert s.telegram_bot_token.reveal() == "123:SECRET"
+    s = Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "123:tok-value", "COINGECKO_API_KEY": "CG-key-value",
+                               "TELEGRAM_WEBHOOK_SECRET": "hook-value"})
+    for shown in (repr(s), str(s.describe())):
+        assert "tok-value" not in shown and "key-value" not in shown and "hook-value" not in shown
+    assert s.telegram_bot_token.reveal() == "123:tok-value"
     assert str(Secret("x")) == "Secret('***')"
 
 

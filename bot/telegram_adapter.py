@@ -1,0 +1,224 @@
+"""Telegram on python-telegram-bot: parse the update, make one core call, render the Reply as HTML."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import warnings
+
+from aiohttp import web
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from core.commands import COMMANDS
+from core.delivery import ChatMoved, MaybeDelivered, Rejected, RetryLater, Undeliverable
+from core.grammar import command_name
+from core.models import Actor, ChatRef, Owner
+from core.notices import Notice, notice_reply
+from core.outbox import Outbox
+from core.replies import Reply
+from core.service import Assistant
+
+from .render import html_text, split_message
+from .telegram_request import AiohttpRequest
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS_ADMIN = 1087968824  # Telegram's "GroupAnonymousBot": an admin posting as the group
+NOOP = "noop"  # callback data of a button that only dismisses
+
+
+def _seconds(retry_after) -> float:
+    """RetryAfter.retry_after is an int or a timedelta depending on PTB settings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard; each carries the command it runs (Telegram allows 64 bytes)."""
+    buttons = [InlineKeyboardButton(b.label, callback_data=(b.command or NOOP)[:64]) for b in reply.buttons]
+    return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+def chat_ref(chat) -> ChatRef:
+    """The core's address of a Telegram chat."""
+    return ChatRef("telegram", str(chat.id), chat.type in (ChatType.GROUP, ChatType.SUPERGROUP))
+
+
+class TelegramAdmins:
+    """core.ports.ChatAdmins over getChatMember, asked at the moment of each action."""
+
+    def __init__(self, application: Application):
+        self.application = application
+
+    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
+        """Creator or administrator of the group right now."""
+        if chat.platform != "telegram" or user.platform != "telegram":
+            return False
+        try:
+            member = await self.application.bot.get_chat_member(int(chat.chat_id), int(user.id))
+        except TelegramError as err:
+            log.warning("could not ask Telegram who administers %s: %s", chat.key, type(err).__name__)
+            return False
+        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+class TelegramNotifier:
+    """core.ports.Notifier for Telegram, mapping its errors as RELIABILITY.md says."""
+
+    platform = "telegram"
+
+    def __init__(self, application: Application):
+        self.application = application
+
+    def accepts(self, chat: ChatRef) -> bool:
+        """Every Telegram chat."""
+        return True
+
+    async def send(self, chat: ChatRef, notice: Notice) -> None:
+        """sendMessage; returns once Telegram accepted it."""
+        reply = notice_reply(notice)
+        try:
+            await self.application.bot.send_message(int(chat.chat_id), html_text(reply), parse_mode=ParseMode.HTML,
+                                                    reply_markup=keyboard(reply), disable_web_page_preview=True)
+        except RetryAfter as err:
+            raise RetryLater(_seconds(err.retry_after), "chat") from None
+        except ChatMigrated as err:
+            raise ChatMoved(str(err.new_chat_id)) from None
+        except Forbidden as err:
+            raise Undeliverable(f"Forbidden: {err.message}") from None
+        except TimedOut as err:
+            raise MaybeDelivered(str(err)) from None
+        except BadRequest as err:
+            text = err.message.lower()
+            if "chat not found" in text or "user not found" in text or "deactivated" in text:
+                raise Undeliverable(f"Bad Request: {err.message}") from None
+            raise Rejected(f"Bad Request: {err.message}") from None
+
+
+class TelegramAdapter:
+    """Handlers: every command through one core call; button presses re-run as whoever pressed them."""
+
+    def __init__(self, application: Application, assistant: Assistant, outbox: Outbox | None = None):
+        self.application = application
+        self.assistant = assistant
+        self.outbox = outbox
+        self.username = ""
+        application.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_error_handler(self.on_error)
+
+    @classmethod
+    def build(cls, token: str, api_base: str, assistant: Assistant, outbox: Outbox | None = None, webhook: bool = False,
+              timeout: float = 10.0) -> TelegramAdapter:
+        """An Application pointed at `api_base` (the real Bot API, a self-hosted one, or an emulator)."""
+        builder = (ApplicationBuilder().token(token).base_url(f"{api_base}/bot").base_file_url(f"{api_base}/file/bot")
+                   .concurrent_updates(64)
+                   .request(AiohttpRequest(32, timeout, timeout, timeout, timeout))
+                   .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout, timeout)))
+        if webhook:
+            builder = builder.updater(None)
+        return cls(builder.build(), assistant, outbox)
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def start(self, webhook_url: str | None = None, secret: str | None = None) -> None:
+        """Initialize, publish the command menu, then poll (or register the webhook)."""
+        await self.application.initialize()
+        self.username = self.application.bot.username or ""
+        await self.application.bot.set_my_commands(
+            [BotCommand(name, spec.summary[:256]) for name, spec in COMMANDS.items()])
+        await self.application.start()
+        if webhook_url:
+            await self.application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+        else:
+            await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+
+    async def stop(self) -> None:
+        """Stop polling and handling, then shut down."""
+        if self.application.updater and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    def webhook_route(self, secret: str) -> web.RouteDef:
+        """An aiohttp route that checks Telegram's secret token and queues the update for PTB."""
+
+        async def receive(request: web.Request) -> web.Response:
+            if not secrets.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), secret):
+                return web.Response(status=403)
+            try:
+                update = Update.de_json(await request.json(), self.application.bot)
+            except (ValueError, TypeError, KeyError):
+                return web.Response(status=400)
+            await self.application.update_queue.put(update)
+            return web.Response(text="ok")
+
+        return web.post("/telegram", receive)
+
+    # ---------------------------------------------------------------- handlers
+
+    def _actor(self, user, chat) -> Actor:
+        name = user.username or user.first_name or str(user.id)
+        return Actor(Owner("telegram", "user", str(user.id)), chat_ref(chat), name)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A slash command in any chat."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        token = message.text.split(maxsplit=1)[0]
+        if "@" in token and token.split("@", 1)[1].lower() != self.username.lower():
+            return  # addressed to another bot in the same group
+        if command_name(message.text) is None:
+            return
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or user.id == ANONYMOUS_ADMIN or (message.sender_chat and message.sender_chat.id == chat.id):
+            await message.reply_text("You are posting as the group (anonymous admin). Please send commands from your own "
+                                     "account so I can check who you are.")
+            return
+        actor = self._actor(user, chat)
+        if not actor.chat.is_group and self.outbox is not None:
+            self.outbox.enable_destination(actor.chat)  # they talk to us again: they unblocked the bot
+        reply = await self.assistant.handle(actor, message.text)
+        await self._send(chat.id, reply)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press: the command runs as the presser, so the core checks their rights again."""
+        query = update.callback_query
+        data = query.data or ""
+        if data == NOOP:
+            await query.answer("OK")
+            if query.message:
+                await query.edit_message_reply_markup(None)
+            return
+        if query.message is None or not data.startswith("/"):
+            await query.answer("That button no longer works.")
+            return
+        actor = self._actor(query.from_user, query.message.chat)
+        reply = await self.assistant.handle(actor, data)
+        await query.answer(reply.title[:190])
+        if data.endswith(" yes"):  # a confirmation: the question becomes its answer
+            await query.edit_message_text(html_text(reply), parse_mode=ParseMode.HTML)
+        elif data.startswith("/health") or reply.error:
+            await self._send(query.message.chat.id, reply)
+
+    async def _send(self, chat_id: int, reply: Reply) -> None:
+        parts = split_message(html_text(reply))
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            await self.application.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
+                                                    reply_markup=keyboard(reply) if last else None,
+                                                    disable_web_page_preview=True)
+        if reply.attachment is not None:
+            await self.application.bot.send_document(
+                chat_id, InputFile(reply.attachment.content, filename=reply.attachment.filename))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log handler errors (without update contents, which may hold amounts)."""
+        log.error("telegram handler failed: %s", type(context.error).__name__, exc_info=context.error)

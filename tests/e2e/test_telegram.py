@@ -1,0 +1,259 @@
+"""The Telegram adapter end to end: the real PTB, the composition root and the core, against loopback emulators."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot import logs
+from bot.app import PlatformAdmins, build
+from bot.telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
+from core.config import Settings
+from core.models import ChatRef, Owner
+from tests.emulators.telegram import TelegramEmulator
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+ALICE, BOB = 1001, 1002
+GROUP = -100500
+
+
+@dataclass
+class World:
+    emu: TelegramEmulator
+    app: object
+    adapter: TelegramAdapter
+    prices: object
+
+    async def say(self, chat: dict, user: dict, text: str, contains: str) -> dict:
+        """A user sends a command; wait for the bot's reply in that chat containing `contains`."""
+        before = len(self.emu.messages(chat["id"]))
+        self.emu.send_text(chat, user, text)
+        return await self.emu.wait_for(lambda m: m["chat"]["id"] == chat["id"] and contains in m["text"]
+                                       and self.emu.messages(chat["id"]).index(m) >= before)
+
+    async def tick(self) -> None:
+        """One price tick, one warning tick, and deliver what is due."""
+        await self.app.feed.tick()
+        await self.app.monitor.tick()
+        await self.app.dispatcher.deliver(patience=3.0)
+
+
+def settings_for(tmp_path: Path, emu: TelegramEmulator, apis, **extra) -> Settings:
+    return Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "bot.db"), "TELEGRAM_BOT_TOKEN": emu.token,
+                                  "TELEGRAM_API_BASE_URL": emu.root, **apis.env(), **extra})
+
+
+@pytest.fixture
+async def world(tmp_path, price_apis):
+    emu = TelegramEmulator()
+    await emu.start()
+    settings = settings_for(tmp_path, emu, price_apis)
+    async with build(settings) as app:
+        admins = PlatformAdmins()
+        app.assistant.admins = admins
+        adapter = TelegramAdapter.build(emu.token, emu.root, app.assistant, app.outbox, timeout=2.0)
+        admins.by_platform["telegram"] = TelegramAdmins(adapter.application)
+        app.dispatcher.notifiers.append(TelegramNotifier(adapter.application))
+        await adapter.start()
+        try:
+            yield World(emu, app, adapter, price_apis.world)
+        finally:
+            await adapter.stop()
+    await emu.close()
+
+
+def people(emu):
+    alice, bob = emu.user(ALICE, "Alice", "alice"), emu.user(BOB, "Bob", "bob")
+    return alice, bob, emu.private_chat(alice), emu.private_chat(bob), emu.group_chat(GROUP, "Borrowers")
+
+
+async def test_private_chat_tour_and_command_menu(world):
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/start", "collateral-bot")
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3 as <main>", "Added #1 (<main>)")
+    reply = await world.say(dm, alice, "/health 1", "1.66")
+    assert "$1,807.23" in reply["text"] and reply["parse_mode"] == "HTML"
+    assert "&lt;main&gt;" in reply["source"] or "<main>" not in reply["source"].replace("&lt;main&gt;", "")
+    await world.say(dm, alice, "/add -5 ETH", "amounts must be positive")
+    names = {c["command"] for c in world.emu.my_commands}
+    assert {"start", "add", "health", "watch", "snooze", "status"} <= names
+
+
+async def test_export_is_a_document(world):
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/add 1 ETH on aave-v3", "Added #1")
+    world.emu.send_text(dm, alice, "/export")
+    doc = await world.emu.wait_for(lambda m: m.get("file_name") == "collateral-bot-export.json")
+    assert doc["size"] > 50
+
+
+async def test_remove_asks_with_buttons_and_a_forged_press_changes_nothing(world):
+    alice, bob, dm, bob_dm, _ = people(world.emu)
+    await world.say(dm, alice, "/add 1 ETH on aave-v3", "Added #1")
+    ask = await world.say(dm, alice, "/remove 1", "Remove #1")
+    [[yes, keep]] = ask["reply_markup"]["inline_keyboard"]
+    assert yes["callback_data"] == "/remove 1 yes"
+    # bob replays the same callback data from his own chat: it runs as bob, who has no #1
+    await world.say(bob_dm, bob, "/add 2 ETH on aave-v3", "Added #1")
+    bob_msg = world.emu.messages(BOB)[-1]
+    world.emu.press_button(bob_dm, bob, bob_msg["message_id"], "/remove 99 yes")
+    await asyncio.sleep(0.3)
+    assert world.app.store.positions(Owner("telegram", "user", str(ALICE)))  # alice's position is untouched
+    world.emu.press_button(dm, alice, ask["message_id"], yes["callback_data"])
+    await world.emu.wait_for(lambda m: m["message_id"] == ask["message_id"] and "Removed #1" in m["text"])
+    assert any("Removed #1" in a.get("text", "") for a in world.emu.callback_answers)
+
+
+async def test_group_watch_warning_buttons_and_who_may_press_them(world):
+    alice, bob, dm, _, group = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(group, alice, "/watch@collateral_bot 1", "W1: your #1")
+    await world.say(group, bob, "/watch 1", "Only your own positions can be shared")
+    world.emu.send_text(group, bob, "/health@someotherbot 1")  # not for us: no answer
+    await world.tick()  # learn the level
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "DANGER" in m["text"])
+    assert "W1 (alice's #1)" in warning["text"]
+    buttons = {b["text"]: b["callback_data"] for row in warning["reply_markup"]["inline_keyboard"] for b in row}
+    assert buttons == {"Details": "/health W1", "Snooze 1h": "/snooze W1 1h", "Snooze 24h": "/snooze W1 24h"}
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DANGER" in m["text"])  # and in alice's DM
+    position = world.app.store.position(Owner("telegram", "user", str(ALICE)), 1)
+
+    world.emu.press_button(group, bob, warning["message_id"], buttons["Snooze 1h"])
+    await asyncio.sleep(0.3)
+    assert any("Only the owner of W1" in a.get("text", "") for a in world.emu.callback_answers)
+    assert world.app.store.alert_settings(position)["snoozed_until"] == 0.0
+
+    world.emu.press_button(group, alice, warning["message_id"], buttons["Snooze 1h"])
+    await asyncio.sleep(0.3)
+    assert any("Snoozed W1 until" in a.get("text", "") for a in world.emu.callback_answers)
+    assert world.app.store.alert_settings(position)["snoozed_until"] > 0
+    assert not any(m["chat"]["id"] == GROUP and "ETH" in m["text"] and m["text"].startswith("⚠") for m in world.emu.sent)
+
+
+async def test_anonymous_admins_are_asked_to_use_their_own_account(world):
+    _, _, _, _, group = people(world.emu)
+    world.emu.send_anonymous_admin_command(group, "/add 10 ETH on aave-v3")
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "anonymous admin" in m["text"])
+
+
+async def test_group_positions_need_an_admin_at_the_moment(world):
+    alice, bob, _, _, group = people(world.emu)
+    await world.say(group, bob, "/add 10 ETH on aave-v3", "Only this group's admins")
+    world.emu.set_member(GROUP, BOB, "administrator")
+    await world.say(group, bob, "/add 10 ETH borrow 1000 USDC on aave-v3 as treasury", "Added #1 (treasury)")
+    world.emu.set_member(GROUP, BOB, "member")
+    await world.say(group, bob, "/remove 1 yes", "Only this group's admins")
+
+
+async def test_delivery_errors_are_mapped(world):
+    alice, bob, dm, bob_dm, _ = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(bob_dm, bob, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.tick()
+    world.emu.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", chat_id=ALICE, retry_after=1)
+    world.emu.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=BOB)
+    world.prices.prices["ETH"] = 2000.0
+    started = asyncio.get_running_loop().time()
+    await world.tick()
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DANGER" in m["text"])
+    assert asyncio.get_running_loop().time() - started >= 1.0  # waited out retry_after
+    assert ("telegram:1002", "Forbidden: Forbidden: bot was blocked by the user") in world.app.outbox.disabled_destinations()
+    await world.say(bob_dm, bob, "/status", "Status")  # talking again re-enables bob's chat
+    assert world.app.outbox.disabled_destinations() == []
+
+
+async def test_a_group_that_became_a_supergroup_is_followed(world):
+    alice, _, _, _, group = people(world.emu)
+    world.emu.set_member(GROUP, ALICE, "creator")
+    await world.say(group, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.tick()
+    world.emu.migrate(GROUP, -1001234)
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == -1001234 and "DANGER" in m["text"])
+    assert world.app.store.positions(Owner("telegram", "group", "-1001234"))  # the group's position moved with it
+
+
+async def test_no_token_in_any_log_at_debug(tmp_path, price_apis, capsys):
+    emu = TelegramEmulator()
+    await emu.start()
+    settings = settings_for(tmp_path, emu, price_apis, LOG_LEVEL="DEBUG")
+    logs.setup(settings, "DEBUG")
+    try:
+        async with build(settings) as app:
+            adapter = TelegramAdapter.build(emu.token, emu.root, app.assistant, app.outbox, timeout=2.0)
+            app.dispatcher.notifiers.append(TelegramNotifier(adapter.application))
+            await adapter.start()
+            alice = emu.user(ALICE, "Alice")
+            emu.send_text(emu.private_chat(alice), alice, "/price ETH")
+            await emu.wait_for(lambda m: "ETH" in m["text"])
+            emu.fail_next("sendMessage", 400, "Bad Request: chat not found", chat_id=ALICE)
+            await app.dispatcher.deliver()
+            await adapter.stop()
+    finally:
+        logging.getLogger().handlers.clear()
+        await emu.close()
+    err = capsys.readouterr().err
+    assert "getUpdates" in err or "HTTP Request" in err, "debug logging was on"
+    assert emu.token not in err and emu.token.split(":")[1] not in err
+
+
+async def test_webhook_mode_with_a_secret(tmp_path, price_apis):
+    emu = TelegramEmulator()
+    await emu.start()
+    settings = settings_for(tmp_path, emu, price_apis)
+    async with build(settings) as app:
+        adapter = TelegramAdapter.build(emu.token, emu.root, app.assistant, app.outbox, webhook=True, timeout=2.0)
+        web_app = web.Application()
+        web_app.add_routes([adapter.webhook_route("s3cret")])
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        await adapter.start(f"http://127.0.0.1:{port}/telegram", "s3cret")
+        try:
+            assert emu.webhook["secret_token"] == "s3cret"
+            alice = emu.user(ALICE, "Alice")
+            emu.send_text(emu.private_chat(alice), alice, "/start")
+            assert await emu.deliver_webhook() == [200]
+            await emu.wait_for(lambda m: "collateral-bot" in m["text"])
+            emu.webhook["secret_token"] = "wrong"
+            emu.send_text(emu.private_chat(alice), alice, "/help")
+            assert await emu.deliver_webhook() == [403]
+        finally:
+            await adapter.stop()
+            await runner.cleanup()
+    await emu.close()
+
+
+async def test_the_real_collateral_bot_run_process(tmp_path, price_apis):
+    emu = TelegramEmulator()
+    await emu.start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
+               NO_PROXY="127.0.0.1,localhost", **price_apis.env())
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        alice = emu.user(ALICE, "Alice")
+        emu.send_text(emu.private_chat(alice), alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+        await emu.wait_for(lambda m: "Added #1" in m["text"], timeout=20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        await emu.close()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert emu.token not in (out + err).decode()
+    assert ChatRef("telegram", str(ALICE)).key  # the process answered in Alice's chat
