@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Actor:
     user: Owner
     chat: ChatRef
     name: str = ""
+    acting_for: Owner | None = None  # whose positions plain ids mean (default: the group's in a group, else the user's)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,25 @@ class Position:
     @property
     def ref(self) -> str:
         """How replies name it: #1 (label)."""
+        return f"#{self.number}" + (f" ({self.label})" if self.label else "")
+
+
+class Card(NamedTuple):
+    """A position as a warning needs it: who, which, the lender, the legs as floats."""
+
+    row_id: int
+    owner: Owner
+    number: int
+    label: str | None
+    protocol: str
+    market: str | None
+    overrides: str  # as stored (JSON)
+    collateral: tuple[tuple[str, float], ...]
+    debt: tuple[tuple[str, float], ...]
+
+    @property
+    def ref(self) -> str:
+        """#1 (label)."""
         return f"#{self.number}" + (f" ({self.label})" if self.label else "")
 
 

@@ -14,7 +14,7 @@ from .alerts import DANGER, LIQUIDATABLE, AlertState, Policy
 from .assets import AssetRegistry
 from .errors import CoreError
 from .evaluation import PAR, Decision, Evaluator
-from .models import ChatRef, Overrides, Owner, Position
+from .models import Card, ChatRef, Overrides, Owner
 from .notices import AlertItem, Notice, hf_phrase, sort_items
 from .numbers import fmt_hf, fmt_usd
 from .outbox import Outbox
@@ -40,8 +40,7 @@ class Monitor:
         self.evaluator = Evaluator(policy)
         self.wake = wake
         self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
-        self._terms: dict[tuple, Terms | None] = {}  # by stored fields, for loading
-        self._described: dict[tuple, Terms | None] = {}  # by position fields, for wording
+        self._terms: dict[tuple, Terms | None] = {}  # by the stored fields that decide them
         self._outages: dict[str, set[str]] = {}
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
@@ -79,15 +78,7 @@ class Monitor:
 
     def _put(self, row_id, protocol, market, overrides, coll, debt, warn, critical, enabled, snoozed_until, owner_enabled,
              state: AlertState | None = None) -> bool:
-        key = (protocol, market, overrides, tuple(a for a, _ in coll), tuple(a for a, _ in debt))
-        if key not in self._terms:
-            try:
-                self._terms[key] = self.presets.terms(protocol, market, list(key[3]), list(key[4]),
-                                                      Overrides.from_dict(json.loads(overrides or "{}")))
-            except CoreError as err:  # a preset changed under a stored position: say so, keep going
-                log.warning("position %s cannot be monitored: %s", row_id, err.message)
-                self._terms[key] = None
-        terms = self._terms[key]
+        terms = self._terms_for(Card(row_id, None, 0, None, protocol, market, overrides or "{}", tuple(coll), tuple(debt)))
         if terms is None or not coll:
             self.evaluator.remove(row_id)
             return False
@@ -147,6 +138,7 @@ class Monitor:
         by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
         self._position_items([d for d in decisions if d.message], now, by_chat)
         outage_rows = self._outage_items(untrusted, reasons, by_chat)
+        worded = time.perf_counter()
         wall = time.time()
         with self.store.transaction() as db:
             db.conn.executemany(
@@ -176,36 +168,37 @@ class Monitor:
                 self._outages.pop(key, None)
         self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
                           "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
-                          "total_ms": (time.perf_counter() - started) * 1000}
+                          "words_ms": (worded - evaluated) * 1000, "total_ms": (time.perf_counter() - started) * 1000}
         if by_chat:
             self.wake()
         return len(by_chat)
 
     # ---------------------------------------------------------------- what the messages say, and where they go
 
-    def _routes(self, positions: list[Position]) -> dict[int, list[tuple[ChatRef, str, tuple]]]:
+    def _routes(self, cards: list[Card]) -> dict[int, list[tuple[ChatRef, str, tuple]]]:
         """Per position row id: (chat, how that chat names it, its buttons) for every destination."""
         disabled = self.outbox.disabled()
         routes: dict[int, list] = defaultdict(list)
-        names = {}
-        for p in positions:
-            buttons = (("Details", f"/health {p.number}"), ("Snooze 1h", f"/snooze {p.number} 1h"),
-                       ("Snooze 24h", f"/snooze {p.number} 24h"))
-            chat = ChatRef(p.owner.platform, p.owner.id, p.owner.kind == "group")
+        by_id = {}
+        for c in cards:
+            buttons = (("Details", f"/health {c.number}"), ("Snooze 1h", f"/snooze {c.number} 1h"),
+                       ("Snooze 24h", f"/snooze {c.number} 24h"))
+            chat = ChatRef(c.owner.platform, c.owner.id, c.owner.kind == "group")
             if chat.key not in disabled:
-                routes[p.row_id].append((chat, p.ref, buttons))
-            names[p.row_id] = p
-        ids = list(names)
+                routes[c.row_id].append((chat, c.ref, buttons))
+            by_id[c.row_id] = c
+        if not self.store.db.execute("SELECT 1 FROM watches LIMIT 1").fetchone():
+            return routes  # nothing is shared anywhere: no need to look
+        ids = list(by_id)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for pid, key, number, platform, chat_id, is_group, owner_name in self.store.db.execute(
-                "SELECT w.position_id, w.chat_key, w.number, d.platform, d.chat_id, d.is_group, o.display_name FROM watches w "
+            for pid, number, platform, chat_id, is_group, owner_name in self.store.db.execute(
+                "SELECT w.position_id, w.number, d.platform, d.chat_id, d.is_group, o.display_name FROM watches w "
                 "JOIN destinations d ON d.chat_key = w.chat_key JOIN positions p ON p.id = w.position_id "
                 f"JOIN owners o ON o.key = p.owner_key WHERE w.position_id IN ({marks}) AND d.disabled_reason IS NULL", chunk):
-                p = names[pid]
-                who = owner_name or p.owner.id
-                ref = f"W{number} ({who}'s #{p.number})"
+                c = by_id[pid]
+                ref = f"W{number} ({owner_name or c.owner.id}'s #{c.number})"
                 buttons = (("Details", f"/health W{number}"), ("Snooze 1h", f"/snooze W{number} 1h"),
                            ("Snooze 24h", f"/snooze W{number} 24h"))
                 routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, buttons))
@@ -214,30 +207,34 @@ class Monitor:
     def _position_items(self, decisions: list[Decision], now: float, by_chat) -> None:
         if not decisions:
             return
-        positions = self.store.positions_by_row_ids([d.row_id for d in decisions])
-        routes = self._routes(list(positions.values()))
+        cards = self.store.cards([d.row_id for d in decisions])
+        routes = self._routes(list(cards.values()))
         for d in decisions:
-            position = positions.get(d.row_id)
-            if position is None:
+            card = cards.get(d.row_id)
+            if card is None:
                 continue
-            text = self._describe(position, d, now)
+            text = self._describe(card, d, now)
             for chat, ref, buttons in routes.get(d.row_id, ()):
                 by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {text}", d.hf,
                                                buttons if d.message != "safe" else buttons[:1]))
 
-    def _describe(self, position: Position, d: Decision, now: float) -> str:
+    def _terms_for(self, card: Card) -> Terms | None:
+        """The preset resolved for a stored position (cached: thousands share a handful)."""
+        key = (card.protocol, card.market, card.overrides, tuple(a for a, _ in card.collateral), tuple(a for a, _ in card.debt))
+        if key not in self._terms:
+            try:
+                self._terms[key] = self.presets.terms(card.protocol, card.market, list(key[3]), list(key[4]),
+                                                      Overrides.from_dict(json.loads(card.overrides)))
+            except CoreError as err:  # a preset changed under a stored position: say so, keep going
+                log.warning("position %s cannot be monitored: %s", card.row_id, err.message)
+                self._terms[key] = None
+        return self._terms[key]
+
+    def _describe(self, card: Card, d: Decision, now: float) -> str:
         """'Aave v3: health factor 1.18 (danger below 1.20). ETH $2,100.00, liquidation at $1,807.23 (13.9% below).'"""
         i = self.evaluator.index[d.row_id]
         warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
-        key = (position.protocol, position.market, tuple(sorted(position.overrides.as_dict().items())),
-               tuple(c.asset for c in position.collateral), tuple(x.asset for x in position.debt))
-        if key not in self._described:
-            try:
-                self._described[key] = self.presets.terms(position.protocol, position.market, list(key[3]), list(key[4]),
-                                                          position.overrides)
-            except CoreError:
-                self._described[key] = None
-        terms = self._described[key]
+        terms = self._terms_for(card)
         if terms is None:
             return hf_phrase(d.hf, warn, danger, d.state.level)
         name = lender_name(terms)
@@ -246,14 +243,14 @@ class Monitor:
         text = f"{name}: {hf_phrase(d.hf, warn, danger, d.state.level)}"
         if d.message == "reminder":
             text += f", for {age_text(now - d.state.since)}"
-        hint = self._liquidation_hint(position, terms, i)
+        hint = self._liquidation_hint(card, terms, i)
         if hint:
             text += f". {hint}"
         if d.state.level >= DANGER:
-            text += f". Act: /capacity {position.number} shows how much to repay or add" if d.state.level < LIQUIDATABLE else ". Repay or add collateral now"
+            text += f". Act: /capacity {card.number} shows how much to repay or add" if d.state.level < LIQUIDATABLE else ". Repay or add collateral now"
         return text + "."
 
-    def _liquidation_hint(self, position: Position, terms: Terms, i: int) -> str:
+    def _liquidation_hint(self, card: Card, terms: Terms, i: int) -> str:
         """'ETH $2,100.00, liquidation at $1,807.23 (13.9% below)' for the largest collateral asset.
 
         Read off the evaluator's sums (this tick's prices) so a fan-out of thousands stays cheap:
@@ -261,15 +258,15 @@ class Monitor:
         """
         ev = self.evaluator
         best = None
-        for leg in position.collateral:
-            a = ev.assets.get(leg.asset)
+        for asset, amount in card.collateral:
+            a = ev.assets.get(asset)
             if a is None or not ev.known[a]:
                 continue
             price = float(ev.price[a])
-            w = float(leg.amount) * terms.collateral[leg.asset].lt
-            owed = sum(float(x.amount) for x in position.debt if x.asset == leg.asset)
+            w = amount * terms.collateral[asset].lt
+            owed = sum(x for s, x in card.debt if s == asset)
             if best is None or w * price > best[0]:
-                best = (w * price, leg.asset, price, w, owed)
+                best = (w * price, asset, price, w, owed)
         if best is None:
             return ""
         _, asset, price, w, owed = best
@@ -302,8 +299,7 @@ class Monitor:
                     for i in legs.pos[idx[legs.w[idx] != 0]]:
                         if ev.alive[i]:
                             holders[int(ev.row_id[i])].add(symbol)
-            positions = self.store.positions_by_row_ids(list(holders))
-            for row_id, routes in self._routes(list(positions.values())).items():
+            for row_id, routes in self._routes(list(self.store.cards(list(holders)).values())).items():
                 for chat, _, _ in routes:
                     chats[chat.key] = chat
                     affected[chat.key] |= holders[row_id] & degraded

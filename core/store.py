@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from .errors import LimitReached
 from .migrations import migrate
-from .models import ChatRef, Leg, Overrides, Owner, Position
+from .models import Card, ChatRef, Leg, Overrides, Owner, Position
 
 MAX_POSITIONS_PER_OWNER = 100
 
@@ -129,6 +129,27 @@ class Store:
             chunk = row_ids[start : start + 500]
             for p in self._load(f"id IN ({','.join('?' * len(chunk))})", chunk):
                 out[p.row_id] = p
+        return out
+
+    def cards(self, row_ids: list[int]) -> dict[int, Card]:
+        """Just what a warning needs about each position, read in bulk (a fan-out reads thousands)."""
+        conn = self.db.conn
+        out: dict[int, Card] = {}
+        owners: dict[str, Owner] = {}
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            legs: dict[int, tuple[list, list]] = {pid: ([], []) for pid in chunk}
+            for pid, side, asset, amount in conn.execute(
+                f"SELECT position_id, side, asset, amount FROM legs WHERE position_id IN ({marks}) ORDER BY id", chunk
+            ):
+                legs[pid][side == "debt"].append((asset, float(amount)))
+            for pid, key, number, label, protocol, market, overrides in conn.execute(
+                f"SELECT id, owner_key, number, label, protocol, market, overrides FROM positions WHERE id IN ({marks})", chunk
+            ):
+                owner = owners.get(key) or owners.setdefault(key, Owner.from_key(key))
+                out[pid] = Card(pid, owner, number, label, protocol, market, overrides or "{}",
+                                tuple(legs[pid][0]), tuple(legs[pid][1]))
         return out
 
     def all_positions(self) -> list[Position]:
