@@ -99,18 +99,32 @@ class Limiter:
 
     def wait(self, chat: ChatRef, now: float) -> float:
         """Seconds until a message to `chat` may go (0: now)."""
-        wait = max(self._paused.get((chat.platform, "all"), 0.0), self._paused.get((chat.platform, "chat", chat.chat_id), 0.0)) - now
-        for key, rule in self._keys(chat):
-            sent = self._sent[key]
-            period = rule.period * self.safety
-            if rule.smooth:
-                wait = max(wait, self._next_slot.get(key, now) - now)
-                continue
-            while sent and now - sent[0] >= period:
-                sent.popleft()
-            if len(sent) >= rule.limit:
-                wait = max(wait, sent[0] + period - now)
+        return max(self.platform_wait(chat.platform, now), self.chat_wait(chat, now))
+
+    def platform_wait(self, platform: str, now: float) -> float:
+        """Seconds until the platform-wide rules let anything go (the same for every chat)."""
+        wait = self._paused.get((platform, "all"), 0.0) - now
+        for rule in self.limits.get(platform, ()):
+            if rule.scope == "all":
+                wait = max(wait, self._rule_wait((platform, "all"), rule, now))
         return max(0.0, wait)
+
+    def chat_wait(self, chat: ChatRef, now: float) -> float:
+        """Seconds until this chat's own rules (per chat, per group, its retry_after) let a message go."""
+        wait = self._paused.get((chat.platform, "chat", chat.chat_id), 0.0) - now
+        for key, rule in self._keys(chat):
+            if rule.scope != "all":
+                wait = max(wait, self._rule_wait(key, rule, now))
+        return max(0.0, wait)
+
+    def _rule_wait(self, key: tuple, rule: Rule, now: float) -> float:
+        if rule.smooth:
+            return self._next_slot.get(key, now) - now
+        sent = self._sent[key]
+        period = rule.period * self.safety
+        while sent and now - sent[0] >= period:
+            sent.popleft()
+        return sent[0] + period - now if len(sent) >= rule.limit else 0.0
 
     def record(self, chat: ChatRef, now: float) -> None:
         """A message to `chat` is going out now."""
@@ -178,8 +192,8 @@ class Dispatcher:
             except asyncio.TimeoutError:
                 pass
 
-    def _load(self, queues: dict[str, deque[OutboxRow]], heads: list, known: dict[int, str]) -> None:
-        """Queue every due row not queued yet (oldest first within a chat)."""
+    def _load(self, queues: dict[str, deque[OutboxRow]], heads: dict[str, list], known: dict[int, str]) -> None:
+        """Queue every due row not queued yet (oldest first within a chat; chats by urgency per platform)."""
         self.outbox.expire(time.time())
         for row in self.outbox.pending(time.time(), {n.platform for n in self.notifiers}):
             if known.get(row.id) == row.notice.chat.key or not self.notifier_for(row.notice.chat):
@@ -188,16 +202,18 @@ class Dispatcher:
             queue = queues[row.notice.chat.key]
             queue.append(row)
             if len(queue) == 1:
-                heapq.heappush(heads, (row.urgency, row.id, row.notice.chat.key))
+                heapq.heappush(heads[row.notice.chat.platform], (row.urgency, row.id, row.notice.chat.key))
 
     async def deliver(self, patience: float = 1.0) -> float | None:
         """Send due rows, most urgent chat first, until nothing is ready within `patience` seconds.
 
-        Returns the seconds until the next row could go (None when nothing waits).
+        Returns the seconds until the next row could go (None when nothing waits). Each platform has
+        its own queue of chats by urgency; while its overall limit holds, none of them is even looked
+        at, so a backlog of thousands costs a heap operation per message, not a scan.
         """
         queues: dict[str, deque[OutboxRow]] = defaultdict(deque)
-        heads: list[tuple[float, int, str]] = []  # (urgency, row id, chat key) of chats ready to send
-        waiting: list[tuple[float, float, int, str]] = []  # (ready at, urgency, row id, chat key)
+        heads: dict[str, list[tuple[float, int, str]]] = defaultdict(list)  # per platform: (urgency, row id, chat key)
+        waiting: list[tuple[float, float, int, str]] = []  # chats held by their own limits: (ready at, urgency, id, key)
         inflight: set[asyncio.Task] = set()
         known: dict[int, str] = {}
         self._load(queues, heads, known)
@@ -208,25 +224,32 @@ class Dispatcher:
             now = time.monotonic()
             while waiting and waiting[0][0] <= now:
                 _, urgency, row_id, key = heapq.heappop(waiting)
-                heapq.heappush(heads, (urgency, row_id, key))
-            while heads and len(inflight) < self.concurrency and not self._stop:
-                urgency, row_id, key = heapq.heappop(heads)
-                row = queues[key][0]
-                wait = self.limiter.wait(row.notice.chat, now)
-                if wait > 0:
-                    heapq.heappush(waiting, (now + wait, urgency, row_id, key))
-                    continue
-                self.limiter.record(row.notice.chat, now)
-                inflight.add(asyncio.create_task(self._send(row, key, queues, heads, waiting)))
+                heapq.heappush(heads[queues[key][0].notice.chat.platform], (urgency, row_id, key))
+            wake_at = [w[0] for w in waiting[:1]]
+            for platform, heap in heads.items():
+                while heap and len(inflight) < self.concurrency and not self._stop:
+                    hold = self.limiter.platform_wait(platform, now)
+                    if hold > 0:
+                        wake_at.append(now + hold)
+                        break
+                    urgency, row_id, key = heapq.heappop(heap)
+                    row = queues[key][0]
+                    wait = self.limiter.chat_wait(row.notice.chat, now)
+                    if wait > 0:
+                        heapq.heappush(waiting, (now + wait, urgency, row_id, key))
+                        wake_at.append(now + wait)
+                        continue
+                    self.limiter.record(row.notice.chat, now)
+                    inflight.add(asyncio.create_task(self._send(row, key, queues, heads, waiting)))
             if not inflight:
-                if not waiting:
+                if not wake_at:
                     return None
-                rest = waiting[0][0] - time.monotonic()
+                rest = min(wake_at) - time.monotonic()
                 if rest > patience or self._stop:
                     return rest
                 await asyncio.sleep(max(0.0, rest))
                 continue
-            timeout = max(0.0, waiting[0][0] - now) if waiting else None
+            timeout = max(0.0, min(wake_at) - now) if wake_at else None
             done, _ = await asyncio.wait(inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             inflight -= done
         return None
@@ -253,6 +276,8 @@ class Dispatcher:
         except Undeliverable as err:
             log.warning("disabling %s: %s", chat.key, err)
             self.outbox.disable_destination(chat, str(err), now)
+            if chat.is_group and self.outbox.tell_owners(chat, str(err), now):
+                self._wake.set()
             queues.pop(key, None)
             return 0
         except Rejected as err:
@@ -291,5 +316,5 @@ class Dispatcher:
             if next_ready:
                 heapq.heappush(waiting, (time.monotonic() + next_ready, head.urgency, head.id, key))
             else:
-                heapq.heappush(heads, (head.urgency, head.id, key))
+                heapq.heappush(heads[chat.platform], (head.urgency, head.id, key))
         return ok
