@@ -44,6 +44,8 @@ class AlertItem:
             return "MONITORING PAUSED"
         if self.kind == "restored":
             return "MONITORING RESTORED"
+        if self.kind == "disabled":
+            return "DELIVERY STOPPED"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 

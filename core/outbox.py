@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from .models import ChatRef
-from .notices import Notice, alert_id
+from .notices import AlertItem, Notice, alert_id
 from .store import Store
 
 EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
@@ -146,6 +146,22 @@ class Outbox:
             db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ? WHERE chat_key = ?", [reason, now, chat.key])
             db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE chat_key = ? AND status = 'pending'",
                        [f"destination disabled: {reason}", chat.key])
+
+    def tell_owners(self, chat: ChatRef, reason: str, now: float) -> int:
+        """A group chat stopped taking messages: say so to each member who shared a position there."""
+        rows = self.db.execute(
+            "SELECT w.number, p.number, o.platform, o.external_id, coalesce(d.title, w.chat_key) FROM watches w "
+            "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key "
+            "JOIN destinations d ON d.chat_key = w.chat_key WHERE w.chat_key = ? AND o.kind = 'user'", [chat.key]).fetchall()
+        by_owner: dict[ChatRef, list[AlertItem]] = {}
+        for watch, number, platform, user_id, title in rows:
+            text = (f"I can no longer post in {title} ({reason}), so warnings for your #{number} (W{watch} there) stop going "
+                    f"there. Once I may post again, /watch {number} in it restarts them.")
+            by_owner.setdefault(ChatRef(platform, user_id), []).append(AlertItem("disabled", -1, f"#{number}", text))
+        if by_owner:
+            with self.store.transaction() as db:
+                self.enqueue_many(db, [Notice(c, tuple(items), now) for c, items in by_owner.items()], now)
+        return len(by_owner)
 
     def enable_destination(self, chat: ChatRef) -> None:
         """Send to a chat again (the user talked to the bot again)."""

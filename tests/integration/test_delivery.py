@@ -134,3 +134,19 @@ def test_a_late_send_keeps_the_grid():
     limiter.record(chat, 0.0)
     limiter.record(chat, 0.104)  # 4 ms late for the 0.1 slot
     assert limiter.wait(chat, 0.104) == pytest.approx(0.096)  # the next slot is still 0.2
+
+
+async def test_owners_hear_when_a_group_stops_taking_their_warnings(bot):
+    from tests.conftest import actor, group_actor
+
+    alice = actor("alice", "telegram")
+    await bot.assistant.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await bot.assistant.handle(group_actor("alice", "-7"), "/watch 1")
+    group = ChatRef("telegram", "-7", True)
+    enqueue(bot, notice(group, 1.1))
+    notifier = FakeNotifier()
+    notifier.errors = [Undeliverable("Forbidden: bot was kicked from the group chat")]
+    await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
+    [(chat, told)] = notifier.sent
+    assert chat == ChatRef("telegram", "alice") and told.items[0].kind == "disabled"
+    assert "bot was kicked" in told.items[0].text and "/watch 1" in told.items[0].text
