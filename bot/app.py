@@ -198,14 +198,15 @@ class PlatformAdmins:
     def __init__(self):
         self.by_platform = {}
 
-    async def is_admin(self, chat, user) -> bool:
+    async def is_admin(self, chat, user, right: str = "positions") -> bool:
         """Whatever that platform says, now."""
         admins = self.by_platform.get(chat.platform)
-        return bool(admins) and await admins.is_admin(chat, user)
+        return bool(admins) and await admins.is_admin(chat, user, right)
 
 
 async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
     """Telegram (and, with its token, Discord) with the scheduler and the dispatcher, until `stop` is set."""
+    from .discord_adapter import DiscordAdapter, DiscordAdmins, DiscordNotifier, point_at
     from .telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
 
     async with build(settings) as app:
@@ -230,6 +231,14 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 await telegram.start(webhook, secret if webhook else None)
                 started.append(telegram)
                 log.info("telegram adapter started (%s)", "webhook" if webhook else "long polling")
+            if settings.discord_bot_token:
+                point_at(settings.discord_api_base_url, settings.discord_gateway_url)
+                discord_adapter = DiscordAdapter(app.assistant, settings.discord_guild_id)
+                admins.by_platform["discord"] = DiscordAdmins()
+                app.dispatcher.notifiers.append(DiscordNotifier(discord_adapter.client))
+                await discord_adapter.start(settings.discord_bot_token.reveal())
+                started.append(discord_adapter)
+                log.info("discord adapter started")
             app.scheduler.start()
             app.dispatcher.start()
             await stop.wait()

@@ -55,8 +55,8 @@ class TelegramAdmins:
     def __init__(self, application: Application):
         self.application = application
 
-    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
-        """Creator or administrator of the group right now."""
+    async def is_admin(self, chat: ChatRef, user: Owner, right: str = "positions") -> bool:
+        """Creator or administrator of the group right now (both rights on Telegram)."""
         if chat.platform != "telegram" or user.platform != "telegram":
             return False
         try:

@@ -155,7 +155,7 @@ class AlertCommands:
             raise UsageError("Use /unwatch in the group that receives the warnings.")
         if cmd.watch is not None:
             position = self._lookup(actor, None, cmd.watch)
-            if position.owner != actor.user and not await self.admins.is_admin(actor.chat, actor.user):
+            if position.owner != actor.user and not await self.admins.is_admin(actor.chat, actor.user, "sharing"):
                 raise NotPermitted(f"Only the owner of W{cmd.watch} or a group admin can stop sharing it.")
             label = f"W{cmd.watch}"
         else:

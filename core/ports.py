@@ -70,17 +70,22 @@ class Notifier(Protocol):
 
 
 class ChatAdmins(Protocol):
-    """Whether a user administers a group chat, asked at the moment of the action."""
+    """Whether a user may act as an admin of a group chat, asked at the moment of the action.
 
-    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
-        """True for the group's creator and administrators."""
+    right: "positions" (register and change the group's own positions) or "sharing" (stop a
+    member's position being shared there). Telegram grants both to admins; Discord asks for
+    Manage Server and Manage Channels.
+    """
+
+    async def is_admin(self, chat: ChatRef, user: Owner, right: str = "positions") -> bool:
+        """True when the platform says so now."""
         ...
 
 
 class NoGroups:
     """For adapters without group chats (the console): nobody administers anything."""
 
-    async def is_admin(self, chat: ChatRef, user: Owner) -> bool:
+    async def is_admin(self, chat: ChatRef, user: Owner, right: str = "positions") -> bool:
         """Always False."""
         return False
 

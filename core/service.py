@@ -77,13 +77,15 @@ class Assistant(QueryCommands, AlertCommands):
 
     def _owner(self, actor: Actor) -> Owner:
         """Whose positions plain ids mean here: the group's in a group chat, else the user's own."""
+        if actor.acting_for is not None:
+            return actor.acting_for
         if actor.chat.is_group:
             return Owner(actor.chat.platform, "group", actor.chat.chat_id)
         return actor.user
 
     async def _require_admin(self, actor: Actor, doing: str) -> None:
-        """In a group, only its admins change the group's own positions (asked now, not remembered)."""
-        if actor.chat.is_group and not await self.admins.is_admin(actor.chat, actor.user):
+        """Only a group's admins change the group's own positions (asked now, not remembered)."""
+        if self._owner(actor).kind == "group" and not await self.admins.is_admin(actor.chat, actor.user, "positions"):
             raise NotPermitted(f"Only this group's admins can {doing}. To track your own positions, message me privately.")
 
     def _position(self, owner: Owner, number: int) -> Position:
