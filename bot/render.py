@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html import escape, unescape
 
+from discord.utils import escape_markdown
+
 from core.replies import Line, Reply, Section
 
 
@@ -81,3 +83,29 @@ def split_message(text: str, limit: int = 4000) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+SEVERITY_COLOURS = {0: 0x5865F2, 1: 0x2ECC71, 2: 0xF1C40F, 3: 0xE67E22, 4: 0xE74C3C}  # info, ok, warning, danger, liquidatable
+ERROR_COLOUR = 0x95A5A6
+
+
+def embed_parts(reply: Reply) -> dict:
+    """A Discord embed as a dict (title, description, colour, fields, footer), within Discord's limits.
+
+    Markdown characters users typed are escaped; embeds never ping anyone.
+    """
+    def md(text: str) -> str:
+        return escape_markdown(text)
+
+    description, fields = [], []
+    for section in reply.sections:
+        lines = [f"**{md(line.label)}**: {md(line.value)}" if line.label else md(line.value) for line in section.lines]
+        if section.title or description or fields:
+            fields.append({"name": md(section.title or "\u200b")[:256], "value": ("\n".join(lines) or "\u200b")[:1024]})
+        else:
+            description = lines
+    if reply.usage:
+        fields.append({"name": "Usage", "value": f"`{reply.usage}`"[:1024]})
+    colour = ERROR_COLOUR if reply.error else SEVERITY_COLOURS.get(int(reply.severity), SEVERITY_COLOURS[0])
+    return {"title": md(reply.title)[:256], "description": "\n".join(description)[:4096], "colour": colour,
+            "fields": fields[:25], "footer": (reply.footer or "")[:2048]}

@@ -66,6 +66,7 @@ class Settings:
     telegram_webhook_url: str | None = None  # public https URL Telegram posts updates to (webhook mode)
     telegram_webhook_secret: Secret | None = None
     telegram_webhook_port: int = 8443  # where this process listens for them
+    discord_guild_id: int | None = None  # sync commands to this guild only (instant, for trying things out)
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
 
     @classmethod
@@ -138,6 +139,7 @@ class Settings:
             telegram_webhook_url=url("TELEGRAM_WEBHOOK_URL", "http://unset") if get("TELEGRAM_WEBHOOK_URL") else None,
             telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
             telegram_webhook_port=int(number("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535)),
+            discord_guild_id=int(number("DISCORD_GUILD_ID", 0, 0, 2**63)) or None,
             log_level=level,
         )
 

@@ -1,0 +1,212 @@
+"""The Discord adapter end to end: the real discord.py, the composition root and the core, against loopback emulators."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import PlatformAdmins, build
+from bot.discord_adapter import DiscordAdapter, DiscordAdmins, DiscordNotifier
+from core.commands import COMMANDS
+from core.config import Settings
+from core.models import ChatRef, Owner
+from tests.emulators.discord import MANAGE_GUILD, DiscordEmulator
+from tests.emulators.telegram import TelegramEmulator
+
+GUILD, CHANNEL = 5001, 5002
+OWNER, ALICE, BOB, CAROL = 7001, 7002, 7003, 7004
+
+
+@dataclass
+class World:
+    emu: DiscordEmulator
+    app: object
+    adapter: DiscordAdapter
+    prices: object
+
+    async def slash(self, user: int, name: str, guild: bool = True, **options) -> dict:
+        """Run a slash command; return the bot's answer to it."""
+        wire = [{"name": k, "value": v} for k, v in options.items()]
+        where = {"guild_id": GUILD, "channel_id": CHANNEL} if guild else {}
+        iid = await self.emu.slash(user, name, wire, **where)
+        return await self.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("type") in (4, 7)
+                                       or r.get("interaction_id") == iid and r.get("method") == "POST")
+
+    async def tick(self) -> None:
+        await self.app.feed.tick()
+        await self.app.monitor.tick()
+        await self.app.dispatcher.deliver(patience=3.0)
+
+
+def embed_text(record: dict) -> str:
+    data = record.get("data") or record.get("payload") or record
+    parts = []
+    for e in data.get("embeds") or []:
+        parts += [e.get("title", ""), e.get("description", "")]
+        parts += [f"{f['name']} {f['value']}" for f in e.get("fields", [])]
+        parts.append((e.get("footer") or {}).get("text", ""))
+    return "\n".join(parts)
+
+
+def custom_ids(record: dict) -> list[str]:
+    data = record.get("data") or record.get("payload") or record
+    return [c["custom_id"] for row in data.get("components") or [] for c in row.get("components", [])]
+
+
+@pytest.fixture
+async def world(tmp_path, price_apis, monkeypatch):
+    emu = DiscordEmulator()
+    emu.add_guild(GUILD, "Borrowers", OWNER)
+    emu.add_channel(GUILD, CHANNEL, "alerts")
+    for user, name, perms in ((ALICE, "alice", 0), (BOB, "bob", 0), (CAROL, "carol", MANAGE_GUILD)):
+        emu.add_member(GUILD, user, name, permissions=perms)
+    await emu.start()
+    emu.patch(monkeypatch)
+    settings = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "bot.db"), **price_apis.env()})
+    async with build(settings) as app:
+        admins = PlatformAdmins()
+        admins.by_platform["discord"] = DiscordAdmins()
+        app.assistant.admins = admins
+        adapter = DiscordAdapter(app.assistant)
+        app.dispatcher.notifiers.append(DiscordNotifier(adapter.client))
+        await adapter.start(emu.token, timeout=10)
+        try:
+            yield World(emu, app, adapter, price_apis.world)
+        finally:
+            await adapter.stop()
+    await emu.close()
+
+
+async def test_commands_are_synced_typed_and_described(world):
+    synced = {c["name"]: c for c in world.emu.commands["global"]}
+    assert set(synced) == set(COMMANDS)
+    assert all(c["description"] for c in synced.values())
+    add = {o["name"]: o for o in synced["add"]["options"]}
+    assert add["amount"]["type"] == 10 and add["amount"]["min_value"] > 0
+    assert add["asset"].get("autocomplete") and add["lender"].get("autocomplete")
+    assert all(o.get("description") for c in synced.values() for o in c.get("options", []))
+
+
+async def test_private_answers_in_a_guild_are_ephemeral(world):
+    reply = await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    assert reply["data"]["flags"] & 64 and "Added #1" in embed_text(reply)
+    reply = await world.slash(ALICE, "health", position=1)
+    assert reply["data"]["flags"] & 64 and "1.66" in embed_text(reply) and "$1,807.23" in embed_text(reply)
+    reply = await world.slash(BOB, "health", position=1)
+    assert "You have no position #1" in embed_text(reply)
+
+
+async def test_autocomplete_offers_assets_lenders_and_your_own_ids(world):
+    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", label="main")
+    iid = await world.emu.autocomplete(ALICE, "health", [{"name": "position", "value": "", "focused": True}],
+                                       guild_id=GUILD, channel_id=CHANNEL)
+    choices = (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]
+    assert choices == [{"name": "#1 main: aave-v3", "value": 1}]
+    iid = await world.emu.autocomplete(BOB, "health", [{"name": "position", "value": "", "focused": True}],
+                                       guild_id=GUILD, channel_id=CHANNEL)
+    assert (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"] == []
+    iid = await world.emu.autocomplete(ALICE, "add", [{"name": "amount", "value": 1}, {"name": "lender", "value": "x"},
+                                                      {"name": "asset", "value": "wst", "focused": True}],
+                                       guild_id=GUILD, channel_id=CHANNEL)
+    assert [c["value"] for c in (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]] == ["wstETH"]
+
+
+async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
+    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    reply = await world.slash(ALICE, "watch", position=1)
+    assert not reply["data"].get("flags", 0) & 64 and "W1: your #1" in embed_text(reply)
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
+    assert "W1 (alice's #1)" in embed_text(post)
+    assert custom_ids(post) == ["cmd:/health W1", "cmd:/snooze W1 1h", "cmd:/snooze W1 24h"]
+    assert (post.get("payload") or post)["embeds"][0]["color"] == 0xE67E22  # danger orange
+    await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DANGER" in embed_text(r))
+
+    position = world.app.store.position(Owner("discord", "user", str(ALICE)), 1)
+    iid = await world.emu.click(BOB, post["id"], "cmd:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
+    assert "Only the owner of W1" in embed_text(answer) and answer["data"]["flags"] & 64
+    assert world.app.store.alert_settings(position)["snoozed_until"] == 0.0
+    iid = await world.emu.click(ALICE, post["id"], "cmd:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
+    assert "Snoozed W1 until" in embed_text(answer)
+    assert world.app.store.alert_settings(position)["snoozed_until"] > 0
+
+
+async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world):
+    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    await world.slash(ALICE, "watch", position=1)
+    await world.tick()
+    world.emu.fail_next_message(403, 50013, "Missing Permissions", channel_id=CHANNEL)
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    assert world.app.outbox.disabled_destinations() == [(ChatRef("discord", str(CHANNEL), True).key, "Discord 50013: Missing Permissions")]
+    told = await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DELIVERY STOPPED" in embed_text(r))
+    assert "/watch 1" in embed_text(told)
+
+
+async def test_server_positions_need_manage_server_checked_in_code(world):
+    reply = await world.slash(BOB, "add", amount=100, asset="ETH", lender="aave-v3", server=True)
+    assert "Only this group's admins" in embed_text(reply)
+    reply = await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
+    assert "Added #1 (treasury)" in embed_text(reply)
+    reply = await world.slash(BOB, "positions", server=True)
+    assert "treasury" in embed_text(reply)  # members read the channel's own
+    reply = await world.slash(BOB, "remove", position=1, server=True)
+    assert "Only this group's admins" in embed_text(reply)
+
+
+async def test_confirmation_buttons(world):
+    await world.slash(ALICE, "add", amount=1, asset="ETH", lender="aave-v3")
+    ask = await world.slash(ALICE, "remove", position=1, guild=False)
+    assert custom_ids(ask) == ["cmd:/remove 1 yes", "cmd:/dismiss"]
+    message = ask.get("message_id") or ask.get("message", {}).get("id")
+    iid = await world.emu.click(ALICE, message, "cmd:/remove 1 yes")
+    done = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
+    assert done["type"] == 7 and "Removed #1" in embed_text(done)
+    assert world.app.store.positions(Owner("discord", "user", str(ALICE))) == []
+
+
+async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_apis):
+    discord_emu = DiscordEmulator()
+    discord_emu.add_guild(GUILD, "Borrowers", OWNER)
+    discord_emu.add_channel(GUILD, CHANNEL, "alerts")
+    discord_emu.add_member(GUILD, ALICE, "alice")
+    await discord_emu.start()
+    telegram_emu = TelegramEmulator()
+    await telegram_emu.start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), NO_PROXY="127.0.0.1,localhost", **price_apis.env(),
+               TELEGRAM_BOT_TOKEN=telegram_emu.token, TELEGRAM_API_BASE_URL=telegram_emu.root,
+               DISCORD_BOT_TOKEN=discord_emu.token, DISCORD_API_BASE_URL=discord_emu.api_base,
+               DISCORD_GATEWAY_URL=discord_emu.gateway_url)
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.wait_for(discord_emu.identified.wait(), 20)
+        for _ in range(100):  # the command tree is synced in setup_hook, before IDENTIFY completes
+            if discord_emu.commands.get("global"):
+                break
+            await asyncio.sleep(0.1)
+        iid = await discord_emu.slash(ALICE, "add", [{"name": "amount", "value": 10}, {"name": "asset", "value": "ETH"},
+                                                     {"name": "lender", "value": "aave-v3"}], guild_id=GUILD, channel_id=CHANNEL)
+        reply = await discord_emu.wait_for(lambda r: r.get("interaction_id") == iid, timeout=10)
+        assert "Added #1" in embed_text(reply)
+        alice = telegram_emu.user(1, "Alice")
+        telegram_emu.send_text(telegram_emu.private_chat(alice), alice, "/add 1 BTC on aave-v3")
+        await telegram_emu.wait_for(lambda m: "Added #1" in m["text"], timeout=10)  # one core, each user numbered alone
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        await telegram_emu.close()
+        await discord_emu.close()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    assert discord_emu.token not in (out + err).decode() and telegram_emu.token not in (out + err).decode()
