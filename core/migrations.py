@@ -138,6 +138,32 @@ def _alerts_outbox_routing(db: Database) -> None:
     )
 
 
+@migrations(name="0004_yields_and_borrow_rates")
+def _yields_and_borrow_rates(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE positions ADD COLUMN borrow_apr REAL;
+        CREATE TABLE yield_pools (
+            pool TEXT PRIMARY KEY,
+            chain TEXT NOT NULL,
+            project TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            tvl_usd REAL NOT NULL,
+            apy_base REAL,
+            apy_reward REAL,
+            apy REAL NOT NULL,
+            apy_mean_30d REAL,
+            stablecoin INTEGER NOT NULL,
+            il_risk INTEGER NOT NULL,
+            exposure TEXT NOT NULL,
+            outlier INTEGER NOT NULL,
+            fetched_at REAL NOT NULL
+        );
+        CREATE INDEX yield_pools_symbol ON yield_pools(symbol);
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
     pending = [m.name for m in migrations.pending(db)]
