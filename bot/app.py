@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from core.assets import AssetRegistry
+from core.backup import running_lock
 from core.config import Settings
 from core.delivery import Dispatcher
 from core.monitor import Monitor
@@ -36,6 +37,7 @@ from core.store import Store
 
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier
+from .ops import start_ops
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +80,30 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
     clock = clock or SystemClock()
     interval = interval or settings.price_interval_seconds
     registry, presets = AssetRegistry.bundled(), Presets.bundled()
-    store = Store(settings.database_path)
-    try:
-        async with aiohttp.ClientSession(trust_env=True) as session:
-            feed = PriceFeed(
-                sources if sources is not None else price_sources(settings, session),
-                registry,
-                clock,
-                in_use=store.assets_in_use,
-                history=PriceHistory(store.db) if record_history else None,
-                # Between scheduled ticks a command reuses the last check instead of asking again.
-                refresh_after=max(settings.price_cache_seconds, interval + 5),
-            )
-            outbox = Outbox(store)
-            dispatcher = Dispatcher(outbox, [])
-            monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
-            count = monitor.load()
-            log.info("monitoring %d positions", count)
-            assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
-                                  monitor_status=lambda: monitor.last_tick)
-            scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
-            yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session)
-    finally:
-        store.close()
+    with running_lock(settings.database_path):  # one bot per database: a second start says so plainly
+        store = Store(settings.database_path)
+        try:
+            async with aiohttp.ClientSession(trust_env=True) as session:
+                feed = PriceFeed(
+                    sources if sources is not None else price_sources(settings, session),
+                    registry,
+                    clock,
+                    in_use=store.assets_in_use,
+                    history=PriceHistory(store.db) if record_history else None,
+                    # Between scheduled ticks a command reuses the last check instead of asking again.
+                    refresh_after=max(settings.price_cache_seconds, interval + 5),
+                )
+                outbox = Outbox(store)
+                dispatcher = Dispatcher(outbox, [])
+                monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
+                count = monitor.load()
+                log.info("monitoring %d positions", count)
+                assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
+                                      monitor_status=lambda: monitor.last_tick)
+                scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
+                yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session)
+        finally:
+            store.close()
 
 
 def console_notifier(app: App, user: str, chat: ConsoleChat):
@@ -112,10 +115,9 @@ def console_notifier(app: App, user: str, chat: ConsoleChat):
 
 
 async def _shutdown(app: App) -> None:
-    """Stop ticking, deliver what is due, stop delivering."""
+    """Stop ticking, deliver what is due for SHUTDOWN_GRACE_SECONDS, stop; what is left waits in the outbox."""
     await app.scheduler.stop()
-    await app.dispatcher.deliver(patience=2.0)
-    await app.dispatcher.stop()
+    await app.dispatcher.stop(drain=app.settings.shutdown_grace_seconds)
 
 
 async def run_console(settings: Settings, user: str, stdin=None, stdout=None) -> None:
@@ -123,12 +125,15 @@ async def run_console(settings: Settings, user: str, stdin=None, stdout=None) ->
     async with build(settings) as app:
         chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout)
         app.dispatcher.notifiers.append(console_notifier(app, user, chat))
+        ops = await start_ops(app, settings.http_port) if settings.http_port else None
         app.scheduler.start()
         app.dispatcher.start()
         try:
             await chat.run()
         finally:
             await _shutdown(app)
+            if ops is not None:
+                await ops.cleanup()
 
 
 def replay_database(main: Path, resume: bool) -> Path:
@@ -214,6 +219,7 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
         app.assistant.admins = admins
         started = []
         runner = None
+        ops = await start_ops(app, settings.http_port) if settings.http_port else None
         try:
             if settings.telegram_bot_token:
                 webhook = settings.telegram_webhook_url
@@ -248,6 +254,8 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
             if runner is not None:
                 await runner.cleanup()
             await _shutdown(app)
+            if ops is not None:
+                await ops.cleanup()
 
 
 async def run(settings: Settings, user: str) -> None:

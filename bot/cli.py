@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.backup import BackupError, backup, restore
 from core.config import ConfigError, Settings
 
 from . import app, logs
@@ -40,6 +41,10 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--until", metavar="DAY", help="end the replay after this day (YYYY-MM-DD)")
             s.add_argument("--resume", action="store_true", help="continue an interrupted replay where it stopped")
     sub.add_parser("config", help="print the effective settings, secrets masked")
+    s = sub.add_parser("backup", help="copy the database to PATH while the bot runs, and verify the copy")
+    s.add_argument("path")
+    s = sub.add_parser("restore", help="replace the database with a verified backup (stop the bot first)")
+    s.add_argument("path")
     return p
 
 
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in settings.describe().items():
             print(f"{key}={value}")
         return 0
+    if command in ("backup", "restore"):
+        return backup_or_restore(command, settings.database_path, Path(args.path))
     if getattr(args, "db", None):
         settings = dataclasses.replace(settings, database_path=Path(args.db))
     user = getattr(args, "user", None) or default_user()
@@ -73,7 +80,23 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(app.run(settings, user))
     except KeyboardInterrupt:
         pass
-    except ValueError as err:  # a replay window the bundle does not have
+    except (ValueError, BackupError) as err:  # a replay window the bundle lacks; the database already in use
         print(f"collateral-bot: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def backup_or_restore(command: str, db_path: Path, path: Path) -> int:
+    """`collateral-bot backup PATH` / `restore PATH`: one line saying what happened."""
+    try:
+        if command == "backup":
+            counts = backup(db_path, path)
+            print(f"backed up {db_path} to {path}: integrity ok, {counts.get('positions', 0)} positions")
+        else:
+            counts = restore(path, db_path)
+            print(f"restored {db_path} from {path}: integrity ok, {counts.get('positions', 0)} positions "
+                  f"(the previous database is kept as {db_path.name}.before-restore)")
+    except BackupError as err:
+        print(f"collateral-bot: {command} failed: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -68,6 +68,8 @@ class Settings:
     telegram_webhook_port: int = 8443  # where this process listens for them
     discord_guild_id: int | None = None  # sync commands to this guild only (instant, for trying things out)
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
+    log_format: str = "text"  # or "json": one JSON object a line
+    shutdown_grace_seconds: float = 5.0  # on SIGTERM, how long due warnings keep going out (Docker kills after 10 s)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
@@ -118,7 +120,11 @@ class Settings:
         level = (get("LOG_LEVEL") or "").upper() or None
         if level is not None and level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got {level[:20]!r})")
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json (got {log_format[:20]!r})")
         return cls(
+            log_format=log_format,
             database_path=Path(get("DATABASE_PATH") or default_database_path()).expanduser(),
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
             discord_bot_token=secret("DISCORD_BOT_TOKEN"),
@@ -134,6 +140,7 @@ class Settings:
             price_interval_seconds=number("PRICE_INTERVAL_SECONDS", 60.0, 1, 86400),
             price_cache_seconds=number("PRICE_CACHE_SECONDS", 30.0, 0, 3600),
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),
+            shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", 5.0, 0, 600),
             http_port=int(port) if port else None,
             alert_webhook_url=url("ALERT_WEBHOOK_URL", "http://unset") if get("ALERT_WEBHOOK_URL") else None,
             telegram_webhook_url=url("TELEGRAM_WEBHOOK_URL", "http://unset") if get("TELEGRAM_WEBHOOK_URL") else None,

@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import logging
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -151,9 +151,10 @@ class Dispatcher:
         self.limiter = limiter or Limiter()
         self.concurrency = concurrency
         self._wake = asyncio.Event()
-        self._stop = False
         self._task: asyncio.Task | None = None
         self.sent = self.failed = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()  # (platform, outcome) -> count, for /metrics
+        self._deadline: float | None = None  # while draining at shutdown: no new send starts after it
 
     def notifier_for(self, chat: ChatRef) -> Notifier | None:
         """The notifier that delivers to this chat in this process, if any."""
@@ -168,25 +169,35 @@ class Dispatcher:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="dispatcher")
         return self._task
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Finish in-flight sends (up to `grace` seconds) and end."""
-        self._stop = True
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop delivering: keep sending what is due for up to `drain` seconds, let in-flight sends finish, end.
+
+        What is not sent by then stays in the outbox and goes after the next start.
+        """
+        self._deadline = time.monotonic() + drain
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, grace)
+                await asyncio.wait_for(self._task, drain + 10)
             except asyncio.TimeoutError:
                 self._task.cancel()
 
+    def _closing(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     async def run(self) -> None:
-        """The delivery loop."""
-        while not self._stop:
+        """The delivery loop, until stop()."""
+        while not self._closing():
             self._wake.clear()
             rest = await self.deliver()
+            if self._deadline is not None and rest is None:
+                break  # stopping, and nothing more is due
             due = self.outbox.next_due()
             timeout = 30.0 if due is None else max(0.05, due - time.time())
             if rest is not None:
                 timeout = min(timeout, rest)
+            if self._deadline is not None:
+                timeout = min(timeout, max(0.0, self._deadline - time.monotonic()))
             try:
                 await asyncio.wait_for(self._wake.wait(), min(30.0, timeout))
             except asyncio.TimeoutError:
@@ -217,8 +228,11 @@ class Dispatcher:
         inflight: set[asyncio.Task] = set()
         known: dict[int, str] = {}
         self._load(queues, heads, known)
-        while not self._stop or inflight:
-            if self._wake.is_set() and not self._stop:
+        while True:
+            closing = self._closing()
+            if closing and not inflight:
+                return None
+            if self._wake.is_set() and not closing:
                 self._wake.clear()
                 self._load(queues, heads, known)
             now = time.monotonic()
@@ -227,7 +241,7 @@ class Dispatcher:
                 heapq.heappush(heads[queues[key][0].notice.chat.platform], (urgency, row_id, key))
             wake_at = [w[0] for w in waiting[:1]]
             for platform, heap in heads.items():
-                while heap and len(inflight) < self.concurrency and not self._stop:
+                while heap and len(inflight) < self.concurrency and not closing:
                     hold = self.limiter.platform_wait(platform, now)
                     if hold > 0:
                         wake_at.append(now + hold)
@@ -242,17 +256,16 @@ class Dispatcher:
                     self.limiter.record(row.notice.chat, now)
                     inflight.add(asyncio.create_task(self._send(row, key, queues, heads, waiting)))
             if not inflight:
-                if not wake_at:
+                if not wake_at or closing:
                     return None
                 rest = min(wake_at) - time.monotonic()
-                if rest > patience or self._stop:
+                if rest > patience:
                     return rest
                 await asyncio.sleep(max(0.0, rest))
                 continue
             timeout = max(0.0, min(wake_at) - now) if wake_at else None
             done, _ = await asyncio.wait(inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             inflight -= done
-        return None
 
     async def _send(self, row: OutboxRow, key: str, queues, heads, waiting) -> int:
         """One send and what its outcome means; queues the chat's next row when this one is settled."""
@@ -261,19 +274,23 @@ class Dispatcher:
         now = time.time()
         next_ready = 0.0
         ok = 0
+        outcome = "sent"
         try:
             await notifier.send(chat, row.notice)
         except RetryLater as err:
+            outcome = "rate-limited"
             self.limiter.pause(chat, err.seconds, err.scope, time.monotonic())
             self.outbox.retry(row.id, now + err.seconds, str(err), count_attempt=False)
             next_ready = err.seconds  # not settled: the same row goes again after the pause
         except ChatMoved as err:
+            self.outcomes[(chat.platform, "moved")] += 1
             moved = self.outbox.move_destination(chat, err.new_chat_id)
             log.info("chat %s moved to %s; following it", chat.key, moved.key)
             queues.pop(key, None)
             self._wake.set()  # its rows are queued again under the new id
             return 0
         except Undeliverable as err:
+            self.outcomes[(chat.platform, "disabled")] += 1
             log.warning("disabling %s: %s", chat.key, err)
             self.outbox.disable_destination(chat, str(err), now)
             if chat.is_group and self.outbox.tell_owners(chat, str(err), now):
@@ -281,9 +298,11 @@ class Dispatcher:
             queues.pop(key, None)
             return 0
         except Rejected as err:
+            outcome = "dead-lettered"
             log.warning("message %d to %s rejected: %s", row.id, chat.key, err)
             self.outbox.dead(row.id, str(err))
         except MaybeDelivered as err:
+            outcome = "timed-out"
             if row.critical:  # a duplicate warning is better than a lost one
                 self.outbox.retry(row.id, now + 5, f"timed out, retrying: {err}")
                 next_ready = 5.0
@@ -291,6 +310,7 @@ class Dispatcher:
                 self.outbox.mark_sent(row.id, now, "timed out; may have been delivered")
                 ok = 1
         except Exception as err:  # noqa: BLE001 - any other failure is retried with back-off
+            outcome = "retried"
             self.failed += 1
             attempt = row.attempts + 1
             pause = min(300.0, 2.0**attempt)
@@ -306,6 +326,7 @@ class Dispatcher:
             self.outbox.mark_sent(row.id, time.time())
             self.sent += 1
             ok = 1
+        self.outcomes[(chat.platform, outcome)] += 1
         queue = queues.get(key)
         if queue is None:
             return ok
