@@ -45,15 +45,20 @@ async def get_json(
                 )
             if response.status >= 400:
                 raise SourceError(source, f"http-{response.status}", f"HTTP {response.status}")
-            body = await response.content.read(MAX_BODY + 1)
+            # read() returns whatever the first chunk holds; read to the end, up to the cap.
+            chunks, size = [], 0
+            async for chunk in response.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise SourceError(source, "bad-body", "answer too large")
+                chunks.append(chunk)
+            body = b"".join(chunks)
     except SourceError:
         raise
     except asyncio.TimeoutError:
         raise SourceError(source, "timeout", f"no answer within {timeout:g}s") from None
     except aiohttp.ClientError as err:
         raise SourceError(source, "unreachable", type(err).__name__) from None
-    if len(body) > MAX_BODY:
-        raise SourceError(source, "bad-body", "answer too large")
     if not body.strip():
         raise SourceError(source, "bad-body", "empty answer")
     try:

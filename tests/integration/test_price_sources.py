@@ -91,3 +91,24 @@ async def test_coingecko_dates_its_prices(price_apis, session, registry):
     price_apis.world.now = 1_700_000_000
     quotes = await make("coingecko", price_apis, session).fetch(assets(registry, "ETH"))
     assert quotes["ETH"].as_of == 1_700_000_000
+
+
+async def test_a_large_answer_is_read_to_its_end(price_apis, session, registry):
+    # the real Binance ticker lists thousands of pairs; one read() returns only the first chunk of it
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    pairs = [{"symbol": f"X{i}USDT", "price": "1.0"} for i in range(20_000)] + [{"symbol": "ETHUSDT", "price": "3000.5"}]
+
+    async def ticker(request):
+        return web.json_response(pairs)
+
+    app = web.Application()
+    app.router.add_get("/api/v3/ticker/price", ticker)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        quotes = await BinanceSource(session, str(server.make_url("")).rstrip("/")).fetch(assets(registry, "ETH"))
+    finally:
+        await server.close()
+    assert quotes["ETH"].price == 3000.5
