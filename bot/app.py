@@ -34,6 +34,7 @@ from core.protocols import Presets
 from core.scheduler import Scheduler
 from core.service import Assistant
 from core.store import Store
+from core.yields import DefiLlamaSource, YieldBook
 
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier
@@ -56,6 +57,14 @@ class App:
     scheduler: Scheduler
     clock: Clock
     session: aiohttp.ClientSession
+    yields: YieldBook
+    refresher: Scheduler  # the hourly yield refresh, beside the ticks
+
+    def start(self) -> None:
+        """Ticks, yield refreshes and delivery, in the background."""
+        self.scheduler.start()
+        self.refresher.start()
+        self.dispatcher.start()
 
 
 def price_sources(settings: Settings, session: aiohttp.ClientSession) -> list[PriceSource]:
@@ -94,16 +103,25 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                     refresh_after=max(settings.price_cache_seconds, interval + 5),
                 )
                 outbox = Outbox(store)
+                yields = YieldBook(store, DefiLlamaSource(session, settings.defillama_base_url, settings.http_timeout_seconds * 2),
+                                   clock, registry)
                 dispatcher = Dispatcher(outbox, [])
                 monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
                 count = monitor.load()
                 log.info("monitoring %d positions", count)
                 assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
-                                      monitor_status=lambda: monitor.last_tick)
+                                      monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history)
                 scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
-                yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session)
+                refresher = Scheduler([yields.refresh], yields.REFRESH_SECONDS, "yields")
+                yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
+                          refresher)
         finally:
             store.close()
+
+
+def files_dir(settings: Settings) -> Path:
+    """Where the console saves charts and exports: beside the database."""
+    return settings.database_path.parent / "files"
 
 
 def console_notifier(app: App, user: str, chat: ConsoleChat):
@@ -117,17 +135,17 @@ def console_notifier(app: App, user: str, chat: ConsoleChat):
 async def _shutdown(app: App) -> None:
     """Stop ticking, deliver what is due for SHUTDOWN_GRACE_SECONDS, stop; what is left waits in the outbox."""
     await app.scheduler.stop()
+    await app.refresher.stop()
     await app.dispatcher.stop(drain=app.settings.shutdown_grace_seconds)
 
 
 async def run_console(settings: Settings, user: str, stdin=None, stdout=None) -> None:
     """The console chat with live prices and warnings."""
     async with build(settings) as app:
-        chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout)
+        chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout, files_dir(settings))
         app.dispatcher.notifiers.append(console_notifier(app, user, chat))
         ops = await start_ops(app, settings.http_port) if settings.http_port else None
-        app.scheduler.start()
-        app.dispatcher.start()
+        app.start()
         try:
             await chat.run()
         finally:
@@ -179,7 +197,7 @@ async def run_replay(settings: Settings, user: str, start: str, speed: float, un
 
     source = ReplaySource(candles, clock)
     async with build(settings, clock, sources=[source], record_history=False, interval=STEP / speed, on_commit=remember) as app:
-        chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout)
+        chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout, files_dir(settings))
         app.dispatcher.notifiers.append(console_notifier(app, user, chat))
         ticker = ReplayTicker(chat, app.feed, clock)
         app.scheduler.steps = [app.feed.tick, app.monitor.tick, ticker.after_tick, step]
@@ -245,8 +263,7 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 await discord_adapter.start(settings.discord_bot_token.reveal())
                 started.append(discord_adapter)
                 log.info("discord adapter started")
-            app.scheduler.start()
-            app.dispatcher.start()
+            app.start()
             await stop.wait()
         finally:
             for adapter in reversed(started):

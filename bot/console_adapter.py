@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TextIO
 
 from core.models import Actor, ChatRef, Owner
@@ -27,8 +28,10 @@ def console_actor(user: str) -> Actor:
 class ConsoleChat:
     """Reads one command per line, prints each reply; exits at end of input or /quit."""
 
-    def __init__(self, assistant: Assistant, user: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
+    def __init__(self, assistant: Assistant, user: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+                 files: Path | None = None):
         self.assistant = assistant
+        self.files = files  # where pictures are saved (a terminal cannot show them)
         self.actor = console_actor(user)
         self.stdin = stdin
         self.stdout = stdout
@@ -70,9 +73,20 @@ class ConsoleChat:
             if not text.startswith("/"):
                 text = "/" + text
             reply = await self.assistant.handle(self.actor, text)
-            self.say(plain_text(reply))
+            self.say(plain_text(reply) + self._save(reply))
         if until_done is not None:
             await until_done
+
+    def _save(self, reply) -> str:
+        """Pictures go to a file; the reply says where."""
+        attachment = reply.attachment
+        if attachment is None or not attachment.mime.startswith("image/") or self.files is None:
+            return ""
+        self.files.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        path = self.files / f"{Path(attachment.filename).stem}-{stamp}{Path(attachment.filename).suffix}"
+        path.write_bytes(attachment.content)
+        return f"\nSaved the picture to {path}"
 
 
 class ReplayTicker:

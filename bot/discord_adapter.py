@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # The permissions of whoever is being answered right now, as Discord computed them for this interaction.
 _PERMISSIONS: contextvars.ContextVar[tuple[str, discord.Permissions] | None] = contextvars.ContextVar("perms", default=None)
-PUBLIC = {"start", "help", "price", "protocols", "status", "watch", "unwatch", "watching"}  # the rest answer privately
+PUBLIC = {"start", "help", "price", "protocols", "status", "watch", "unwatch", "watching", "yield", "il"}  # the rest answer privately
 MAX_ID = 999_999_999
 Percent = app_commands.Range[float, 0.01, 99.99]
 
@@ -272,9 +272,12 @@ class DiscordAdapter:
         async def start(i: discord.Interaction):
             await run(i, "/start")
 
+        async def command_names(i: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return [app_commands.Choice(name=n, value=n) for n in COMMANDS if n.startswith(current.lower().strip())][:25]
+
         @tree.command(name="help", description=d["help"])
         @app_commands.describe(command="one command in detail")
-        @app_commands.choices(command=[app_commands.Choice(name=n, value=n) for n in list(COMMANDS)[:25]])
+        @app_commands.autocomplete(command=command_names)
         async def help_(i: discord.Interaction, command: str | None = None):
             await run(i, arg("/help", command))
 
@@ -390,6 +393,56 @@ class DiscordAdapter:
 
         for name in ("watching", "status"):
             plain(name)
+
+        @tree.command(name="yield", description=d["yield"])
+        @app_commands.describe(asset="the asset to earn on", chain="only this chain (e.g. Ethereum, Arbitrum)",
+                               min_tvl="smallest pool size in USD (default 1,000,000)", stable="stablecoin pools only",
+                               no_il="no impermanent-loss risk", single="single-asset pools only")
+        @app_commands.autocomplete(asset=assets)
+        async def yield_(i: discord.Interaction, asset: str, chain: str | None = None,
+                         min_tvl: app_commands.Range[float, 0.0, 1e13] | None = None, stable: bool = False,
+                         no_il: bool = False, single: bool = False):
+            flags = [f"chain {chain}" if chain else None, f"min-tvl {min_tvl:.0f}" if min_tvl else None,
+                     "stable" if stable else None, "no-il" if no_il else None, "single" if single else None]
+            await run(i, arg("/yield", asset, *flags))
+
+        @tree.command(name="rate", description=d["rate"])
+        @app_commands.describe(position="your position's id", apr="what the debt costs a year, %", off="forget the rate")
+        @app_commands.autocomplete(position=positions)
+        async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
+                       apr: app_commands.Range[float, 0.0, 1000.0] | None = None, off: bool = False, server: bool = False):
+            await run(i, arg("/rate", position, "off" if off or apr is None else f"{apr:g}%"), server)
+
+        @tree.command(name="carry", description=d["carry"])
+        @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)")
+        @app_commands.autocomplete(position=positions)
+        async def carry(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
+                        expected_yield: app_commands.Range[float, 0.0, 1000.0] | None = None, server: bool = False):
+            await run(i, arg("/carry", position, f"yield {expected_yield:g}%" if expected_yield is not None else None), server)
+
+        @tree.command(name="backtest", description=d["backtest"])
+        @app_commands.describe(position="your position's id", window="which crash (default: all four)")
+        @app_commands.choices(window=[app_commands.Choice(name=n, value=n) for n in ("2020-03", "2021-05", "2022-06", "2022-11", "all")])
+        @app_commands.autocomplete(position=positions)
+        async def backtest(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], window: str = "all",
+                           server: bool = False):
+            await run(i, arg("/backtest", position, window), server)
+
+        @tree.command(name="il", description=d["il"])
+        @app_commands.describe(pair="the pool pair, like ETH-USDC", start_price="price when you entered", end_price="price now or then",
+                               range_low="concentrated range: lower price", range_high="concentrated range: upper price")
+        async def il_(i: discord.Interaction, pair: str, start_price: app_commands.Range[float, 1e-9, 1e15],
+                      end_price: app_commands.Range[float, 1e-9, 1e15], range_low: app_commands.Range[float, 1e-9, 1e15] | None = None,
+                      range_high: app_commands.Range[float, 1e-9, 1e15] | None = None):
+            span = f"range {range_low:g}-{range_high:g}" if range_low and range_high else None
+            await run(i, arg("/il", pair, f"{start_price:f}".rstrip("0").rstrip("."), f"{end_price:f}".rstrip("0").rstrip("."), span))
+
+        @tree.command(name="chart", description=d["chart"])
+        @app_commands.describe(position="your position's id", whatif="health factor against price instead of recent prices")
+        @app_commands.autocomplete(position=positions)
+        async def chart(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], whatif: bool = False,
+                        server: bool = False):
+            await run(i, arg("/chart", position, "whatif" if whatif else None), server)
 
         @tree.command(name="export", description=d["export"])
         async def export(i: discord.Interaction, server: bool = False):

@@ -215,9 +215,11 @@ class TelegramAdapter:
             await self.application.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
                                                     reply_markup=keyboard(reply) if last else None,
                                                     disable_web_page_preview=True)
-        if reply.attachment is not None:
-            await self.application.bot.send_document(
-                chat_id, InputFile(reply.attachment.content, filename=reply.attachment.filename))
+        attachment = reply.attachment
+        if attachment is not None and attachment.mime.startswith("image/"):
+            await self.application.bot.send_photo(chat_id, InputFile(attachment.content, filename=attachment.filename))
+        elif attachment is not None:
+            await self.application.bot.send_document(chat_id, InputFile(attachment.content, filename=attachment.filename))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log handler errors (without update contents, which may hold amounts)."""

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from . import views
+from .commands import Command
 from .errors import InvalidAmount, NotPermitted, UsageError
-from .grammar import Command
 from .models import Actor, Position
 from .numbers import fmt_hf, fmt_pct
 from .replies import Line, Reply, Section, paragraph

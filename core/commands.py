@@ -1,8 +1,11 @@
-"""Every command's usage line, summary and examples: the single source for /help and usage errors."""
+"""What the commands are: each one's usage, summary and examples (for /help and errors), and the parsed Command."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .models import Leg, Overrides
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,75 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("unwatch", "/unwatch ID|W1", "in a group: stop sharing a position here (its owner or a group admin)",
                     ("/unwatch W1",)),
         CommandSpec("watching", "/watching", "in a group: the positions whose warnings this group receives"),
+        CommandSpec("yield", "/yield ASSET [chain NAME] [min-tvl 5m] [stable] [no-il] [single]",
+                    "where an asset earns: the best pools with APY base and reward, 30-day mean, TVL, IL risk",
+                    ("/yield USDC", "/yield ETH chain arbitrum", "/yield USDC min-tvl 50m no-il")),
+        CommandSpec("rate", "/rate ID 5.2%  or  /rate ID off", "what your debt costs (APR), for /carry",
+                    ("/rate 1 5.2%",)),
+        CommandSpec("carry", "/carry ID [yield 8%]",
+                    "does the borrowing pay: what the debt costs, what it and the collateral earn, net on equity",
+                    ("/carry 1", "/carry 1 yield 8%")),
+        CommandSpec("backtest", "/backtest ID [2020-03|2021-05|2022-06|2022-11|all]",
+                    "your position through real crashes: lowest health, warnings, liquidation, collateral that would have saved it",
+                    ("/backtest 1", "/backtest 1 2020-03")),
+        CommandSpec("il", "/il PAIR FROM TO [range LOW-HIGH]", "impermanent loss of a pool position between two prices",
+                    ("/il ETH-USDC 3000 4500", "/il ETH-USDC 3000 3500 range 2000-4000")),
+        CommandSpec("chart", "/chart ID [whatif]", "a picture: recent price with the liquidation and warning levels, or health against price",
+                    ("/chart 1", "/chart 1 whatif")),
         CommandSpec("status", "/status", "price sources, the last checks, what is degraded, the message queue"),
         CommandSpec("export", "/export", "all your data as JSON"),
         CommandSpec("forget", "/forget [yes]", "delete all your data (asks first)"),
     )
 }
+
+
+@dataclass(frozen=True)
+class PositionSpec:
+    """A position as typed: legs, lender, market, overrides and label."""
+
+    collateral: tuple[Leg, ...]
+    debt: tuple[Leg, ...] = ()
+    protocol: str | None = None
+    market: str | None = None
+    overrides: Overrides = field(default_factory=Overrides)
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A capacity target in the lender's own terms: hf 1.5, ltv 60% or cr 200%."""
+
+    kind: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Shock:
+    """A price move for /whatif: a relative move (-0.3) or an absolute USD price."""
+
+    asset: str  # a symbol, or "ALL"
+    move: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command: its name and typed arguments (unused ones stay None)."""
+
+    name: str
+    number: int | None = None
+    spec: PositionSpec | None = None
+    legs: tuple[Leg, ...] = ()
+    target: Target | None = None
+    shocks: tuple[Shock, ...] = ()
+    assets: tuple[str, ...] = ()
+    topic: str | None = None
+    confirmed: bool = False
+    watch: int | None = None  # a group's W-number instead of an owner's id
+    switch: bool | None = None  # on / off
+    warn: Decimal | None = None
+    critical: Decimal | None = None
+    percent: bool = False  # thresholds given in the lender's metric (LTV % or CR %)
+    seconds: int | None = None
+    everything: bool = False  # "all"
+    options: tuple[tuple[str, object], ...] = ()  # named extras: yield filters, /il prices and range

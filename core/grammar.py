@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .assets import AssetRegistry
-from .commands import COMMANDS
+from .commands import COMMANDS, Command, PositionSpec, Shock, Target
 from .errors import InvalidAmount, UnknownCommand, UsageError
+from .grammar_analysis import AnalysisGrammar
+from .grammar_warnings import WarningGrammar
 from .models import Leg, Overrides
 from .numbers import looks_like_amount, parse_amount, parse_decimal, parse_percent
 
@@ -25,63 +26,7 @@ MAX_ID = 999_999_999
 _COMMAND = re.compile(r"/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?")
 _ID = re.compile(r"#?([0-9]{1,9})")
 _WATCH_ID = re.compile(r"[Ww]([0-9]{1,9})")
-_DURATION = re.compile(r"([0-9]{1,4})(m|min|h|d)", re.IGNORECASE)
-MAX_SNOOZE = 7 * 86400
 _KEYWORDS = {"borrow", "on", "as", "ltv", "lt", "lltv", "margin", "penalty", "fee", "hf", "cr", "yes"}
-
-
-# ---------------------------------------------------------------- commands
-
-
-@dataclass(frozen=True)
-class PositionSpec:
-    """A position as typed: legs, lender, market, overrides and label."""
-
-    collateral: tuple[Leg, ...]
-    debt: tuple[Leg, ...] = ()
-    protocol: str | None = None
-    market: str | None = None
-    overrides: Overrides = field(default_factory=Overrides)
-    label: str | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """A capacity target in the lender's own terms: hf 1.5, ltv 60% or cr 200%."""
-
-    kind: str
-    value: Decimal
-
-
-@dataclass(frozen=True)
-class Shock:
-    """A price move for /whatif: a relative move (-0.3) or an absolute USD price."""
-
-    asset: str  # a symbol, or "ALL"
-    move: Decimal | None = None
-    price: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class Command:
-    """A parsed command: its name and typed arguments (unused ones stay None)."""
-
-    name: str
-    number: int | None = None
-    spec: PositionSpec | None = None
-    legs: tuple[Leg, ...] = ()
-    target: Target | None = None
-    shocks: tuple[Shock, ...] = ()
-    assets: tuple[str, ...] = ()
-    topic: str | None = None
-    confirmed: bool = False
-    watch: int | None = None  # a group's W-number instead of an owner's id
-    switch: bool | None = None  # on / off
-    warn: Decimal | None = None
-    critical: Decimal | None = None
-    percent: bool = False  # thresholds given in the lender's metric (LTV % or CR %)
-    seconds: int | None = None
-    everything: bool = False  # "all"
 
 
 # ---------------------------------------------------------------- parser
@@ -106,7 +51,7 @@ def command_name(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-class Parser:
+class Parser(WarningGrammar, AnalysisGrammar):
     """Parses one line into a Command, using the asset registry to validate symbols."""
 
     def __init__(self, registry: AssetRegistry):
@@ -369,71 +314,6 @@ class Parser:
         topic = args[0].lower() if args else None
         self._done(args, 1 if args else 0)
         return Command("protocols", topic=topic)
-
-    def _alerts(self, args):
-        if not args:
-            return Command("alerts")
-        if args[0].lower() in ("on", "off"):
-            self._done(args, 1)
-            return Command("alerts", switch=args[0].lower() == "on")
-        number, watch = self._ref(args[0])
-        if len(args) == 1:
-            return Command("alerts", number=number, watch=watch)
-        if args[1].lower() in ("on", "off", "reset"):
-            self._done(args, 2)
-            word = args[1].lower()
-            return Command("alerts", number=number, watch=watch, switch=None if word == "reset" else word == "on",
-                           confirmed=word == "reset")
-        values: dict[str, Decimal] = {}
-        percent = None
-        i = 1
-        while i < len(args):
-            word = args[i].lower()
-            if word not in ("warn", "critical") or word in values:
-                raise UsageError(f"Expected 'warn' or 'critical', got {args[i][:16]!r}.")
-            if i + 1 >= len(args):
-                raise UsageError(f"'{word}' needs a value, like '{word} 1.5' or '{word} 70%'.")
-            token = args[i + 1]
-            is_pct = token.endswith("%")
-            if percent is not None and is_pct != percent:
-                raise UsageError("Give both thresholds the same way: health factors (1.5) or percentages (70%).")
-            percent = is_pct
-            values[word] = parse_percent(token) if is_pct else parse_decimal(token)
-            if values[word] <= 0 or values[word] > 100:
-                raise InvalidAmount(f"'{word} {token}' is out of range.")
-            i += 2
-        return Command("alerts", number=number, watch=watch, warn=values.get("warn"), critical=values.get("critical"),
-                       percent=bool(percent))
-
-    def _snooze(self, args):
-        if len(args) != 2:
-            raise UsageError("Which position, and for how long? Like '/snooze 1 2h'.")
-        everything = args[0].lower() == "all"
-        number, watch = (None, None) if everything else self._ref(args[0])
-        if args[1].lower() == "off":
-            return Command("snooze", number=number, watch=watch, everything=everything, seconds=0)
-        match = _DURATION.fullmatch(args[1])
-        if not match:
-            raise UsageError(f"{args[1][:16]!r} is not a duration; use minutes, hours or days like 30m, 2h, 1d.")
-        seconds = int(match.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400}[match.group(2).lower()]
-        if not 60 <= seconds <= MAX_SNOOZE:
-            raise InvalidAmount("Snooze for at least a minute and at most 7 days.")
-        return Command("snooze", number=number, watch=watch, everything=everything, seconds=seconds)
-
-    def _watch(self, args):
-        if len(args) != 1:
-            raise UsageError("Which of your positions? Like '/watch 1'.")
-        return Command("watch", number=self._id(args[0]))
-
-    def _unwatch(self, args):
-        if len(args) != 1:
-            raise UsageError("Which one? Like '/unwatch W1' (see /watching).")
-        number, watch = self._ref(args[0])
-        return Command("unwatch", number=number, watch=watch)
-
-    def _watching(self, args):
-        self._done(args, 0)
-        return Command("watching")
 
     def _status(self, args):
         self._done(args, 0)

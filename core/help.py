@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .grammar import COMMANDS
+from .commands import COMMANDS
 from .protocols import Preset, Presets
 from .replies import Line, Reply, Section, text_lines
 

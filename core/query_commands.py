@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from . import help as help_text
 from . import risk, views
+from .commands import Command
 from .errors import UnsupportedByProtocol
-from .grammar import Command
 from .models import Actor, ChatRef, Severity
 from .numbers import fmt_hf, fmt_usd
 from .replies import Line, Reply, Section, paragraph, text_lines

@@ -11,9 +11,11 @@ from decimal import Decimal
 
 from . import views
 from .alert_commands import AlertCommands
+from .analysis_commands import AnalysisCommands
 from .assets import AssetRegistry
+from .commands import COMMANDS, Command, PositionSpec
 from .errors import CoreError, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
-from .grammar import COMMANDS, MAX_LEGS, Command, Parser, PositionSpec
+from .grammar import MAX_LEGS, Parser
 from .models import Actor, Leg, Owner, Position, Severity
 from .numbers import fmt_amount, fmt_hf
 from .outbox import Outbox
@@ -42,12 +44,12 @@ class NoEvents:
         """Ignored."""
 
 
-class Assistant(QueryCommands, AlertCommands):
+class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
     """Every command of the bot, platform-free; adapters call `handle`."""
 
     def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
                  events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
-                 monitor_status=None):
+                 monitor_status=None, yields=None, history=None):
         self.store = store
         self.prices = prices
         self.registry = registry
@@ -57,6 +59,8 @@ class Assistant(QueryCommands, AlertCommands):
         self.admins = admins or NoGroups()
         self.outbox = outbox
         self.monitor_status = monitor_status  # () -> dict about the last warning tick, for /status
+        self.yields = yields  # core.yields.YieldBook, for /yield and /carry
+        self.history = history  # core.prices.history.PriceHistory, for /chart
         self.parser = Parser(registry)
 
     async def handle(self, actor: Actor, text: str) -> Reply:

@@ -258,6 +258,15 @@ class Store:
             [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"]],
         )
 
+    def borrow_apr(self, position: Position) -> float | None:
+        """What the owner says the debt costs (APR), if they said."""
+        row = self.db.execute("SELECT borrow_apr FROM positions WHERE id = ?", [position.row_id]).fetchone()
+        return row[0] if row else None
+
+    def set_borrow_apr(self, position: Position, apr: float | None) -> None:
+        """Set (or clear) the position's borrow APR."""
+        self.db.execute("UPDATE positions SET borrow_apr = ? WHERE id = ?", [apr, position.row_id])
+
     # ---------------------------------------------------------------- watches: positions shared into groups
 
     def add_watch(self, chat: ChatRef, position: Position, title: str | None = None) -> tuple[int, bool]:

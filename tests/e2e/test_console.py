@@ -99,3 +99,11 @@ async def test_replay_shows_a_real_crash_and_the_guard(tmp_path):
 async def test_replay_of_a_month_not_bundled_fails_in_one_line(tmp_path):
     code, out, err = await run_console([console_script(), "console", "--replay", "2019-01"], "", bot_env(tmp_path), tmp_path)
     assert code == 2 and "no bundled history for 2019-01" in err and "Traceback" not in err
+
+
+async def test_a_chart_is_saved_beside_the_database(price_apis, tmp_path):
+    code, out, err = await run_console([console_script(), "console"], "/add 10 ETH borrow 15000 USDC on aave-v3\n/chart 1 whatif\n",
+                                       bot_env(tmp_path, price_apis), tmp_path)
+    assert code == 0, err
+    saved = [line.split("Saved the picture to ", 1)[1] for line in out.splitlines() if "Saved the picture to" in line]
+    assert saved and Path(saved[0]).read_bytes()[:4] == b"\x89PNG" and Path(saved[0]).parent == tmp_path / "files"

@@ -210,3 +210,12 @@ async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_ap
         await discord_emu.close()
     assert proc.returncode == 0, err.decode()[-3000:]
     assert discord_emu.token not in (out + err).decode() and telegram_emu.token not in (out + err).decode()
+
+
+async def test_a_chart_is_a_file_and_yield_is_public(world):
+    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    reply = await world.slash(ALICE, "chart", position=1, whatif=True)
+    [picture] = reply["files"]
+    assert picture["filename"] == "chart-1-whatif.png" and picture["data"][:4] == b"\x89PNG"
+    reply = await world.slash(BOB, "yield", asset="USDC")
+    assert not reply["data"].get("flags", 0) & 64 and "Where USDC earns" in embed_text(reply)

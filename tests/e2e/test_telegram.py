@@ -257,3 +257,11 @@ async def test_the_real_collateral_bot_run_process(tmp_path, price_apis):
     assert proc.returncode == 0, err.decode()[-2000:]
     assert emu.token not in (out + err).decode()
     assert ChatRef("telegram", str(ALICE)).key  # the process answered in Alice's chat
+
+
+async def test_a_chart_is_sent_as_a_photo(world):
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    world.emu.send_text(dm, alice, "/chart 1 whatif")
+    photo = await world.emu.wait_for(lambda m: "photo" in m)
+    assert photo["size"] > 10_000

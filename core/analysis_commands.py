@@ -1,0 +1,237 @@
+"""Commands about yield and history: /yield /rate /carry /backtest /il /chart (mixed into the Assistant)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime, timezone
+
+from . import backtest as bt
+from . import carry as carry_math
+from . import charts, il, risk
+from .commands import Command
+from .errors import UsageError
+from .models import Actor, Severity
+from .numbers import fmt_amount, fmt_hf, fmt_usd
+from .prices.replay import load_candles
+from .replies import Attachment, Line, Reply, Section, paragraph
+from .valuation import levels
+from .views import age_text, lender_name, position_summary
+
+LIQUID_STAKING = {"stETH", "wstETH", "rETH"}  # collateral that earns by itself
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _tvl(usd: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if usd >= size:
+            return f"${usd / size:,.2f}{unit}"
+    return fmt_usd(usd)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+class AnalysisCommands:
+    """Needs from the Assistant: store, prices, registry, presets, clock, yields, history, and its helpers."""
+
+    _candles = None
+
+    async def _bundle(self) -> dict:
+        """The bundled hourly history, read once (off the event loop: it is a few thousand rows a file)."""
+        if AnalysisCommands._candles is None:
+            AnalysisCommands._candles = await asyncio.to_thread(load_candles)
+        return AnalysisCommands._candles
+
+    # ---------------------------------------------------------------- /yield
+
+    async def _cmd_yield(self, actor: Actor, cmd: Command) -> Reply:
+        if self.yields is None:
+            return Reply.failure("Yield data is not set up in this bot.")
+        asset = cmd.assets[0]
+        answer = await self.yields.answer(asset, **dict(cmd.options))
+        if not answer.pools:
+            return Reply(f"No pool for {asset} passes the filters", paragraph(
+                "Try fewer filters (min-tvl lowers the bar; 'all' includes pools DefiLlama marks as outliers)."),
+                footer=self._yield_footer(answer))
+        lines = []
+        for n, p in enumerate(answer.pools, start=1):
+            split = f"base {_pct(p.apy_base)}, reward {_pct(p.apy_reward)}"
+            mean = f", 30-day mean {_pct(p.apy_mean_30d)}" if p.apy_mean_30d is not None else ""
+            risk_text = "IL risk" if p.il_risk else "no IL"
+            lines.append(Line(f"{n}. {p.project}", f"{p.symbol} on {p.chain}: APY {p.apy:.2f}% ({split}{mean}) · TVL {_tvl(p.tvl_usd)} · "
+                              f"{risk_text}{' · stablecoin' if p.stablecoin else ''}"))
+        return Reply(f"Where {asset} earns", (Section(None, tuple(lines)),), footer=self._yield_footer(answer))
+
+    def _yield_footer(self, answer) -> str:
+        age = age_text(self.clock.time() - answer.as_of)
+        origin = {"live": "DefiLlama", "cache": "DefiLlama (cached)", "bundled": "the bundled DefiLlama snapshot"}[answer.origin]
+        text = f"Data from {origin}, {age} old. APY includes compounding; past yield is not a promise."
+        return f"{text} {answer.note}".strip()
+
+    # ---------------------------------------------------------------- /rate and /carry
+
+    async def _cmd_rate(self, actor: Actor, cmd: Command) -> Reply:
+        await self._require_admin(actor, "set the group's rates")
+        position = self._position(self._owner(actor), cmd.number)
+        apr = None if cmd.switch is False else float(dict(cmd.options)["apr"])
+        self.store.set_borrow_apr(position, apr)
+        if apr is None:
+            return Reply(f"{position.ref} has no borrow rate set now.")
+        apy = carry_math.apr_to_apy(apr)
+        return Reply(f"{position.ref} borrows at {apr:.2%} APR ({apy:.2%} APY, compounded every second).",
+                     paragraph(f"/carry {position.number} shows whether that pays for itself."))
+
+    async def _cmd_carry(self, actor: Actor, cmd: Command) -> Reply:
+        position = self._position(self._owner(actor), cmd.number)
+        val = await self._value(position)
+        if not val.priced:
+            return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no carry can be worked out.")
+        if not position.debt:
+            return Reply(f"{position.ref} borrows nothing, so there is no carry to weigh.")
+        e = val.exposure
+        debt, coll = risk.debt_value(e), risk.collateral_value(e)
+        if coll <= debt:
+            return Reply(f"{position.ref} owes more than its collateral is worth: no equity to earn on.")
+        apr = self.store.borrow_apr(position)
+        debt_asset = position.debt[0].asset
+        given = dict(cmd.options).get("apy")
+        pool = None if given is not None or self.yields is None else self.yields.best_for(
+            debt_asset, stable_only=self.registry.get(debt_asset).stable, no_il=True)
+        deploy_apy = float(given) if given is not None else (pool.apy / 100 if pool else 0.0)
+        coll_apy, coll_pool = 0.0, None
+        main = max(e.collateral, key=lambda c: c.value)
+        if main.asset in LIQUID_STAKING and self.yields is not None:
+            coll_pool = self.yields.best_for(main.asset, single_only=True)
+            coll_apy = coll_pool.apy / 100 if coll_pool else 0.0
+        result = carry_math.carry(debt, apr or 0.0, debt, deploy_apy, main.value, coll_apy, coll - debt)
+        lines = [
+            Line("Debt", f"{fmt_usd(debt)} at {f'{apr:.2%} APR' if apr is not None else 'an unknown rate'}: "
+                 f"{fmt_usd(result.borrow_cost_usd)} a year"),
+            Line("Borrowed amount put to work", f"{fmt_usd(debt)} at {deploy_apy:.2%} APY"
+                 + (f" ({pool.project} {pool.symbol} on {pool.chain})" if pool else " (your figure)" if given is not None else " (no pool found)")
+                 + f": {fmt_usd(result.deploy_income_usd)} a year"),
+        ]
+        if coll_apy:
+            lines.append(Line("Collateral earns", f"{fmt_usd(main.value)} of {main.asset} at {coll_apy:.2%} "
+                              f"({coll_pool.project}): {fmt_usd(result.collateral_income_usd)} a year"))
+        lines += [
+            Line("Net", f"{fmt_usd(result.net_usd)} a year on {fmt_usd(result.equity_usd)} of equity: {result.net_on_equity:.2%}"),
+            Line("Break-even borrow rate", f"{result.break_even_borrow_apr:.2%} APR: above it, the borrowing costs more than it earns"),
+        ]
+        verdict = ("The borrowing pays for itself." if apr is not None and apr < result.break_even_borrow_apr
+                   else "The borrowing costs more than the borrowed money earns." if apr is not None
+                   else f"Set what the debt costs with /rate {position.number} 5.2% to see the net.")
+        footer = self._yield_footer(await self.yields.answer(debt_asset)) if self.yields is not None and given is None else None
+        return Reply(f"Carry of {position.ref} · {lender_name(val.terms)}", (Section(None, tuple(lines)), Section(None, (Line("", verdict),))),
+                     footer=footer)
+
+    # ---------------------------------------------------------------- /backtest
+
+    async def _cmd_backtest(self, actor: Actor, cmd: Command) -> Reply:
+        position = self._position(self._owner(actor), cmd.number)
+        terms = self._terms_of(position)
+        settings = self.store.alert_settings(position)
+        warn, danger = levels(terms)
+        warn = settings["warn"] or warn
+        danger = settings["critical"] or danger
+        coll = [bt.Leg(leg.asset, float(leg.amount), terms.collateral[leg.asset].lt) for leg in position.collateral]
+        at_par = terms.preset.debt_at_par
+        debt = [bt.Owed(leg.asset, float(leg.amount), at_par and self.registry.get(leg.asset).stable) for leg in position.debt]
+        candles = await self._bundle()
+        if cmd.topic == "all":
+            results = await asyncio.to_thread(bt.backtest_all, coll, debt, warn, danger, candles, self.registry)
+        else:
+            results = [await asyncio.to_thread(bt.backtest, coll, debt, warn, danger, cmd.topic, candles, self.registry)]
+        sections = [self._backtest_section(r, position) for r in results]
+        worst = max((1 if r.liquidated_at else 0 for r in results), default=0)
+        return Reply(f"{position.ref} through real crashes ({position_summary(position)})", tuple(sections),
+                     Severity.LIQUIDATABLE if worst else Severity.OK,
+                     footer="Today's amounts replayed on bundled Binance hourly closes (the lowest wick shown too); "
+                            "warnings are the ones this bot would have sent.")
+
+    def _backtest_section(self, r: bt.BacktestResult, position) -> Section:
+        if r.missing:
+            return Section(r.window, (Line("", f"no bundled prices for {', '.join(r.missing)} in this window"),))
+        lines = [Line("Health", f"{fmt_hf(r.start_hf)} at the start, lowest {fmt_hf(r.lowest_hf)} on {_when(r.lowest_at)} "
+                      f"(wick {fmt_hf(r.lowest_wick_hf)}), {fmt_hf(r.end_hf)} at the end")]
+        sent = [e for e in r.warnings if e.kind == "worse"]
+        if r.warnings:
+            firsts = "; ".join(f"{_when(e.ts)} {('WARNING', 'DANGER', 'LIQUIDATABLE')[e.level - 1]}" for e in sent[:3])
+            reminders = sum(e.kind == "reminder" for e in r.warnings)
+            lines.append(Line("Warnings", f"{len(sent)} warnings, {reminders} reminders"
+                              + (f"; first: {firsts}" if firsts else "")))
+        if r.liquidated_at is None:
+            lines.append(Line("Liquidation", "survived"))
+        else:
+            at = ", ".join(f"{a} {fmt_usd(p)}" for a, p in r.liquidation_prices.items())
+            lines.append(Line("Liquidation", f"on {_when(r.liquidated_at)} at {at}"))
+            extra = ", ".join(f"{fmt_amount(round(x, 6))} {a}" for a, x in r.extra_collateral.items() if x > 0)
+            if extra:
+                lines.append(Line("Would have survived with", f"{extra} more collateral"))
+        return Section(r.window, tuple(lines))
+
+    # ---------------------------------------------------------------- /il
+
+    async def _cmd_il(self, actor: Actor, cmd: Command) -> Reply:
+        o = dict(cmd.options)
+        base, quote = cmd.assets
+        p0, p1 = o["from"], o["to"]
+        full = il.constant_product_il(p1 / p0)
+        lines = [Line("Full range (constant product)", f"{full:.4%}; the pool's fees must earn {il.fees_to_break_even(full):.2%} to make up for it")]
+        if "low" in o:
+            try:
+                ranged = il.concentrated_il(10_000.0, p0, p1, o["low"], o["high"])
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+            position = il.range_position(10_000.0, p0, o["low"], o["high"])
+            out = "" if o["low"] <= p1 <= o["high"] else " (out of range: all in one asset)"
+            lines.append(Line(f"Range {fmt_usd(o['low'])}-{fmt_usd(o['high'])}",
+                              f"{ranged:.4%}{out}; fees must earn {il.fees_to_break_even(ranged):.2%}. "
+                              f"$10,000 in at {fmt_usd(p0)} is {position.x:,.6f} {base} + {position.y:,.2f} {quote}"))
+        return Reply(f"Impermanent loss of {base}-{quote} from {fmt_usd(p0)} to {fmt_usd(p1)} ({p1 / p0 - 1:+.1%})",
+                     (Section(None, tuple(lines)),), footer="Against simply holding what you put in; fees and rewards not included.")
+
+    # ---------------------------------------------------------------- /chart
+
+    async def _cmd_chart(self, actor: Actor, cmd: Command) -> Reply:
+        position = self._position(self._owner(actor), cmd.number)
+        val = await self._value(position)
+        if not val.priced:
+            return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no chart.")
+        e = val.exposure
+        volatile = [c for c in e.collateral if not self.registry.get(c.asset).stable] or list(e.collateral)
+        main = max(volatile, key=lambda c: c.value)
+        warn, danger = val.levels
+        marks = {name: _price_at_health(e, main.asset, h) for name, h in (("liquidation", 1.0), ("danger", danger), ("warning", warn))}
+        title = f"{position.ref} · {lender_name(val.terms)} · {main.asset}"
+        if cmd.topic == "whatif":
+            prices, health = charts.health_points(e, main.asset)
+            image = await asyncio.to_thread(charts.health_curve, prices, health, main.asset, main.price, marks["liquidation"],
+                                            warn, danger, title)
+            caption = f"Health factor of {position.ref} against the {main.asset} price"
+        else:
+            now = self.clock.time()
+            series = self.history.series(main.asset, now - 7 * 86400, now) if self.history is not None else []
+            if len(series) < 2:
+                return Reply(f"Not enough {main.asset} price history yet for a chart of {position.ref}.",
+                             paragraph("The bot records prices as it runs; try /chart "
+                                       f"{position.number} whatif for the health factor against price meanwhile."))
+            image = await asyncio.to_thread(charts.price_chart, series, main.asset, marks["liquidation"], marks["warning"],
+                                            marks["danger"], title)
+            caption = f"{main.asset} over the last {age_text(now - series[0][0])} with the levels of {position.ref}"
+        lines = [Line(name.capitalize(), fmt_usd(p) if p else "none") for name, p in marks.items()]
+        return Reply(caption, (Section(None, tuple(lines)),),
+                     attachment=Attachment(f"chart-{position.number}{'-whatif' if cmd.topic else ''}.png", image, "image/png"))
+
+
+def _price_at_health(e: risk.Exposure, asset: str, target: float) -> float | None:
+    """The price of `asset` at which the health factor is `target` (others fixed): liquidation with the debt scaled."""
+    scaled = risk.Exposure(e.collateral, tuple(risk.DebtLeg(d.asset, d.amount * target, d.price) for d in e.debt))
+    lp = risk.liquidation_price(scaled, asset)
+    return lp.price if lp is not None and lp.falling and math.isfinite(lp.price) else None
+

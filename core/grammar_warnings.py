@@ -1,0 +1,83 @@
+"""The grammar of the warning commands: /alerts, /snooze, /watch, /unwatch, /watching (mixed into the Parser)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from .commands import Command
+from .errors import InvalidAmount, UsageError
+from .numbers import parse_decimal, parse_percent
+
+_DURATION = re.compile(r"([0-9]{1,4})(m|min|h|d)", re.IGNORECASE)
+MAX_SNOOZE = 7 * 86400
+
+
+class WarningGrammar:
+    """Needs from the Parser: _ref, _id, _done."""
+
+    def _alerts(self, args):
+        if not args:
+            return Command("alerts")
+        if args[0].lower() in ("on", "off"):
+            self._done(args, 1)
+            return Command("alerts", switch=args[0].lower() == "on")
+        number, watch = self._ref(args[0])
+        if len(args) == 1:
+            return Command("alerts", number=number, watch=watch)
+        if args[1].lower() in ("on", "off", "reset"):
+            self._done(args, 2)
+            word = args[1].lower()
+            return Command("alerts", number=number, watch=watch, switch=None if word == "reset" else word == "on",
+                           confirmed=word == "reset")
+        values: dict[str, Decimal] = {}
+        percent = None
+        i = 1
+        while i < len(args):
+            word = args[i].lower()
+            if word not in ("warn", "critical") or word in values:
+                raise UsageError(f"Expected 'warn' or 'critical', got {args[i][:16]!r}.")
+            if i + 1 >= len(args):
+                raise UsageError(f"'{word}' needs a value, like '{word} 1.5' or '{word} 70%'.")
+            token = args[i + 1]
+            is_pct = token.endswith("%")
+            if percent is not None and is_pct != percent:
+                raise UsageError("Give both thresholds the same way: health factors (1.5) or percentages (70%).")
+            percent = is_pct
+            values[word] = parse_percent(token) if is_pct else parse_decimal(token)
+            if values[word] <= 0 or values[word] > 100:
+                raise InvalidAmount(f"'{word} {token}' is out of range.")
+            i += 2
+        return Command("alerts", number=number, watch=watch, warn=values.get("warn"), critical=values.get("critical"),
+                       percent=bool(percent))
+
+    def _snooze(self, args):
+        if len(args) != 2:
+            raise UsageError("Which position, and for how long? Like '/snooze 1 2h'.")
+        everything = args[0].lower() == "all"
+        number, watch = (None, None) if everything else self._ref(args[0])
+        if args[1].lower() == "off":
+            return Command("snooze", number=number, watch=watch, everything=everything, seconds=0)
+        match = _DURATION.fullmatch(args[1])
+        if not match:
+            raise UsageError(f"{args[1][:16]!r} is not a duration; use minutes, hours or days like 30m, 2h, 1d.")
+        seconds = int(match.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400}[match.group(2).lower()]
+        if not 60 <= seconds <= MAX_SNOOZE:
+            raise InvalidAmount("Snooze for at least a minute and at most 7 days.")
+        return Command("snooze", number=number, watch=watch, everything=everything, seconds=seconds)
+
+    def _watch(self, args):
+        if len(args) != 1:
+            raise UsageError("Which of your positions? Like '/watch 1'.")
+        return Command("watch", number=self._id(args[0]))
+
+    def _unwatch(self, args):
+        if len(args) != 1:
+            raise UsageError("Which one? Like '/unwatch W1' (see /watching).")
+        number, watch = self._ref(args[0])
+        return Command("unwatch", number=number, watch=watch)
+
+    def _watching(self, args):
+        self._done(args, 0)
+        return Command("watching")
+

@@ -1,0 +1,107 @@
+"""The analysis commands through the Assistant: /yield /rate /carry /backtest /il /chart, on real data."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bot.render import plain_text
+from core import backtest as bt
+from core.carry import apr_to_apy, carry
+from core.prices.history import PriceHistory
+from core.prices.replay import load_candles
+from core.yields import YieldBook, names_for, rank_pools
+
+
+@pytest.fixture
+def analyst(assistant, store, clock, registry):
+    assistant.yields = YieldBook(store, None, clock, registry)  # offline: the bundled DefiLlama snapshot
+    assistant.history = PriceHistory(store.db)
+    return assistant
+
+
+async def text_of(assistant, who, command):
+    reply = await assistant.handle(who, command)
+    return reply, plain_text(reply)
+
+
+async def test_yield_ranks_the_bundled_snapshot_and_says_how_old(analyst, alice, registry):
+    reply, text = await text_of(analyst, alice, "/yield USDC")
+    assert not reply.error and "Where USDC earns" in text
+    expected = rank_pools(analyst.yields.bundled()[0], names_for("USDC", registry))
+    assert [line.label for line in reply.sections[0].lines] == [f"{n}. {p.project}" for n, p in enumerate(expected, start=1)]
+    assert "bundled DefiLlama snapshot" in text and "2022-11-06" in text
+    _, text = await text_of(analyst, alice, "/yield stETH")
+    assert "lido" in text and "APY 4.60%" in text
+    reply, _ = await text_of(analyst, alice, "/yield USDC min-tvl 1000b")
+    assert "No pool for USDC" in reply.title
+
+
+async def test_rate_and_carry_by_hand(analyst, alice):
+    await analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    reply, text = await text_of(analyst, alice, "/rate 1 5%")
+    assert f"{apr_to_apy(0.05):.2%} APY" in text
+    # 15,000 debt at 5 % = 750; deployed at 8 % = 1,200; ETH earns nothing; equity 30,000 - 15,000 -> net 450 = 3.00 %
+    _, text = await text_of(analyst, alice, "/carry 1 yield 8%")
+    assert "$750.00 a year" in text and "$1,200.00 a year" in text
+    assert "$450.00 a year on $15,000.00 of equity: 3.00%" in text
+    assert "8.00% APR: above it" in text and "pays for itself" in text
+    _, text = await text_of(analyst, alice, "/carry 1")  # the best bundled USDC pool instead of a given yield
+    expected = analyst.yields.best_for("USDC", stable_only=True, no_il=True)
+    c = carry(15000, 0.05, 15000, expected.apy / 100, 30000, 0, 15000)
+    assert f"{c.net_on_equity:.2%}" in text and expected.project in text
+
+
+async def test_carry_counts_staking_yield_on_liquid_staking_collateral(analyst, prices, alice):
+    prices.prices["stETH"] = 3000.0
+    await analyst.handle(alice, "/add 10 stETH borrow 10000 USDC on custom lt 80%")
+    _, text = await text_of(analyst, alice, "/carry 1 yield 0%")
+    assert "Collateral earns" in text and "lido" in text  # stETH's own 4.6 % in the snapshot
+    assert "Set what the debt costs with /rate 1" in text
+
+
+async def test_backtest_matches_the_module_on_the_raw_history(analyst, alice, registry):
+    await analyst.handle(alice, "/add 10 ETH borrow 900 USDC on aave-v3")
+    reply, text = await text_of(analyst, alice, "/backtest 1 2020-03")
+    direct = bt.backtest([bt.Leg("ETH", 10.0, 0.83)], [bt.Owed("USDC", 900.0, False)], 1.5, 1.2, "2020-03", load_candles(), registry)
+    assert reply.sections[0].title == "2020-03"
+    assert f"lowest {math.floor(direct.lowest_hf * 100) / 100:.2f}" in text
+    if direct.liquidated_at is None:
+        assert "survived" in text
+    else:
+        assert "Would have survived with" in text
+    _, text = await text_of(analyst, alice, "/backtest 1")
+    for window in ("2020-03", "2021-05", "2022-06", "2022-11"):
+        assert window in text
+
+
+async def test_il_vectors(analyst, alice):
+    _, text = await text_of(analyst, alice, "/il ETH-USDC 3000 4500")
+    assert f"{2 * math.sqrt(1.5) / 2.5 - 1:.4%}" in text
+    _, text = await text_of(analyst, alice, "/il ETH-USDC 3000 3500 range 2000-4000")
+    assert "-1.8892%" in text and "-0.2963%" in text and "1.406655 ETH + 5,780.04 USDC" in text
+    _, text = await text_of(analyst, alice, "/il ETH-USDC 3000 5000 range 2000-4000")
+    assert "-16.8612%" in text and "out of range" in text
+
+
+async def test_charts_are_pictures(analyst, alice, clock, store):
+    await analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    reply, _ = await text_of(analyst, alice, "/chart 1 whatif")
+    assert reply.attachment.mime == "image/png" and reply.attachment.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [line.value for line in reply.sections[0].lines][0] == "$1,807.23"  # the liquidation level drawn
+    reply, text = await text_of(analyst, alice, "/chart 1")
+    assert reply.attachment is None and "Not enough ETH price history" in text
+    for i in range(12):
+        analyst.history.record(clock.now - 3600 * (12 - i), {"ETH": 3000.0 + 10 * i})
+    reply, _ = await text_of(analyst, alice, "/chart 1")
+    assert reply.attachment is not None and len(reply.attachment.content) > 10_000
+
+
+@pytest.mark.parametrize("text", ["/yield", "/yield FOO", "/yield USDC chain", "/yield USDC min-tvl x", "/rate 1", "/rate 1 -5%",
+                                  "/carry", "/carry 1 yield", "/backtest 1 1999-01", "/il ETH 1 2", "/il ETH-USDC 0 2",
+                                  "/il ETH-USDC 3000 4500 range 4000-5000", "/chart", "/chart 1 sideways", "/rate 9 5%"])
+async def test_bad_analysis_input_answers_with_usage(analyst, alice, store, text):
+    counts = store.counts()
+    reply = await analyst.handle(alice, text)
+    assert reply.error and reply.usage and store.counts() == counts
