@@ -17,13 +17,13 @@ import discord
 import yarl
 from discord import app_commands
 
-from core.commands import COMMANDS
 from core.delivery import MaybeDelivered, Rejected, RetryLater, Undeliverable
 from core.models import Actor, ChatRef, Owner
 from core.notices import Notice, notice_reply
 from core.replies import Reply
 from core.service import Assistant
 
+from .discord_commands import register
 from .render import embed_parts
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 # The permissions of whoever is being answered right now, as Discord computed them for this interaction.
 _PERMISSIONS: contextvars.ContextVar[tuple[str, discord.Permissions] | None] = contextvars.ContextVar("perms", default=None)
 PUBLIC = {"start", "help", "price", "protocols", "status", "watch", "unwatch", "watching", "yield", "il"}  # the rest answer privately
-MAX_ID = 999_999_999
-Percent = app_commands.Range[float, 0.01, 99.99]
 
 
 def embed(reply: Reply) -> discord.Embed:
@@ -145,7 +143,7 @@ class CollateralClient(discord.Client):
         self.adapter = adapter
         self.guild_id = guild_id
         self.tree = app_commands.CommandTree(self)
-        adapter.register(self.tree)
+        register(self.tree, adapter)
 
     async def setup_hook(self) -> None:
         """Sync the commands; register the buttons that outlive any one message."""
@@ -239,16 +237,16 @@ class DiscordAdapter:
 
     # ---------------------------------------------------------------- autocomplete
 
-    async def _assets(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def assets(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         wanted = current.strip().upper()
         symbols = [a.symbol for a in self.assistant.registry if a.symbol.upper().startswith(wanted)]
         return [app_commands.Choice(name=s, value=s) for s in symbols[:25]]
 
-    async def _lenders(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def lenders(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=f"{p.id}: {p.name}"[:100], value=p.id) for p in self.assistant.presets
                 if p.id.startswith(current.lower().strip())][:25]
 
-    async def _positions(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    async def positions(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
         owner = Owner("discord", "user", str(interaction.user.id))
         out = []
         for p in self.assistant.store.positions(owner):
@@ -256,199 +254,3 @@ class DiscordAdapter:
             if current.strip() in str(p.number) or current.lower() in name.lower():
                 out.append(app_commands.Choice(name=name[:100], value=p.number))
         return out[:25]
-
-    # ---------------------------------------------------------------- the commands
-
-    def register(self, tree: app_commands.CommandTree) -> None:
-        """Every command of the bot, typed, described, constrained."""
-        run = self.run
-        d = {name: spec.summary[:100] for name, spec in COMMANDS.items()}
-        assets, lenders, positions = self._assets, self._lenders, self._positions
-
-        def arg(*parts) -> str:
-            return " ".join(str(p) for p in parts if p not in (None, ""))
-
-        @tree.command(name="start", description=d["start"])
-        async def start(i: discord.Interaction):
-            await run(i, "/start")
-
-        async def command_names(i: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-            return [app_commands.Choice(name=n, value=n) for n in COMMANDS if n.startswith(current.lower().strip())][:25]
-
-        @tree.command(name="help", description=d["help"])
-        @app_commands.describe(command="one command in detail")
-        @app_commands.autocomplete(command=command_names)
-        async def help_(i: discord.Interaction, command: str | None = None):
-            await run(i, arg("/help", command))
-
-        @tree.command(name="add", description=d["add"])
-        @app_commands.describe(amount="how much collateral", asset="collateral asset", lender="the lender or preset",
-                               borrow_amount="how much you borrowed", borrow_asset="what you borrowed",
-                               more_collateral="further collateral, like '0.5 WBTC'", market="market, ilk or branch (e.g. ETH-A, emode)",
-                               ltv="your own borrow limit, %", lt="your own liquidation threshold, %", lltv="Morpho market LLTV, %",
-                               label="a name for it", server="register it for this channel's group (needs Manage Server)")
-        @app_commands.autocomplete(asset=assets, borrow_asset=assets, lender=lenders)
-        async def add(i: discord.Interaction, amount: app_commands.Range[float, 0.00000001, 1e15], asset: str, lender: str,
-                      borrow_amount: app_commands.Range[float, 0.00000001, 1e15] | None = None, borrow_asset: str | None = None,
-                      more_collateral: str | None = None, market: str | None = None, ltv: Percent | None = None,
-                      lt: Percent | None = None, lltv: Percent | None = None, label: str | None = None, server: bool = False):
-            text = arg("/add", f"{amount:f}".rstrip("0").rstrip("."), asset, more_collateral)
-            if borrow_amount is not None or borrow_asset:
-                text = arg(text, "borrow", f"{borrow_amount:f}".rstrip("0").rstrip(".") if borrow_amount else None, borrow_asset)
-            text = arg(text, "on", lender, market, *(f"{k} {v:g}%" for k, v in (("ltv", ltv), ("lt", lt), ("lltv", lltv)) if v))
-            await run(i, arg(text, "as", label) if label else text, server)
-
-        @tree.command(name="positions", description=d["positions"])
-        @app_commands.describe(server="this channel's group's own positions instead of yours")
-        async def positions_(i: discord.Interaction, server: bool = False):
-            await run(i, "/positions", server)
-
-        @tree.command(name="health", description=d["health"])
-        @app_commands.describe(position="your position's id", watched="a position shared here, like W1")
-        @app_commands.autocomplete(position=positions)
-        async def health(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
-                         watched: str | None = None, server: bool = False):
-            await run(i, arg("/health", watched or position), server)
-
-        def change(name: str):
-            @app_commands.describe(position="your position's id", amount="how much, like '1 ETH' or '500 USDC'")
-            @app_commands.autocomplete(position=positions)
-            async def command(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], amount: str, server: bool = False):
-                await run(i, arg(f"/{name}", position, amount), server)
-
-            tree.command(name=name, description=d[name])(command)
-
-        for name in ("deposit", "withdraw", "borrow", "repay"):
-            change(name)
-
-        @tree.command(name="remove", description=d["remove"])
-        @app_commands.autocomplete(position=positions)
-        async def remove(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], server: bool = False):
-            await run(i, arg("/remove", position), server)
-
-        @tree.command(name="capacity", description=d["capacity"])
-        @app_commands.describe(position="your position's id", hf="target health factor", ltv="target LTV, %",
-                               cr="target collateral ratio, %", collateral="or a hypothetical: '10 ETH on aave-v3'")
-        @app_commands.autocomplete(position=positions)
-        async def capacity(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
-                           hf: app_commands.Range[float, 1.01, 100.0] | None = None, ltv: Percent | None = None,
-                           cr: app_commands.Range[float, 100.01, 10000.0] | None = None, collateral: str | None = None):
-            target = f"hf {hf:g}" if hf else f"ltv {ltv:g}%" if ltv else f"cr {cr:g}%" if cr else None
-            await run(i, arg("/capacity", collateral or position, target))
-
-        @tree.command(name="whatif", description=d["whatif"])
-        @app_commands.describe(asset="asset that moves (ALL: every non-stable one)", change="move in %, e.g. -30",
-                               asset2="a second asset", change2="its move in %", position="only this position")
-        @app_commands.autocomplete(asset=assets, asset2=assets, position=positions)
-        async def whatif(i: discord.Interaction, asset: str, change: app_commands.Range[float, -100.0, 1000.0],
-                         asset2: str | None = None, change2: app_commands.Range[float, -100.0, 1000.0] | None = None,
-                         position: app_commands.Range[int, 1, MAX_ID] | None = None):
-            moves = [f"{asset} {change:+g}%"] + ([f"{asset2} {change2:+g}%"] if asset2 and change2 is not None else [])
-            await run(i, arg("/whatif", position, *moves))
-
-        @tree.command(name="price", description=d["price"])
-        @app_commands.describe(assets="assets, like 'ETH BTC' (default: those you hold)")
-        async def price(i: discord.Interaction, assets: str | None = None):
-            await run(i, arg("/price", assets))
-
-        @tree.command(name="protocols", description=d["protocols"])
-        @app_commands.autocomplete(lender=lenders)
-        async def protocols(i: discord.Interaction, lender: str | None = None):
-            await run(i, arg("/protocols", lender))
-
-        @tree.command(name="alerts", description=d["alerts"])
-        @app_commands.describe(position="your position's id (none: all of yours)", warn="warning level (HF, or % in the lender's metric)",
-                               critical="danger level", switch="warnings on or off", percent="levels are in % of LTV or CR")
-        @app_commands.choices(switch=[app_commands.Choice(name=n, value=n) for n in ("on", "off", "reset")])
-        @app_commands.autocomplete(position=positions)
-        async def alerts(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
-                         warn: app_commands.Range[float, 1.0, 100.0] | None = None,
-                         critical: app_commands.Range[float, 1.0, 100.0] | None = None, switch: str | None = None,
-                         percent: bool = False, server: bool = False):
-            pct = "%" if percent else ""
-            levels = [f"warn {warn:g}{pct}" if warn else None, f"critical {critical:g}{pct}" if critical else None]
-            await run(i, arg("/alerts", position, switch if position or switch in ("on", "off") else None, *levels), server)
-
-        @tree.command(name="snooze", description=d["snooze"])
-        @app_commands.describe(target="a position id, W1 for one shared here, or 'all'", duration="for how long")
-        @app_commands.choices(duration=[app_commands.Choice(name=n, value=n) for n in ("30m", "1h", "2h", "6h", "24h", "7d", "off")])
-        async def snooze(i: discord.Interaction, target: str, duration: str, server: bool = False):
-            await run(i, arg("/snooze", target, duration), server)
-
-        @tree.command(name="watch", description=d["watch"])
-        @app_commands.autocomplete(position=positions)
-        async def watch(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID]):
-            await run(i, arg("/watch", position))
-
-        @tree.command(name="unwatch", description=d["unwatch"])
-        @app_commands.describe(target="W1 (see /watching), or your own position id")
-        async def unwatch(i: discord.Interaction, target: str):
-            await run(i, arg("/unwatch", target))
-
-        def plain(name: str):
-            async def command(i: discord.Interaction):
-                await run(i, f"/{name}")
-
-            tree.command(name=name, description=d[name])(command)
-
-        for name in ("watching", "status"):
-            plain(name)
-
-        @tree.command(name="yield", description=d["yield"])
-        @app_commands.describe(asset="the asset to earn on", chain="only this chain (e.g. Ethereum, Arbitrum)",
-                               min_tvl="smallest pool size in USD (default 1,000,000)", stable="stablecoin pools only",
-                               no_il="no impermanent-loss risk", single="single-asset pools only")
-        @app_commands.autocomplete(asset=assets)
-        async def yield_(i: discord.Interaction, asset: str, chain: str | None = None,
-                         min_tvl: app_commands.Range[float, 0.0, 1e13] | None = None, stable: bool = False,
-                         no_il: bool = False, single: bool = False):
-            flags = [f"chain {chain}" if chain else None, f"min-tvl {min_tvl:.0f}" if min_tvl else None,
-                     "stable" if stable else None, "no-il" if no_il else None, "single" if single else None]
-            await run(i, arg("/yield", asset, *flags))
-
-        @tree.command(name="rate", description=d["rate"])
-        @app_commands.describe(position="your position's id", apr="what the debt costs a year, %", off="forget the rate")
-        @app_commands.autocomplete(position=positions)
-        async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
-                       apr: app_commands.Range[float, 0.0, 1000.0] | None = None, off: bool = False, server: bool = False):
-            await run(i, arg("/rate", position, "off" if off or apr is None else f"{apr:g}%"), server)
-
-        @tree.command(name="carry", description=d["carry"])
-        @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)")
-        @app_commands.autocomplete(position=positions)
-        async def carry(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
-                        expected_yield: app_commands.Range[float, 0.0, 1000.0] | None = None, server: bool = False):
-            await run(i, arg("/carry", position, f"yield {expected_yield:g}%" if expected_yield is not None else None), server)
-
-        @tree.command(name="backtest", description=d["backtest"])
-        @app_commands.describe(position="your position's id", window="which crash (default: all four)")
-        @app_commands.choices(window=[app_commands.Choice(name=n, value=n) for n in ("2020-03", "2021-05", "2022-06", "2022-11", "all")])
-        @app_commands.autocomplete(position=positions)
-        async def backtest(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], window: str = "all",
-                           server: bool = False):
-            await run(i, arg("/backtest", position, window), server)
-
-        @tree.command(name="il", description=d["il"])
-        @app_commands.describe(pair="the pool pair, like ETH-USDC", start_price="price when you entered", end_price="price now or then",
-                               range_low="concentrated range: lower price", range_high="concentrated range: upper price")
-        async def il_(i: discord.Interaction, pair: str, start_price: app_commands.Range[float, 1e-9, 1e15],
-                      end_price: app_commands.Range[float, 1e-9, 1e15], range_low: app_commands.Range[float, 1e-9, 1e15] | None = None,
-                      range_high: app_commands.Range[float, 1e-9, 1e15] | None = None):
-            span = f"range {range_low:g}-{range_high:g}" if range_low and range_high else None
-            await run(i, arg("/il", pair, f"{start_price:f}".rstrip("0").rstrip("."), f"{end_price:f}".rstrip("0").rstrip("."), span))
-
-        @tree.command(name="chart", description=d["chart"])
-        @app_commands.describe(position="your position's id", whatif="health factor against price instead of recent prices")
-        @app_commands.autocomplete(position=positions)
-        async def chart(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], whatif: bool = False,
-                        server: bool = False):
-            await run(i, arg("/chart", position, "whatif" if whatif else None), server)
-
-        @tree.command(name="export", description=d["export"])
-        async def export(i: discord.Interaction, server: bool = False):
-            await run(i, "/export", server)
-
-        @tree.command(name="forget", description=d["forget"])
-        async def forget(i: discord.Interaction, server: bool = False):
-            await run(i, "/forget", server)
-

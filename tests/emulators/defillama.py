@@ -8,11 +8,12 @@ sample_pools() instead: those records must be dropped one by one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from tests.emulators.prices import transport_fault
 
 FAULTS = ("500", "429", "slow", "truncated", "html", "empty", "not-list", "nan")
 
@@ -42,16 +43,8 @@ def defillama_app(state: LlamaState) -> web.Application:
     async def pools(request: web.Request) -> web.Response:
         state.requests += 1
         fault = state.fault
-        if fault == "500":
-            return web.Response(status=500, text="internal error")
-        if fault == "429":
-            return web.Response(status=429, text="rate limited", headers={"Retry-After": str(state.retry_after)})
-        if fault == "slow":
-            await asyncio.sleep(state.delay)
-        if fault == "html":
-            return web.Response(text="<html><body>Just a moment...</body></html>", content_type="text/html")
-        if fault == "empty":
-            return web.Response(text="", content_type="application/json")
+        if fault != "truncated" and (answer := await transport_fault(state)) is not None:
+            return answer
         records = ",\n".join(json.dumps(p, allow_nan=False) for p in state.pools)
         if fault == "truncated":
             text = '{"status": "success", "data": [' + records

@@ -59,7 +59,7 @@ def _value(state: SourceState, price: float) -> str:
     return repr(price * state.skew)
 
 
-async def _transport_fault(state: SourceState) -> web.Response | None:
+async def transport_fault(state) -> web.Response | None:
     """The faults that replace the whole answer."""
     fault = state.fault
     if fault == "500":
@@ -96,7 +96,7 @@ def price_app(world: PriceWorld, registry: AssetRegistry | None = None) -> web.A
         state = world.coingecko
         state.requests += 1
         state.headers.append(dict(request.headers))
-        if (fault := await _transport_fault(state)) is not None:
+        if (fault := await transport_fault(state)) is not None:
             return fault
         now = world.now if world.now is not None else time.time()
         stamp = now + 3600 if state.fault == "future" else now - 3 * 3600 if state.fault == "old" else now
@@ -111,7 +111,7 @@ def price_app(world: PriceWorld, registry: AssetRegistry | None = None) -> web.A
     async def binance(request: web.Request) -> web.Response:
         state = world.binance
         state.requests += 1
-        if (fault := await _transport_fault(state)) is not None:
+        if (fault := await transport_fault(state)) is not None:
             return fault
         items = []
         for pair, symbols in sorted(pairs.items()):
@@ -126,7 +126,7 @@ def price_app(world: PriceWorld, registry: AssetRegistry | None = None) -> web.A
     async def coinbase(request: web.Request) -> web.Response:
         state = world.coinbase
         state.requests += 1
-        if (fault := await _transport_fault(state)) is not None:
+        if (fault := await transport_fault(state)) is not None:
             return fault
         rates = []
         for code, symbols in sorted(codes.items()):
