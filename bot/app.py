@@ -34,7 +34,7 @@ from core.protocols import Presets
 from core.scheduler import Scheduler
 from core.service import Assistant
 from core.store import Store
-from core.yields import DefiLlamaSource, YieldBook
+from core.yield_book import DefiLlamaSource, YieldBook
 
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier

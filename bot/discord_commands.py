@@ -11,7 +11,6 @@ MAX_ID = 999_999_999
 Percent = app_commands.Range[float, 0.01, 99.99]
 
 
-
 def register(tree: app_commands.CommandTree, adapter) -> None:
     """Every command of the bot, typed, described, constrained; each one calls adapter.run with its text."""
     run = adapter.run

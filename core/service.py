@@ -59,7 +59,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.admins = admins or NoGroups()
         self.outbox = outbox
         self.monitor_status = monitor_status  # () -> dict about the last warning tick, for /status
-        self.yields = yields  # core.yields.YieldBook, for /yield and /carry
+        self.yields = yields  # core.yield_book.YieldBook, for /yield and /carry
         self.history = history  # core.prices.history.PriceHistory, for /chart
         self.parser = Parser(registry)
 

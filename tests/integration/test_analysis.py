@@ -11,7 +11,8 @@ from core import backtest as bt
 from core.carry import apr_to_apy, carry
 from core.prices.history import PriceHistory
 from core.prices.replay import load_candles
-from core.yields import YieldBook, names_for, rank_pools
+from core.yield_book import YieldBook
+from core.yields import names_for, rank_pools
 
 
 @pytest.fixture

@@ -15,17 +15,8 @@ from aiohttp.test_utils import TestServer
 import core
 from core.prices.base import SourceError, describe_failure
 from core.store import Store
-from core.yields import (
-    BUNDLED_AS_OF,
-    FETCHED_AT_KEY,
-    MAX_SANE_APY,
-    DefiLlamaSource,
-    Pool,
-    YieldBook,
-    names_for,
-    parse_pools,
-    rank_pools,
-)
+from core.yield_book import BUNDLED_AS_OF, FETCHED_AT_KEY, DefiLlamaSource, YieldBook
+from core.yields import MAX_SANE_APY, Pool, names_for, parse_pools, rank_pools
 from tests.emulators.defillama import (
     GARBAGE_COUNT,
     GOOD_COUNT,
