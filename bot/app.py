@@ -31,11 +31,13 @@ from core.prices.feed import PriceFeed
 from core.prices.history import PriceHistory
 from core.prices.replay import STEP, ReplayClock, ReplaySource, load_candles, window_bounds
 from core.protocols import Presets
+from core.ratelimit import CommandLimiter
 from core.scheduler import Scheduler
 from core.service import Assistant
 from core.store import Store
 from core.yield_book import DefiLlamaSource, YieldBook
 
+from . import logs
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier
 from .ops import start_ops
@@ -128,7 +130,7 @@ def console_notifier(app: App, user: str, chat: ConsoleChat):
     """Warnings for the console user: printed, or POSTed to ALERT_WEBHOOK_URL and echoed."""
     printer = ConsoleNotifier(user, chat.notice)
     if app.settings.alert_webhook_url:
-        return WebhookNotifier(user, app.settings.alert_webhook_url, app.session, echo=printer)
+        return WebhookNotifier(user, app.settings.alert_webhook_url.reveal(), app.session, echo=printer)
     return printer
 
 
@@ -235,6 +237,8 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
     async with build(settings) as app:
         admins = PlatformAdmins()
         app.assistant.admins = admins
+        # Chats are open to anyone; the console is one person at a keyboard and is not limited.
+        app.assistant.limiter = CommandLimiter(app.clock, settings.user_commands_per_minute, settings.chat_commands_per_minute)
         started = []
         runner = None
         ops = await start_ops(app, settings.http_port) if settings.http_port else None
@@ -246,6 +250,7 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 admins.by_platform["telegram"] = TelegramAdmins(telegram.application)
                 app.dispatcher.notifiers.append(TelegramNotifier(telegram.application))
                 secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
+                logs.mask(secret)  # PTB logs setWebhook's parameters at DEBUG; a generated secret is a secret too
                 if webhook:
                     web_app = web.Application()
                     web_app.add_routes([telegram.webhook_route(secret)])

@@ -1,4 +1,4 @@
-"""The `collateral-bot` command: run, console, config."""
+"""The `collateral-bot` command: run, console, config, backup, restore."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
+import logging
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from core.backup import BackupError, backup, restore
 from core.config import ConfigError, Settings
 
 from . import app, logs
+
+log = logging.getLogger(__name__)
 
 
 def default_user() -> str:
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, BackupError) as err:  # a replay window the bundle lacks; the database already in use
         print(f"collateral-bot: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # e.g. Telegram refusing the token, whose message quotes the token: mask it
+        log.error("stopped by %s", type(err).__name__, exc_info=True)
+        print(f"collateral-bot: stopped: {logs.scrub(str(err))[:300]}", file=sys.stderr)
+        return 1
     return 0
 
 

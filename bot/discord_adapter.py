@@ -19,12 +19,12 @@ from discord import app_commands
 
 from core.delivery import MaybeDelivered, Rejected, RetryLater, Undeliverable
 from core.models import Actor, ChatRef, Owner
-from core.notices import Notice, notice_reply
+from core.notices import Notice
 from core.replies import Reply
 from core.service import Assistant
 
 from .discord_commands import register
-from .render import embed_parts
+from .render import embed_parts, fitted_notice
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class DiscordNotifier:
 
     async def send(self, chat: ChatRef, notice: Notice) -> None:
         """Post the warning as an embed with its buttons; discord.py itself waits out 429s."""
-        reply = notice_reply(notice)
+        reply = fitted_notice(notice, lambda r: not embed_parts(r)["cut"])  # a warning is one embed, never cut short
         try:
             channel = await self._channel(chat)
             view = buttons(reply)

@@ -45,6 +45,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def scrub(text: str) -> str:
+    """`text` with every secret known to the log handlers masked (for the one line printed when the bot stops)."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactingFilter):
+                for secret in f.secrets:
+                    text = text.replace(secret, "***")
+    return text
+
+
+def mask(value: str) -> None:
+    """Mask one more secret (one made up at run time) in everything logged from now on."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactingFilter) and value and value not in f.secrets:
+                f.secrets.append(value)
+
+
 def setup(settings: Settings, default_level: str) -> None:
     """Log to stderr at LOG_LEVEL (or the mode's default), as text or JSON, with secrets masked in both."""
     secrets = [v.reveal() for v in settings.__dict__.values() if isinstance(v, Secret)]

@@ -1,12 +1,14 @@
-"""Reply -> text: plain for the console, HTML for Telegram (Discord embeds join here)."""
+"""Reply -> text: plain for the console, HTML for Telegram (split to its limit), the parts of a Discord embed."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import escape, unescape
 
 from discord.utils import escape_markdown
 
+from core.notices import Notice, notice_reply
 from core.replies import Line, Reply, Section
 
 
@@ -97,15 +99,29 @@ def embed_parts(reply: Reply) -> dict:
     def md(text: str) -> str:
         return escape_markdown(text)
 
-    description, fields = [], []
+    description, fields, cut = [], [], False
     for section in reply.sections:
         lines = [f"**{md(line.label)}**: {md(line.value)}" if line.label else md(line.value) for line in section.lines]
         if section.title or description or fields:
-            fields.append({"name": md(section.title or "\u200b")[:256], "value": ("\n".join(lines) or "\u200b")[:1024]})
+            value = "\n".join(lines) or "\u200b"
+            cut = cut or len(value) > 1024
+            fields.append({"name": md(section.title or "\u200b")[:256], "value": value[:1024]})
         else:
             description = lines
     if reply.usage:
         fields.append({"name": "Usage", "value": f"`{reply.usage}`"[:1024]})
     colour = ERROR_COLOUR if reply.error else SEVERITY_COLOURS.get(int(reply.severity), SEVERITY_COLOURS[0])
-    return {"title": md(reply.title)[:256], "description": "\n".join(description)[:4096], "colour": colour,
-            "fields": fields[:25], "footer": (reply.footer or "")[:2048]}
+    text = "\n".join(description)
+    cut = cut or len(text) > 4096 or len(fields) > 25
+    return {"title": md(reply.title)[:256], "description": text[:4096], "colour": colour,
+            "fields": fields[:25], "footer": (reply.footer or "")[:2048], "cut": cut}
+
+
+def fitted_notice(notice: Notice, fits: Callable[[Reply], bool]) -> Reply:
+    """The notice as one message: the least urgent items give way (and are counted) until `fits` holds."""
+    reply = notice_reply(notice)
+    shown = len(notice.items)
+    while shown > 1 and not fits(reply):
+        shown -= 1
+        reply = notice_reply(notice, shown)
+    return reply

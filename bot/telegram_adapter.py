@@ -16,18 +16,19 @@ from core.commands import COMMANDS
 from core.delivery import ChatMoved, MaybeDelivered, Rejected, RetryLater, Undeliverable
 from core.grammar import command_name
 from core.models import Actor, ChatRef, Owner
-from core.notices import Notice, notice_reply
+from core.notices import Notice
 from core.outbox import Outbox
 from core.replies import Reply
 from core.service import Assistant
 
-from .render import html_text, split_message
+from .render import fitted_notice, html_text, split_message
 from .telegram_request import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
 ANONYMOUS_ADMIN = 1087968824  # Telegram's "GroupAnonymousBot": an admin posting as the group
 NOOP = "noop"  # callback data of a button that only dismisses
+UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # all the bot handles; edits and channel posts are not asked for
 
 
 def _seconds(retry_after) -> float:
@@ -81,7 +82,8 @@ class TelegramNotifier:
 
     async def send(self, chat: ChatRef, notice: Notice) -> None:
         """sendMessage; returns once Telegram accepted it."""
-        reply = notice_reply(notice)
+        # One message, not parts: a warning must be sent or retried as a whole (4096 is Telegram's limit).
+        reply = fitted_notice(notice, lambda r: len(html_text(r)) <= 4096)
         try:
             await self.application.bot.send_message(int(chat.chat_id), html_text(reply), parse_mode=ParseMode.HTML,
                                                     reply_markup=keyboard(reply), disable_web_page_preview=True)
@@ -108,7 +110,8 @@ class TelegramAdapter:
         self.assistant = assistant
         self.outbox = outbox
         self.username = ""
-        application.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        # New messages only: an edited "/borrow 500 ..." must not borrow again.
+        application.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.on_command))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_error_handler(self.on_error)
 
@@ -118,8 +121,8 @@ class TelegramAdapter:
         """An Application pointed at `api_base` (the real Bot API, a self-hosted one, or an emulator)."""
         builder = (ApplicationBuilder().token(token).base_url(f"{api_base}/bot").base_file_url(f"{api_base}/file/bot")
                    .concurrent_updates(64)
-                   .request(AiohttpRequest(32, timeout, timeout, timeout, timeout))
-                   .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout, timeout)))
+                   .request(AiohttpRequest(32, timeout, timeout, timeout))
+                   .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout)))
         if webhook:
             builder = builder.updater(None)
         return cls(builder.build(), assistant, outbox)
@@ -134,9 +137,9 @@ class TelegramAdapter:
             [BotCommand(name, spec.summary[:256]) for name, spec in COMMANDS.items()])
         await self.application.start()
         if webhook_url:
-            await self.application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+            await self.application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=UPDATES)
         else:
-            await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            await self.application.updater.start_polling(allowed_updates=UPDATES, drop_pending_updates=False)
 
     async def stop(self) -> None:
         """Stop polling and handling, then shut down."""
@@ -186,7 +189,8 @@ class TelegramAdapter:
         if not actor.chat.is_group and self.outbox is not None:
             self.outbox.enable_destination(actor.chat)  # they talk to us again: they unblocked the bot
         reply = await self.assistant.handle(actor, message.text)
-        await self._send(chat.id, reply)
+        if not reply.silent:
+            await self._send(chat.id, reply)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: the command runs as the presser, so the core checks their rights again."""
@@ -202,10 +206,13 @@ class TelegramAdapter:
             return
         actor = self._actor(query.from_user, query.message.chat)
         reply = await self.assistant.handle(actor, data)
+        if reply.error:  # a refusal is for the presser alone: a pop-up, the message and the group left as they were
+            await query.answer(reply.title[:190], show_alert=not reply.silent)
+            return
         await query.answer(reply.title[:190])
         if data.endswith(" yes"):  # a confirmation: the question becomes its answer
             await query.edit_message_text(html_text(reply), parse_mode=ParseMode.HTML)
-        elif data.startswith("/health") or reply.error:
+        elif data.startswith("/health"):
             await self._send(query.message.chat.id, reply)
 
     async def _send(self, chat_id: int, reply: Reply) -> None:

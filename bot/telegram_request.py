@@ -17,10 +17,11 @@ from telegram.request import BaseRequest, RequestData
 class AiohttpRequest(BaseRequest):
     """PTB requests over one aiohttp session with a bounded connection pool."""
 
-    def __init__(self, connection_pool_size: int = 16, read_timeout: float | None = 10.0, write_timeout: float | None = 10.0,
+    # aiohttp has no separate write timeout: a stalled upload is caught by the read timeout that follows it.
+    def __init__(self, connection_pool_size: int = 16, read_timeout: float | None = 10.0,
                  connect_timeout: float | None = 10.0, pool_timeout: float | None = 10.0):
         self._pool = connection_pool_size
-        self._read, self._write, self._connect, self._pool_timeout = read_timeout, write_timeout, connect_timeout, pool_timeout
+        self._read, self._connect, self._pool_timeout = read_timeout, connect_timeout, pool_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -66,7 +67,7 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as response:
                 return response.status, await response.read()
-        except asyncio.TimeoutError as err:
-            raise TimedOut() from err
+        except asyncio.TimeoutError:
+            raise TimedOut() from None
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}") from None

@@ -62,7 +62,7 @@ class Settings:
     price_cache_seconds: float = 30.0
     http_timeout_seconds: float = 10.0
     http_port: int | None = None
-    alert_webhook_url: str | None = None  # the console's warnings go here too (JSON POST)
+    alert_webhook_url: Secret | None = None  # the console's warnings go here too (JSON POST); its path is often a key
     telegram_webhook_url: str | None = None  # public https URL Telegram posts updates to (webhook mode)
     telegram_webhook_secret: Secret | None = None
     telegram_webhook_port: int = 8443  # where this process listens for them
@@ -70,6 +70,8 @@ class Settings:
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
     log_format: str = "text"  # or "json": one JSON object a line
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, how long due warnings keep going out (Docker kills after 10 s)
+    user_commands_per_minute: int = 30  # per user, in bursts of up to a third of it; 0 turns the limit off
+    chat_commands_per_minute: int = 60  # per group chat, all its members together
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
@@ -95,7 +97,7 @@ class Settings:
         def url(name: str, default: str) -> str:
             value = get(name) or default
             if not value.startswith(("http://", "https://", "ws://", "wss://")):
-                raise ConfigError(f"{name} must be a URL starting with http:// or https:// (got something else)")
+                raise ConfigError(f"{name} must be a URL starting with http://, https://, ws:// or wss:// (got something else)")
             return value.rstrip("/") if not value.endswith("gateway.discord.gg/") else value
 
         def number(name: str, default: float, low: float, high: float) -> float:
@@ -110,13 +112,19 @@ class Settings:
                 raise ConfigError(f"{name} must be between {low:g} and {high:g} (got {value[:20]})")
             return parsed
 
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            value = get(name)
+            if value is None:
+                return default
+            # int(), not float(): a Discord id has 19 digits, more than a float holds exactly
+            if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+                raise ConfigError(f"{name} must be a whole number between {low} and {high} (got {value[:20]!r})")
+            return int(value)
+
         sources = tuple(s.strip().lower() for s in (get("PRICE_SOURCES") or "coingecko").split(",") if s.strip())
         unknown = [s for s in sources if s not in KNOWN_SOURCES]
         if unknown or not sources:
             raise ConfigError(f"PRICE_SOURCES must list some of {', '.join(KNOWN_SOURCES)} (got {unknown[0][:20] if unknown else 'nothing'!r})")
-        port = get("HTTP_PORT")
-        if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
-            raise ConfigError(f"HTTP_PORT must be a port number between 1 and 65535 (got {port[:20]!r})")
         level = (get("LOG_LEVEL") or "").upper() or None
         if level is not None and level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL (got {level[:20]!r})")
@@ -141,12 +149,14 @@ class Settings:
             price_cache_seconds=number("PRICE_CACHE_SECONDS", 30.0, 0, 3600),
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),
             shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", 5.0, 0, 600),
-            http_port=int(port) if port else None,
-            alert_webhook_url=url("ALERT_WEBHOOK_URL", "http://unset") if get("ALERT_WEBHOOK_URL") else None,
+            user_commands_per_minute=integer("USER_COMMANDS_PER_MINUTE", 30, 0, 100_000),
+            chat_commands_per_minute=integer("CHAT_COMMANDS_PER_MINUTE", 60, 0, 100_000),
+            http_port=integer("HTTP_PORT", 0, 1, 65535) or None,
+            alert_webhook_url=Secret(url("ALERT_WEBHOOK_URL", "http://unset")) if get("ALERT_WEBHOOK_URL") else None,
             telegram_webhook_url=url("TELEGRAM_WEBHOOK_URL", "http://unset") if get("TELEGRAM_WEBHOOK_URL") else None,
             telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
-            telegram_webhook_port=int(number("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535)),
-            discord_guild_id=int(number("DISCORD_GUILD_ID", 0, 0, 2**63)) or None,
+            telegram_webhook_port=integer("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535),
+            discord_guild_id=integer("DISCORD_GUILD_ID", 0, 1, 2**63) or None,
             log_level=level,
         )
 

@@ -89,8 +89,11 @@ def sort_items(items: list[AlertItem]) -> tuple[AlertItem, ...]:
     return tuple(sorted(items, key=lambda i: (i.hf is None, i.hf if i.hf is not None else 0.0, i.ref)))
 
 
-def notice_reply(notice: Notice) -> Reply:
-    """A Reply any adapter can render: title with the alert id, one line per item, the top item's buttons."""
+def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
+    """A Reply any adapter can render: title with the alert id, one line per item, the top item's buttons.
+
+    `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
+    """
     items = notice.items
     position_items = [i for i in items if i.kind in ("worse", "reminder", "safe")]
     if len(items) == 1:
@@ -99,7 +102,9 @@ def notice_reply(notice: Notice) -> Reply:
     else:
         title = f"{len(position_items)} position{'s' if len(position_items) != 1 else ''} changed" if position_items else "Price monitoring"
     severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind != "safe"), default=Severity.OK)
-    lines = tuple(Line(i.label, i.text) for i in items)
+    lines = tuple(Line(i.label, i.text) for i in items[:shown])
+    if shown is not None and shown < len(items):
+        lines += (Line("", f"…and {len(items) - shown} more: /positions shows them all"),)
     buttons = tuple(Button(label, command) for label, command in (items[0].buttons if items else ()))
     return Reply(f"{title} [{notice.alert_id}]", (Section(None, lines),), severity, buttons=buttons,
                  footer=f"alert {notice.alert_id}: if you see it twice, it is the same alert")

@@ -52,6 +52,7 @@ class Reply:
     attachment: Attachment | None = None
     error: bool = False
     footer: str | None = None
+    silent: bool = False  # nothing worth sending (a flood that was already told to slow down); adapters may drop it
 
     @classmethod
     def failure(cls, message: str, usage: str | None = None) -> Reply:

@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from .outbox import Outbox
 from .ports import ChatAdmins, Clock, NoGroups, PositionEvents, PriceBook
 from .protocols import Presets, Terms
 from .query_commands import QueryCommands
+from .ratelimit import CommandLimiter
 from .replies import Attachment, Button, Reply, Section, paragraph, text_lines
 from .store import Store
 from .valuation import Valuation, value
@@ -49,7 +51,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
 
     def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
                  events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
-                 monitor_status=None, yields=None, history=None):
+                 monitor_status=None, yields=None, history=None, limiter: CommandLimiter | None = None):
         self.store = store
         self.prices = prices
         self.registry = registry
@@ -62,9 +64,15 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.yields = yields  # core.yield_book.YieldBook, for /yield and /carry
         self.history = history  # core.prices.history.PriceHistory, for /chart
         self.parser = Parser(registry)
+        self.limiter = limiter  # None: no rate limit (the console is one person at a keyboard)
 
     async def handle(self, actor: Actor, text: str) -> Reply:
         """Parse and run one command; every failure becomes a short reply, never a traceback."""
+        if self.limiter is not None:
+            verdict = self.limiter.check(actor)
+            if not verdict.allowed:
+                reply = Reply.failure(f"That is more commands than I take in a minute: please wait {verdict.wait} s.")
+                return replace(reply, silent=not verdict.tell)
         command = None
         try:
             command = self.parser.parse(text)

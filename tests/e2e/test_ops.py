@@ -184,7 +184,7 @@ async def test_backup_and_restore_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("variable, value, words", [("PRICE_INTERVAL_SECONDS", "soon", "PRICE_INTERVAL_SECONDS must be a number"),
-                                                    ("HTTP_PORT", "99999", "HTTP_PORT must be a port"),
+                                                    ("HTTP_PORT", "99999", "HTTP_PORT must be a whole number between 1 and 65535"),
                                                     ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json")])
 async def test_a_malformed_setting_fails_in_one_line(tmp_path, variable, value, words):
     proc = await start(bot_env(tmp_path, **{variable: value}), tmp_path, "run")

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 
 from bot import logs
-from bot.app import PlatformAdmins, build
+from bot.app import PlatformAdmins, build, run_chat_adapters
 from bot.telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
 from core.config import Settings
-from core.models import ChatRef, Owner
+from core.models import Owner
 from tests.emulators.telegram import TelegramEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -82,7 +82,7 @@ async def test_private_chat_tour_and_command_menu(world):
     await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3 as <main>", "Added #1 (<main>)")
     reply = await world.say(dm, alice, "/health 1", "1.66")
     assert "$1,807.23" in reply["text"] and reply["parse_mode"] == "HTML"
-    assert "&lt;main&gt;" in reply["source"] or "<main>" not in reply["source"].replace("&lt;main&gt;", "")
+    assert "&lt;main&gt;" in reply["source"] and "<main>" not in reply["source"]  # what users type is escaped
     await world.say(dm, alice, "/add -5 ETH", "amounts must be positive")
     names = {c["command"] for c in world.emu.my_commands}
     assert {"start", "add", "health", "watch", "snooze", "status"} <= names
@@ -96,17 +96,18 @@ async def test_export_is_a_document(world):
     assert doc["size"] > 50
 
 
-async def test_remove_asks_with_buttons_and_a_forged_press_changes_nothing(world):
+async def test_remove_asks_with_buttons_and_a_replayed_press_runs_as_the_presser(world):
     alice, bob, dm, bob_dm, _ = people(world.emu)
     await world.say(dm, alice, "/add 1 ETH on aave-v3", "Added #1")
     ask = await world.say(dm, alice, "/remove 1", "Remove #1")
     [[yes, keep]] = ask["reply_markup"]["inline_keyboard"]
     assert yes["callback_data"] == "/remove 1 yes"
-    # bob replays the same callback data from his own chat: it runs as bob, who has no #1
+    # bob replays alice's callback data under a message of his own: it runs as bob, on bob's #1, never alice's
     await world.say(bob_dm, bob, "/add 2 ETH on aave-v3", "Added #1")
     bob_msg = world.emu.messages(BOB)[-1]
-    world.emu.press_button(bob_dm, bob, bob_msg["message_id"], "/remove 99 yes")
-    await asyncio.sleep(0.3)
+    world.emu.press_button(bob_dm, bob, bob_msg["message_id"], yes["callback_data"])
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == BOB and "Removed #1" in m["text"])
+    assert world.app.store.positions(Owner("telegram", "user", str(BOB))) == []
     assert world.app.store.positions(Owner("telegram", "user", str(ALICE)))  # alice's position is untouched
     world.emu.press_button(dm, alice, ask["message_id"], yes["callback_data"])
     await world.emu.wait_for(lambda m: m["message_id"] == ask["message_id"] and "Removed #1" in m["text"])
@@ -138,7 +139,7 @@ async def test_group_watch_warning_buttons_and_who_may_press_them(world):
     await asyncio.sleep(0.3)
     assert any("Snoozed W1 until" in a.get("text", "") for a in world.emu.callback_answers)
     assert world.app.store.alert_settings(position)["snoozed_until"] > 0
-    assert not any(m["chat"]["id"] == GROUP and "ETH" in m["text"] and m["text"].startswith("⚠") for m in world.emu.sent)
+    assert not any(m["chat"]["id"] == GROUP and "Only the owner" in m["text"] for m in world.emu.sent)  # a pop-up only
 
 
 async def test_anonymous_admins_are_asked_to_use_their_own_account(world):
@@ -256,7 +257,6 @@ async def test_the_real_collateral_bot_run_process(tmp_path, price_apis):
         await emu.close()
     assert proc.returncode == 0, err.decode()[-2000:]
     assert emu.token not in (out + err).decode()
-    assert ChatRef("telegram", str(ALICE)).key  # the process answered in Alice's chat
 
 
 async def test_a_chart_is_sent_as_a_photo(world):
@@ -265,3 +265,47 @@ async def test_a_chart_is_sent_as_a_photo(world):
     world.emu.send_text(dm, alice, "/chart 1 whatif")
     photo = await world.emu.wait_for(lambda m: "photo" in m)
     assert photo["size"] > 10_000
+
+
+async def test_an_edited_command_does_not_run_again(world):
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 1000 USDC on aave-v3", "Added #1")
+    world.emu.send_text(dm, alice, "/borrow 1 500 USDC")
+    await world.emu.wait_for(lambda m: "Borrowed 500 USDC" in m["text"])
+    world.emu.edit_last(dm, alice, "/borrow 1 600 USDC")
+    await world.say(dm, alice, "/health 1", "1,500 USDC")  # still 1,000 + 500: the edit was not a new command
+    assert not any("Borrowed 600" in m["text"] for m in world.emu.messages(ALICE))
+
+
+async def test_a_flood_gets_one_slow_down_and_then_silence(tmp_path, price_apis):
+    emu = TelegramEmulator()
+    await emu.start()
+    settings = settings_for(tmp_path, emu, price_apis, USER_COMMANDS_PER_MINUTE="6")
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_chat_adapters(settings, stop))
+    try:
+        alice = emu.user(ALICE, "Alice")
+        dm = emu.private_chat(alice)
+        for _ in range(6):  # a burst of a third of a minute's worth is taken, then the rest is refused
+            emu.send_text(dm, alice, "/help")
+        await emu.wait_for(lambda m: "more commands than I take" in m["text"], timeout=20)
+        await asyncio.sleep(0.5)
+        texts = [m["text"] for m in emu.messages(ALICE)]
+        assert sum("more commands than I take" in t for t in texts) == 1 and len(texts) == 3
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 20)
+        await emu.close()
+
+
+async def test_a_warning_too_long_for_one_message_keeps_the_most_urgent(world):
+    alice, _, dm, _, _ = people(world.emu)
+    for i in range(40):
+        await world.say(dm, alice, f"/add 10 ETH borrow {15000 + i * 10} USDC on aave-v3", f"Added #{i + 1}")
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "40 positions changed" in m["text"])
+    assert len(warning["text"]) <= 4096 and "more: /positions shows them all" in warning["text"]
+    assert "#40" in warning["text"]  # the most indebted, so the most urgent, comes first
+    assert world.app.outbox.dead_letters() == []

@@ -511,6 +511,14 @@ class TelegramEmulator:
         """A user writes `text` in `chat` (a "/command" gets its bot_command entity); returns the update_id."""
         return self._user_message(chat, user, text)
 
+    def edit_last(self, chat: dict, user: dict, text: str) -> int:
+        """`user` edits the last message they wrote in `chat` to `text`: an edited_message update."""
+        message = max((m for (c, _), m in self._messages.items() if c == chat["id"] and m["from"]["id"] == user["id"]),
+                      key=lambda m: m["message_id"])
+        entities = command_entity(text)
+        message.update(text=text, edit_date=int(time.time()), **({"entities": entities} if entities else {}))
+        return self.inject({"edited_message": message})
+
     def send_anonymous_admin_command(self, chat: dict, text: str) -> int:
         """An anonymous admin writes in a group: from GroupAnonymousBot, sender_chat = the group."""
         anonymous = {"id": ANONYMOUS_ADMIN_ID, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
