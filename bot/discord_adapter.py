@@ -44,32 +44,40 @@ def embed(reply: Reply) -> discord.Embed:
     return e
 
 
-class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cmd:(?P<command>/[^\n]{1,90})"):
-    """A button whose custom id is the command it runs, as the person who pressed it."""
+class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cmd:(?:(?P<scope>[ug]):)?(?P<command>/[^\n]{1,90})"):
+    """A button whose custom id is the command it runs, as the person who pressed it.
 
-    handler = None  # set by the adapter: async (interaction, command) -> None
+    The scope says whose positions the command's plain ids mean: "g" the channel's group's, "u" the
+    presser's own. Without it a press of `/remove 1 yes` on a `server: True` confirmation would
+    delete the admin's personal #1. Ids without a scope come from messages sent before it existed.
+    """
 
-    def __init__(self, label: str, command: str):
-        super().__init__(discord.ui.Button(label=label, custom_id=f"cmd:{command}"[:100], style=discord.ButtonStyle.secondary))
-        self.command = command
+    handler = None  # set by the adapter: async (interaction, command, scope) -> None
+
+    def __init__(self, label: str, command: str, scope: str | None = "u"):
+        custom_id = f"cmd:{scope}:{command}" if scope else f"cmd:{command}"
+        if len(custom_id) > 100:  # Discord's limit; a cut command would run something else
+            raise ValueError(f"button command too long for a custom id: {command[:40]!r}")
+        super().__init__(discord.ui.Button(label=label, custom_id=custom_id, style=discord.ButtonStyle.secondary))
+        self.command, self.scope = command, scope
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> CommandButton:
         """Rebuilt from the custom id of whatever message was clicked."""
-        return cls(item.label or "", match["command"])
+        return cls(item.label or "", match["command"], match["scope"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Run the command as the presser."""
-        await CommandButton.handler(interaction, self.command)
+        """Run the command as the presser, in the scope the button was made for."""
+        await CommandButton.handler(interaction, self.command, self.scope)
 
 
-def buttons(reply: Reply) -> discord.ui.View | None:
-    """The reply's buttons ("Keep it" and the like dismiss the message)."""
+def buttons(reply: Reply, scope: str = "u") -> discord.ui.View | None:
+    """The reply's buttons, scoped to the group ("g") or the user ("u"); "Keep it" and the like dismiss the message."""
     if not reply.buttons:
         return None
     view = discord.ui.View(timeout=None)
     for b in reply.buttons:
-        view.add_item(CommandButton(b.label, b.command or "/dismiss"))
+        view.add_item(CommandButton(b.label, b.command, scope) if b.command else CommandButton(b.label, "/dismiss", None))
     return view
 
 
@@ -116,7 +124,9 @@ class DiscordNotifier:
         reply = fitted_notice(notice, lambda r: not embed_parts(r)["cut"])  # a warning is one embed, never cut short
         try:
             channel = await self._channel(chat)
-            view = buttons(reply)
+            # A group's notice names its own positions by plain id (members' shared ones as W1, which mean
+            # the same in any scope), so its buttons act for the group; a DM's act for its reader.
+            view = buttons(reply, "g" if chat.is_group else "u")
             await channel.send(embed=embed(reply), **({"view": view} if view else {}))
         except discord.Forbidden as err:
             raise Undeliverable(f"Discord {err.code}: {err.text or 'forbidden'}") from None
@@ -209,11 +219,11 @@ class DiscordAdapter:
         if not done:
             await interaction.response.defer(ephemeral=private, thinking=True)
         reply = await work
-        await self._answer(interaction, reply, private)
+        await self._answer(interaction, reply, private, "g" if server and interaction.guild_id is not None else "u")
 
-    async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool) -> None:
+    async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool, scope: str) -> None:
         kwargs = {"embed": embed(reply), "ephemeral": private}
-        view = buttons(reply)
+        view = buttons(reply, scope)
         if view:
             kwargs["view"] = view
         if reply.attachment is not None:
@@ -223,13 +233,19 @@ class DiscordAdapter:
         else:
             await interaction.response.send_message(**kwargs)
 
-    async def press(self, interaction: discord.Interaction, command: str) -> None:
+    async def press(self, interaction: discord.Interaction, command: str, scope: str | None) -> None:
         """A button: the command runs as the presser, so the core checks their rights again."""
         if command == "/dismiss":
             await interaction.response.edit_message(view=None)
             return
+        if scope is None:
+            # Sent before buttons carried a scope: a public message in a server channel can only be a
+            # notice to that channel, whose plain ids are the group's; anything else answered one user.
+            message = interaction.message
+            public = message is not None and not message.flags.ephemeral
+            scope = "g" if interaction.guild_id is not None and public else "u"
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
-        reply = await self.assistant.handle(self.actor(interaction), command)
+        reply = await self.assistant.handle(self.actor(interaction, server=scope == "g"), command)
         if command.endswith(" yes") and not reply.error:
             await interaction.response.edit_message(embed=embed(reply), view=None)
         else:

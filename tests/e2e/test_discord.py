@@ -9,10 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import discord
 import pytest
 
 from bot.app import PlatformAdmins, build
-from bot.discord_adapter import DiscordAdapter, DiscordAdmins, DiscordNotifier
+from bot.discord_adapter import CommandButton, DiscordAdapter, DiscordAdmins, DiscordNotifier
 from core.commands import COMMANDS
 from core.config import Settings
 from core.models import ChatRef, Owner
@@ -126,16 +127,16 @@ async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
     await world.tick()
     post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
     assert "W1 (alice's #1)" in embed_text(post)
-    assert custom_ids(post) == ["cmd:/health W1", "cmd:/snooze W1 1h", "cmd:/snooze W1 24h"]
+    assert custom_ids(post) == ["cmd:g:/health W1", "cmd:g:/snooze W1 1h", "cmd:g:/snooze W1 24h"]
     assert (post.get("payload") or post)["embeds"][0]["color"] == 0xE67E22  # danger orange
     await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DANGER" in embed_text(r))
 
     position = world.app.store.position(Owner("discord", "user", str(ALICE)), 1)
-    iid = await world.emu.click(BOB, post["id"], "cmd:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(BOB, post["id"], "cmd:g:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
     answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert "Only the owner of W1" in embed_text(answer) and answer["data"]["flags"] & 64
     assert world.app.store.alert_settings(position)["snoozed_until"] == 0.0
-    iid = await world.emu.click(ALICE, post["id"], "cmd:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(ALICE, post["id"], "cmd:g:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
     answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert "Snoozed W1 until" in embed_text(answer)
     assert world.app.store.alert_settings(position)["snoozed_until"] > 0
@@ -167,12 +168,78 @@ async def test_server_positions_need_manage_server_checked_in_code(world):
 async def test_confirmation_buttons(world):
     await world.slash(ALICE, "add", amount=1, asset="ETH", lender="aave-v3")
     ask = await world.slash(ALICE, "remove", position=1, guild=False)
-    assert custom_ids(ask) == ["cmd:/remove 1 yes", "cmd:/dismiss"]
+    assert custom_ids(ask) == ["cmd:u:/remove 1 yes", "cmd:/dismiss"]
     message = ask.get("message_id") or ask.get("message", {}).get("id")
-    iid = await world.emu.click(ALICE, message, "cmd:/remove 1 yes")
+    iid = await world.emu.click(ALICE, message, "cmd:u:/remove 1 yes")
     done = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert done["type"] == 7 and "Removed #1" in embed_text(done)
     assert world.app.store.positions(Owner("discord", "user", str(ALICE))) == []
+
+
+async def click(world: World, user: int, message_id: int, custom_id: str) -> dict:
+    """Press a button in the guild channel; return the bot's answer to the press."""
+    iid = await world.emu.click(user, message_id, custom_id, guild_id=GUILD, channel_id=CHANNEL)
+    return await world.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("type") in (4, 7)
+                                    or r.get("interaction_id") == iid and r.get("method") in ("POST", "PATCH"))
+
+
+async def test_a_server_confirmation_removes_the_channels_position_not_the_admins_own(world):
+    carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
+    await world.slash(CAROL, "add", amount=1, asset="ETH", lender="aave-v3", label="mine")
+    await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
+    await world.slash(CAROL, "add", amount=50, asset="ETH", lender="aave-v3", label="reserve", server=True)
+
+    ask = await world.slash(CAROL, "remove", position=1, server=True)
+    assert "treasury" in embed_text(ask) and custom_ids(ask) == ["cmd:g:/remove 1 yes", "cmd:/dismiss"]
+    refused = await click(world, BOB, ask["message_id"], "cmd:g:/remove 1 yes")  # the press is checked again
+    assert "Only this group's admins" in embed_text(refused) and len(world.app.store.positions(server)) == 2
+    done = await click(world, CAROL, ask["message_id"], "cmd:g:/remove 1 yes")
+    assert done["type"] == 7 and "Removed #1 (treasury)" in embed_text(done)
+    assert [p.label for p in world.app.store.positions(server)] == ["reserve"]
+    assert [p.label for p in world.app.store.positions(carol)] == ["mine"]
+
+    ask = await world.slash(CAROL, "forget", server=True)
+    assert custom_ids(ask) == ["cmd:g:/forget yes", "cmd:/dismiss"]
+    await click(world, CAROL, ask["message_id"], "cmd:g:/forget yes")
+    assert world.app.store.positions(server) == [] and [p.label for p in world.app.store.positions(carol)] == ["mine"]
+
+
+async def test_snooze_on_a_channels_own_warning_snoozes_the_channels_position(world):
+    carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
+    await world.slash(CAROL, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    await world.slash(CAROL, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC",
+                      label="treasury", server=True)
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
+    assert custom_ids(post) == ["cmd:g:/health 1", "cmd:g:/snooze 1 1h", "cmd:g:/snooze 1 24h"]
+    dm = await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(CAROL) and "DANGER" in embed_text(r))
+    assert custom_ids(dm)[1] == "cmd:u:/snooze 1 1h"
+
+    treasury, mine = world.app.store.position(server, 1), world.app.store.position(carol, 1)
+    details = await click(world, BOB, post["id"], "cmd:g:/health 1")  # members read the channel's own
+    assert "treasury" in embed_text(details) and details["data"]["flags"] & 64
+    refused = await click(world, BOB, post["id"], "cmd:g:/snooze 1 1h")
+    assert "Only this group's admins" in embed_text(refused)
+    assert world.app.store.alert_settings(treasury)["snoozed_until"] == 0.0
+    answer = await click(world, CAROL, post["id"], "cmd:g:/snooze 1 1h")
+    assert "Snoozed #1 (treasury) until" in embed_text(answer)
+    assert world.app.store.alert_settings(treasury)["snoozed_until"] > 0
+    assert world.app.store.alert_settings(mine)["snoozed_until"] == 0.0
+
+
+async def test_a_button_sent_before_scopes_existed_still_means_the_channels_position(world):
+    carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
+    await world.slash(CAROL, "add", amount=1, asset="ETH", lender="aave-v3", label="mine")
+    await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
+    old = discord.ui.View(timeout=None)
+    old.add_item(CommandButton("Snooze 1h", "/snooze 1 1h", None))  # a notice as the channel got it before
+    sent = await world.adapter.client.get_channel(CHANNEL).send("old warning", view=old)
+    answer = await click(world, CAROL, sent.id, "cmd:/snooze 1 1h")
+    assert "Snoozed #1 (treasury) until" in embed_text(answer)
+    assert world.app.store.alert_settings(world.app.store.position(server, 1))["snoozed_until"] > 0
+    assert world.app.store.alert_settings(world.app.store.position(carol, 1))["snoozed_until"] == 0.0
 
 
 async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_apis):
