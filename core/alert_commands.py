@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from . import views
-from .commands import Command
+from .commands import COMMANDS, Command
 from .errors import InvalidAmount, NotPermitted, UsageError
 from .models import Actor, Position
 from .numbers import fmt_hf, fmt_pct
@@ -40,6 +40,15 @@ class AlertCommands:
         elif terms.metric == "cr" and terms.min_ratio:
             text += f" (collateral ratio below {fmt_pct(terms.min_ratio * warn)} and {fmt_pct(terms.min_ratio * critical)})"
         return text
+
+    def _liquidation_line(self, position: Position) -> str:
+        """'liquidation above LTV 83.0%' (or a collateral ratio, or HF 1.00): where thresholds must stop."""
+        terms = self._terms_of(position)
+        if terms.metric == "ltv" and terms.liquidation_ltv:
+            return f"liquidation above LTV {fmt_pct(terms.liquidation_ltv)}"
+        if terms.metric == "cr" and terms.min_ratio:
+            return f"liquidation below collateral ratio {fmt_pct(terms.min_ratio)}"
+        return "liquidation below HF 1.00"
 
     def _thresholds(self, position: Position) -> tuple[float, float, bool]:
         """(warn, critical, custom?) in health-factor terms."""
@@ -82,8 +91,10 @@ class AlertCommands:
             if cmd.critical is not None:
                 critical = self._as_hf(position, cmd.critical, cmd.percent)
             if not warn > critical > 1:
-                raise InvalidAmount(f"The warning level must be above the danger level, and both above HF 1.00 "
-                                    f"(got warning {fmt_hf(warn)}, danger {fmt_hf(critical)}).")
+                # Said back in the terms the user typed: an LTV, a collateral ratio or a health factor.
+                raise InvalidAmount(f"The warning must come before the danger level, and both before liquidation "
+                                    f"(got {self._in_terms(position, warn, critical)}; {self._liquidation_line(position)}).",
+                                    COMMANDS["alerts"].usage)
             if warn > 100:
                 raise InvalidAmount("A warning level above HF 100 would never be quiet.")
             self.store.update_alert_settings(position, warn=warn, critical=critical)
@@ -125,6 +136,8 @@ class AlertCommands:
         if cmd.everything:
             await self._require_admin(actor, "snooze the group's positions")
             positions = self.store.positions(self._owner(actor))
+            if not positions:
+                return Reply("There are no positions to snooze yet.", paragraph("Add one with /add first."))
         else:
             positions = [await self._editable(actor, cmd, "snooze")]
         for position in positions:

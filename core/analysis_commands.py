@@ -36,6 +36,11 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
+
+def _tidy(x: float) -> float:
+    """x without float dust and without a negative zero, so a tiny move never reads "-0.0000%"."""
+    return round(x, 9) + 0.0
+
 class AnalysisCommands:
     """Needs from the Assistant: store, prices, registry, presets, clock, yields, history, and its helpers."""
 
@@ -119,8 +124,11 @@ class AnalysisCommands:
         if coll_apy:
             lines.append(Line("Collateral earns", f"{fmt_usd(main.value)} of {main.asset} at {coll_apy:.2%} "
                               f"({coll_pool.project}): {fmt_usd(result.collateral_income_usd)} a year"))
+        # Without the rate the debt's cost is unknown, not free: no net figure rather than a flattering one.
+        net = (f"{fmt_usd(result.net_usd)} a year on {fmt_usd(result.equity_usd)} of equity: {result.net_on_equity:.2%}"
+               if apr is not None else f"unknown until the borrow rate is set (/rate {position.number} 5.2%)")
         lines += [
-            Line("Net", f"{fmt_usd(result.net_usd)} a year on {fmt_usd(result.equity_usd)} of equity: {result.net_on_equity:.2%}"),
+            Line("Net", net),
             Line("Break-even borrow rate", f"{result.break_even_borrow_apr:.2%} APR: above it, the borrowing costs more than it earns"),
         ]
         verdict = ("The borrowing pays for itself." if apr is not None and apr < result.break_even_borrow_apr
@@ -147,14 +155,14 @@ class AnalysisCommands:
             results = await asyncio.to_thread(bt.backtest_all, coll, debt, warn, danger, candles, self.registry)
         else:
             results = [await asyncio.to_thread(bt.backtest, coll, debt, warn, danger, cmd.topic, candles, self.registry)]
-        sections = [self._backtest_section(r, position) for r in results]
+        sections = [self._backtest_section(r, warn, danger) for r in results]
         worst = max((1 if r.liquidated_at else 0 for r in results), default=0)
         return Reply(f"{position.ref} through real crashes ({position_summary(position)})", tuple(sections),
                      Severity.LIQUIDATABLE if worst else Severity.OK,
                      footer="Today's amounts replayed on bundled Binance hourly closes (the lowest wick shown too); "
                             "warnings are the ones this bot would have sent.")
 
-    def _backtest_section(self, r: bt.BacktestResult, position) -> Section:
+    def _backtest_section(self, r: bt.BacktestResult, warn: float, danger: float) -> Section:
         if r.missing:
             return Section(r.window, (Line("", f"no bundled prices for {', '.join(r.missing)} in this window"),))
         lines = [Line("Health", f"{fmt_hf(r.start_hf)} at the start, lowest {fmt_hf(r.lowest_hf)} on {_when(r.lowest_at)} "
@@ -163,8 +171,11 @@ class AnalysisCommands:
         if r.warnings:
             firsts = "; ".join(f"{_when(e.ts)} {('WARNING', 'DANGER', 'LIQUIDATABLE')[e.level - 1]}" for e in sent[:3])
             reminders = sum(e.kind == "reminder" for e in r.warnings)
-            lines.append(Line("Warnings", f"{len(sent)} warnings, {reminders} reminders"
-                              + (f"; first: {firsts}" if firsts else "")))
+            # A position already past a level when the window opens is not warned again, only reminded: say so.
+            start = ("LIQUIDATABLE" if r.start_hf < 1 else "DANGER" if r.start_hf < danger
+                     else "WARNING" if r.start_hf < warn else None)
+            lines.append(Line("Warnings", (f"already {start} at the start; " if start else "")
+                              + f"{len(sent)} warnings, {reminders} reminders" + (f"; first: {firsts}" if firsts else "")))
         if r.liquidated_at is None:
             lines.append(Line("Liquidation", "survived"))
         else:
@@ -181,17 +192,18 @@ class AnalysisCommands:
         o = dict(cmd.options)
         base, quote = cmd.assets
         p0, p1 = o["from"], o["to"]
-        full = il.constant_product_il(p1 / p0)
-        lines = [Line("Full range (constant product)", f"{full:.4%}; the pool's fees must earn {il.fees_to_break_even(full):.2%} to make up for it")]
+        full = _tidy(il.constant_product_il(p1 / p0))
+        lines = [Line("Full range (constant product)",
+                      f"{full:.4%}; the pool's fees must earn {_tidy(il.fees_to_break_even(full)):.2%} to make up for it")]
         if "low" in o:
             try:
-                ranged = il.concentrated_il(10_000.0, p0, p1, o["low"], o["high"])
+                ranged = _tidy(il.concentrated_il(10_000.0, p0, p1, o["low"], o["high"]))
             except ValueError as err:
                 raise UsageError(str(err)) from None
             position = il.range_position(10_000.0, p0, o["low"], o["high"])
             out = "" if o["low"] <= p1 <= o["high"] else " (out of range: all in one asset)"
             lines.append(Line(f"Range {fmt_usd(o['low'])}-{fmt_usd(o['high'])}",
-                              f"{ranged:.4%}{out}; fees must earn {il.fees_to_break_even(ranged):.2%}. "
+                              f"{ranged:.4%}{out}; fees must earn {_tidy(il.fees_to_break_even(ranged)):.2%}. "
                               f"$10,000 in at {fmt_usd(p0)} is {position.x:,.6f} {base} + {position.y:,.2f} {quote}"))
         return Reply(f"Impermanent loss of {base}-{quote} from {fmt_usd(p0)} to {fmt_usd(p1)} ({p1 / p0 - 1:+.1%})",
                      (Section(None, tuple(lines)),), footer="Against simply holding what you put in; fees and rewards not included.")

@@ -74,7 +74,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("unwatch", "/unwatch ID|W1", "in a group: stop sharing a position here (its owner or a group admin)",
                     ("/unwatch W1",)),
         CommandSpec("watching", "/watching", "in a group: the positions whose warnings this group receives"),
-        CommandSpec("yield", "/yield ASSET [chain NAME] [min-tvl 5m] [stable] [no-il] [single]",
+        CommandSpec("yield", "/yield ASSET [chain NAME] [min-tvl 5m] [stable] [no-il] [single] [all]",
                     "where an asset earns: the best pools with APY base and reward, 30-day mean, TVL, IL risk",
                     ("/yield USDC", "/yield ETH chain arbitrum", "/yield USDC min-tvl 50m no-il")),
         CommandSpec("rate", "/rate ID 5.2%  or  /rate ID off", "what your debt costs (APR), for /carry",

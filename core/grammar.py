@@ -15,7 +15,7 @@ from .errors import InvalidAmount, UnknownCommand, UsageError
 from .grammar_analysis import AnalysisGrammar
 from .grammar_warnings import WarningGrammar
 from .models import Leg, Overrides
-from .numbers import looks_like_amount, parse_amount, parse_decimal, parse_percent
+from .numbers import MAX_AMOUNT, looks_like_amount, parse_amount, parse_decimal, parse_percent
 
 MAX_LINE = 1000
 MAX_LEGS = 10
@@ -119,16 +119,17 @@ class Parser(WarningGrammar, AnalysisGrammar):
             i += 2
         if not legs:
             raise UsageError(f"Give {what} as an amount and an asset, like '10 ETH'.")
-        if len(legs) > MAX_LEGS:
+        merged = _merge(legs)  # '1 ETH 1 ETH' is one asset: count assets after adding up
+        if len(merged) > MAX_LEGS:
             raise UsageError(f"At most {MAX_LEGS} assets on each side of a position.")
-        return _merge(legs), i
+        return merged, i
 
     def _percent_arg(self, args: list[str], i: int, word: str) -> Decimal:
         if i >= len(args):
             raise UsageError(f"'{word}' needs a percentage, like '{word} 80%'.")
         value = parse_percent(args[i])
         if not 0 < value < 1:
-            raise InvalidAmount(f"'{word} {args[i]}' must be between 0% and 100%.")
+            raise InvalidAmount(f"'{word} {args[i]}' must be above 0% and below 100%.")
         return value
 
     def _spec(self, args: list[str], i: int, *, need_protocol: bool) -> tuple[PositionSpec, int]:
@@ -264,6 +265,8 @@ class Parser(WarningGrammar, AnalysisGrammar):
             spec, i = self._spec(args, 0, need_protocol=False)
             if spec.protocol is None:
                 raise UsageError("Say which lender for a hypothetical position, like '10 ETH on aave-v3'.")
+            if spec.label is not None:  # 'as' would also swallow a target after it
+                raise UsageError("A hypothetical position has no label: leave out 'as ...'.")
             target, i = self._target(args, i)
             self._done(args, i)
             return Command("capacity", spec=spec, target=target)
@@ -280,6 +283,8 @@ class Parser(WarningGrammar, AnalysisGrammar):
         shocks: list[Shock] = []
         while i < len(args):
             token = args[i]
+            if token.startswith(("+", "-")) or token.endswith("%"):
+                raise UsageError(f"Which asset moves {token[:16]}? Name it first, like 'ETH {token[:16]}'.")
             asset = "ALL" if token.upper() == "ALL" else self._symbol(token)
             if i + 1 >= len(args):
                 raise UsageError(f"How does {asset} move? Like '{asset} -30%' or '{asset} 2000'.")
@@ -297,6 +302,8 @@ class Parser(WarningGrammar, AnalysisGrammar):
         if token.startswith(("+", "-")) or token.endswith("%"):
             if not token.startswith(("+", "-")):
                 raise UsageError(f"Say which way {asset} moves: '{asset} -{token}' or '{asset} +{token}'.")
+            if token in ("+", "-", "%", "+%", "-%"):
+                raise UsageError(f"How far does {asset} move? Like '{asset} -30%'.")
             move = parse_percent(token, signed=True)
             if not Decimal(-1) <= move <= Decimal(10):
                 raise InvalidAmount("A move must be between -100% and +1000%.")
@@ -334,4 +341,6 @@ def _merge(legs: list[Leg]) -> tuple[Leg, ...]:
     totals: dict[str, Decimal] = {}
     for leg in legs:
         totals[leg.asset] = totals.get(leg.asset, Decimal(0)) + leg.amount
+        if totals[leg.asset] > MAX_AMOUNT:
+            raise InvalidAmount(f"{leg.asset} adds up to more than this bot handles (1e15).")
     return tuple(Leg(a, amt) for a, amt in totals.items())

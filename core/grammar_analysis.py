@@ -81,13 +81,15 @@ class AnalysisGrammar:
         if not pair:
             raise UsageError("A pair looks like ETH-USDC.")
         assets = (self._symbol(pair.group(1)), self._symbol(pair.group(2)))
+        if assets[0] == assets[1]:
+            raise UsageError("A pair needs two different assets, like ETH-USDC.")
         p0, p1 = float(parse_amount(args[1].lstrip("$"))), float(parse_amount(args[2].lstrip("$")))
         options: list[tuple[str, object]] = [("from", p0), ("to", p1)]
         if len(args) == 5:
             bounds = _RANGE.fullmatch(args[4]) if args[3].lower() == "range" else None
             if not bounds:
                 raise UsageError("A range looks like 'range 2000-4000'.")
-            low, high = float(parse_amount(bounds.group(1))), float(parse_amount(bounds.group(2)))
+            low, high = float(parse_amount(bounds.group(1).lstrip("$"))), float(parse_amount(bounds.group(2).lstrip("$")))
             if not low < p0 < high:
                 raise InvalidAmount("The range must contain the starting price (low < FROM < high).")
             options += [("low", low), ("high", high)]

@@ -9,7 +9,7 @@ from .commands import Command
 from .errors import InvalidAmount, UsageError
 from .numbers import parse_decimal, parse_percent
 
-_DURATION = re.compile(r"([0-9]{1,4})(m|min|h|d)", re.IGNORECASE)
+_DURATION = re.compile(r"([0-9]{1,6})(m|min|h|d)", re.IGNORECASE)  # 10080m is 7 days
 MAX_SNOOZE = 7 * 86400
 
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from . import help as help_text
 from . import risk, views
-from .commands import Command
-from .errors import UnsupportedByProtocol
+from .commands import COMMANDS, Command
+from .errors import InvalidAmount, UnsupportedByProtocol
 from .models import Actor, ChatRef, Severity
-from .numbers import fmt_hf, fmt_usd
+from .numbers import fmt_hf, fmt_pct, fmt_usd
 from .replies import Line, Reply, Section, paragraph, text_lines
 from .valuation import Valuation, severity_for, shock_multipliers, value
 
@@ -28,6 +28,7 @@ class QueryCommands:
         if cmd.spec is not None:
             spec = cmd.spec
             terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
+            self._check_overrides(terms, spec.overrides)
             debt, _ = self._opening_debt(terms, spec)
             assets = {leg.asset for leg in spec.collateral + debt}
             val = value(terms, spec.collateral, debt, await self.prices.snapshot(assets), self.registry)
@@ -53,6 +54,8 @@ class QueryCommands:
         if not val.priced:
             missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
             return Reply(title, paragraph(f"No price for {missing}, so no capacity can be worked out now."))
+        if target is not None:
+            self._check_target(val, *target)
         section = views.borrowing(val, target)
         kind, level = target or ("hf", val.levels[0])
         room = val.capacity_to(kind, level)
@@ -64,6 +67,19 @@ class QueryCommands:
         health = Line("Health factor now", f"{fmt_hf(val.hf)} · {views.STATUS[val.severity]}")
         return Reply(title, (Section(None, (Line("", words), health)), section), val.severity,
                      footer=views.price_footer(val, self.clock.time()))
+
+    def _check_target(self, val: Valuation, kind: str, level: float) -> None:
+        """Refuse a target at or past the lender's liquidation line: "borrow up to it" would mean "get liquidated"."""
+        threshold = risk.liquidation_threshold(val.exposure)
+        if kind == "hf" or threshold <= 0:
+            return  # the grammar already keeps health-factor targets above 1
+        name = views.lender_name(val.terms)
+        if kind == "ltv" and level >= threshold:
+            raise InvalidAmount(f"An LTV of {fmt_pct(level)} is at or past where {name} liquidates "
+                                f"({fmt_pct(threshold)}): pick a lower target.", COMMANDS["capacity"].usage)
+        if kind == "cr" and level * threshold <= 1:
+            raise InvalidAmount(f"A collateral ratio of {fmt_pct(level)} is at or below where {name} liquidates "
+                                f"({fmt_pct(1 / threshold)}): pick a higher target.", COMMANDS["capacity"].usage)
 
     async def _cmd_whatif(self, actor: Actor, cmd: Command) -> Reply:
         owner = self._owner(actor)

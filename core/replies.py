@@ -33,7 +33,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file to send with the reply (an export, later a chart)."""
+    """A file to send with the reply (an export or a chart)."""
 
     filename: str
     content: bytes

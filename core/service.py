@@ -15,10 +15,10 @@ from .alert_commands import AlertCommands
 from .analysis_commands import AnalysisCommands
 from .assets import AssetRegistry
 from .commands import COMMANDS, Command, PositionSpec
-from .errors import CoreError, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
+from .errors import CoreError, InvalidAmount, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
 from .grammar import MAX_LEGS, Parser
 from .models import Actor, Leg, Owner, Position, Severity
-from .numbers import fmt_amount, fmt_hf
+from .numbers import MAX_AMOUNT, fmt_amount, fmt_hf
 from .outbox import Outbox
 from .ports import ChatAdmins, Clock, NoGroups, PositionEvents, PriceBook
 from .protocols import Presets, Terms
@@ -119,6 +119,17 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
     def _terms(self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides) -> Terms:
         return self.presets.terms(protocol, market, [c.asset for c in collateral], [d.asset for d in debt], overrides)
 
+    def _check_overrides(self, terms: Terms, overrides) -> None:
+        """Refuse options this lender has no use for, rather than store them and silently ignore them."""
+        name = views.lender_name(terms)
+        unused = [word for word, given, used in (
+            ("lltv", overrides.lltv, terms.preset.id == "morpho"),
+            ("fee", overrides.fee, terms.preset.id == "liquity-v1"),
+            ("margin", overrides.margin_ltv, terms.metric == "ltv"),  # margin calls are a CeFi (and custom) notion
+        ) if given is not None and not used]
+        if unused:
+            raise UnsupportedByProtocol(f"{name} has no {' or '.join(repr(w) for w in unused)} to set.", COMMANDS["add"].usage)
+
     def _terms_of(self, position: Position) -> Terms:
         return self._terms(position.protocol, position.market, position.collateral, position.debt, position.overrides)
 
@@ -128,7 +139,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         return value(terms, position.collateral, position.debt, snapshot, self.registry)
 
     def _detail(self, title: str, val: Valuation, *, target=None, extra: tuple[Section, ...] = ()) -> Reply:
-        """The full health answer shared by /health, /add and /capacity."""
+        """The full health answer shared by /health, /add, /deposit, /withdraw, /borrow and /repay."""
         sections = [views.holdings(val), *extra]
         if val.priced:
             sections.append(views.health(val))
@@ -147,6 +158,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         assert spec is not None and spec.protocol is not None
         await self._require_admin(actor, "register the group's positions")
         terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
+        self._check_overrides(terms, spec.overrides)
         debt, notes = self._opening_debt(terms, spec)
         owner = self._owner(actor)
         position = self.store.add_position(
@@ -155,6 +167,8 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.store.set_display_name(owner, actor.name if owner == actor.user else "")
         self.events.position_changed(position.row_id)
         val = await self._value(position)
+        if val.priced and val.hf < 1:  # most likely a typo in an amount; stored anyway, since it may be real
+            notes.append(f"At today's prices this is liquidatable (health factor {fmt_hf(val.hf)}): check the amounts.")
         title = f"Added {position.ref}: {views.position_summary(position)} on {views.lender_name(terms)}"
         extra = (Section("Note", text_lines(*notes)),) if notes else ()
         return self._detail(title, val, extra=extra)
@@ -239,6 +253,9 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
                     fee = position.overrides.fee or Decimal(str(before.terms.market.params["borrowing_fee"]))
                     amount += leg.amount * fee
                 side[leg.asset] = side.get(leg.asset, Decimal(0)) + amount
+                if side[leg.asset] > MAX_AMOUNT:
+                    raise InvalidAmount(f"That would make {fmt_amount(side[leg.asset])} {leg.asset}, more than this bot "
+                                        "handles (1e15).", COMMANDS[cmd.name].usage)
                 continue
             held = side.get(leg.asset)
             noun = "hold" if cmd.name == "withdraw" else "owe"
@@ -269,6 +286,9 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
             notes.append(f"Health factor {fmt_hf(before.hf)} → {fmt_hf(after.hf)}")
             if after.hf < 1 <= before.hf or (after.hf < 1 and cmd.name in ("withdraw", "borrow")):
                 notes.append("The lender would normally refuse this: the position would be liquidatable.")
+        elif cmd.name in ("withdraw", "borrow"):
+            missing = ", ".join(after.missing or before.missing)
+            notes.append(f"No price for {missing} right now, so I could not check what this does to the health factor.")
         return self._detail(title, after, extra=(Section("Change", text_lines(*notes)),) if notes else ())
 
     _cmd_deposit = _cmd_withdraw = _cmd_borrow = _cmd_repay = _change
@@ -294,25 +314,38 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         data = {
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "owner": owner.key,
-            "positions": [
-                {
-                    "id": p.number,
-                    "label": p.label,
-                    "protocol": p.protocol,
-                    "market": p.market,
-                    "collateral": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.collateral],
-                    "debt": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.debt],
-                    "overrides": p.overrides.as_dict(),
-                    "created_at": p.created_at,
-                }
-                for p in positions
-            ],
+            "warnings_on": self.store.alerts_enabled(owner),
+            "positions": [self._exported(p) for p in positions],
         }
         body = json.dumps(data, indent=2).encode()
         return Reply(
             f"Your data: {len(positions)} position{'s' if len(positions) != 1 else ''}",
             attachment=Attachment("collateral-bot-export.json", body, "application/json"),
         )
+
+    def _exported(self, p: Position) -> dict:
+        """Everything stored about one position: legs, lender, overrides, warning options, rate, where it is shared."""
+        alerts = self.store.alert_settings(p)
+        snoozed = alerts["snoozed_until"]
+        return {
+            "id": p.number,
+            "label": p.label,
+            "protocol": p.protocol,
+            "market": p.market,
+            "collateral": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.collateral],
+            "debt": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.debt],
+            "overrides": p.overrides.as_dict(),
+            "created_at": p.created_at,
+            "borrow_apr": self.store.borrow_apr(p),
+            "warnings": {
+                "on": alerts["enabled"],
+                "warn_below_hf": alerts["warn"],  # None: the lender's default
+                "danger_below_hf": alerts["critical"],
+                "snoozed_until": datetime.fromtimestamp(snoozed, timezone.utc).isoformat(timespec="seconds")
+                if snoozed and snoozed > self.clock.time() else None,
+            },
+            "shared_in": [{"chat": key, "title": title, "as": f"W{number}"} for key, title, number in self.store.shared_in(p)],
+        }
 
     async def _cmd_forget(self, actor: Actor, cmd: Command) -> Reply:
         await self._require_admin(actor, "delete the group's data")

@@ -236,8 +236,13 @@ class Store:
         return bool(row[0]) if row else True
 
     def set_alerts_enabled(self, owner: Owner, on: bool) -> None:
-        """Switch all of an owner's warnings on or off."""
-        self.db.execute("UPDATE owners SET alerts_enabled = ? WHERE key = ?", [int(on), owner.key])
+        """Switch all of an owner's warnings on or off (remembered for positions added later, too)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO owners (key, platform, kind, external_id, next_number, created_at, alerts_enabled) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET alerts_enabled = excluded.alerts_enabled",
+                [owner.key, owner.platform, owner.kind, owner.id, self.now(), int(on)],
+            )
 
     def alert_settings(self, position: Position) -> dict:
         """warn, critical (None: the lender's defaults), enabled, snoozed_until."""
@@ -301,6 +306,12 @@ class Store:
             [chat.key]).fetchall()
         positions = self.positions_by_row_ids([r[1] for r in rows])
         return [(r[0], positions[r[1]], r[2]) for r in rows if r[1] in positions]
+
+    def shared_in(self, position: Position) -> list[tuple[str, str | None, int]]:
+        """Where a position is shared: (chat key, the chat's title if known, its W-number there)."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT w.chat_key, d.title, w.number FROM watches w LEFT JOIN destinations d ON d.chat_key = w.chat_key "
+            "WHERE w.position_id = ? ORDER BY w.chat_key", [position.row_id])]
 
     def remove_watch(self, chat: ChatRef, position: Position) -> bool:
         """Stop sharing a position into a chat."""

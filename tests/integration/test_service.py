@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.render import plain_text
-from core.models import Severity
+from core.models import Actor, ChatRef, Severity
 from tests.unit.test_grammar import BAD
 
 
@@ -186,3 +186,108 @@ async def test_status_lists_what_is_degraded(assistant, prices, alice):
     reply, text = await say(assistant, alice, "/status")
     assert "Degraded" in text and "LINK" in text and "jumped" in text
     assert reply.severity == Severity.WARNING
+
+
+async def test_capacity_refuses_a_target_past_liquidation(assistant, alice, store):
+    await say(assistant, alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await say(assistant, alice, "/add 10 ETH borrow 10000 DAI on maker")
+    for text, words in (("/capacity 1 ltv 90%", "liquidates (83.0%)"),
+                        ("/capacity 1 ltv 83%", "at or past where Aave v3"),
+                        ("/capacity 2 cr 120%", "at or below where Maker"),
+                        ("/capacity 10 ETH on maker ETH-A cr 101%", "(145.0%)")):
+        reply, shown = await say(assistant, alice, text)
+        assert reply.error and reply.usage and words in shown, (text, shown)
+    reply, shown = await say(assistant, alice, "/capacity 1 ltv 70%")
+    assert not reply.error and "You can borrow 6,000 USDC more" in shown
+
+
+async def test_warnings_switched_off_before_the_first_position_stay_off(assistant, alice, store):
+    await say(assistant, alice, "/alerts off")
+    await say(assistant, alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    assert store.alerts_enabled(alice.user) is False
+    _, text = await say(assistant, alice, "/alerts 1")
+    assert text.splitlines()[-1].split() == ["Warnings", "off"]
+
+
+async def test_export_holds_every_setting(assistant, alice, store):
+    await say(assistant, alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    for text in ("/rate 1 5.2%", "/alerts 1 warn 1.6 critical 1.3", "/snooze 1 2h", "/alerts off"):
+        assert not (await assistant.handle(alice, text)).error, text
+    group = Actor(alice.user, ChatRef("console", "g1", True), "alice")
+    assert not (await assistant.handle(group, "/watch 1")).error
+    data = json.loads((await assistant.handle(alice, "/export")).attachment.content)
+    [p] = data["positions"]
+    assert data["warnings_on"] is False and p["borrow_apr"] == pytest.approx(0.052)
+    assert p["warnings"]["warn_below_hf"] == 1.6 and p["warnings"]["danger_below_hf"] == 1.3
+    assert p["warnings"]["snoozed_until"] is not None
+    assert p["shared_in"] == [{"chat": "console:g1", "title": None, "as": "W1"}]
+
+
+async def test_carry_without_a_rate_gives_no_net(assistant, alice):
+    await say(assistant, alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    _, text = await say(assistant, alice, "/carry 1 yield 10%")
+    assert "unknown until the borrow rate is set" in text and "/rate 1" in text
+    await say(assistant, alice, "/rate 1 5%")
+    _, text = await say(assistant, alice, "/carry 1 yield 10%")
+    assert "a year on $15,000.00 of equity" in text
+
+
+async def test_totals_stay_under_the_amount_cap(assistant, alice, store):
+    await say(assistant, alice, "/add 1 BTC on aave-v3")
+    reply, _ = await say(assistant, alice, "/deposit 1 999999999999999.5 BTC")
+    assert reply.error and "1e15" in reply.title and reply.usage
+    reply, _ = await say(assistant, alice, "/add 999999999999999 ETH 2 ETH on aave-v3")
+    assert reply.error and "1e15" in reply.title
+    assert [str(leg.amount) for leg in store.position(alice.user, 1).collateral] == ["1"]
+    reply, _ = await say(assistant, alice, "/add " + "1 ETH " * 11 + "on aave-v3")  # one asset, however many times
+    assert not reply.error
+
+
+async def test_options_a_lender_does_not_have_are_refused(assistant, alice, store):
+    for text, word in (("/add 10 ETH borrow 1000 USDC on aave-v3 lltv 86%", "'lltv'"),
+                       ("/add 10 ETH borrow 1000 USDC on aave-v3 fee 1%", "'fee'"),
+                       ("/add 10 ETH borrow 1000 DAI on maker margin 70%", "'margin'"),
+                       ("/add 1 BTC borrow 1 USD on custom ltv 50% lt 80% lltv 86%", "'lltv'"),
+                       ("/capacity 10 ETH on aave-v3 margin 70%", "'margin'")):
+        reply, _ = await say(assistant, alice, text)
+        assert reply.error and word in reply.title and reply.usage, text
+    assert store.positions(alice.user) == []
+    reply, _ = await say(assistant, alice, "/add 1 BTC borrow 20000 USD on ledn margin 65%")
+    assert not reply.error
+
+
+async def test_a_position_liquidatable_from_the_start_is_pointed_out(assistant, alice):
+    _, text = await say(assistant, alice, "/add 10 ETH borrow 50000 USDC on aave-v3")
+    assert "Added #1" in text and "At today's prices this is liquidatable" in text
+
+
+async def test_a_change_without_prices_says_it_was_not_checked(assistant, prices, alice):
+    await say(assistant, alice, "/add 10 ETH borrow 1000 USDC on aave-v3")
+    prices.prices.pop("ETH")
+    _, text = await say(assistant, alice, "/withdraw 1 9 ETH")
+    assert "could not check what this does to the health factor" in text
+
+
+@pytest.mark.parametrize("text, words", [
+    ("/whatif -30%", "Name it first, like 'ETH -30%'"),
+    ("/whatif ETH -", "How far does ETH move?"),
+    ("/snooze 1 10080m", "no position #1"),  # a valid duration: the answer is about the position, not the syntax
+    ("/il ETH-ETH 3000 3500", "two different assets"),
+    ("/capacity 10 ETH on aave-v3 as test hf 1.5", "no label"),
+    ("/add 10 ETH on aave-v3 fee 0%", "above 0% and below 100%"),
+])
+async def test_refusals_say_what_is_wrong(assistant, alice, text, words):
+    reply, shown = await say(assistant, alice, text)
+    assert reply.error and words in shown, shown
+
+
+async def test_snoozing_nothing_says_so(assistant, alice):
+    _, text = await say(assistant, alice, "/snooze all 2h")
+    assert "no positions to snooze" in text
+
+
+async def test_il_takes_dollar_signs_in_a_range_and_shows_no_negative_zero(assistant, alice):
+    reply, text = await say(assistant, alice, "/il ETH-USDC $3000 $3500 range $2000-$4000")
+    assert not reply.error and "Range $2,000.00-$4,000.00" in text
+    _, text = await say(assistant, alice, "/il ETH-USDC 3000 3000")
+    assert "-0.0" not in text
