@@ -5,6 +5,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
     VENV_DIR=/opt/venv \
     DATABASE_PATH=/data/collateral-bot.db \
     HTTP_PORT=8080
@@ -16,13 +17,14 @@ COPY scripts ./scripts
 COPY core ./core
 COPY bot ./bot
 # The same install path the README's commands use (scripts/setup builds the venv from pyproject.toml).
-RUN ./scripts/setup && chown -R bot /app /opt/venv
+# Code and venv stay root's: the bot user can write only /data.
+RUN ./scripts/setup
 
 USER bot
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
+    CMD python -c "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HTTP_PORT', '8080'), timeout=4).status == 200 else 1)"
 # SIGTERM: stop taking commands, deliver due warnings for SHUTDOWN_GRACE_SECONDS (5), close the database.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/venv/bin/collateral-bot"]

@@ -283,6 +283,9 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
 async def run(settings: Settings, user: str) -> None:
     """Start what is configured: chat adapters when tokens are set, else the console."""
     if not (settings.telegram_bot_token or settings.discord_bot_token):
+        if not sys.stdin.isatty():  # e.g. a container started without a token: say why it answers nobody
+            print("collateral-bot: no TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set, so this is the console chat "
+                  "reading standard input", file=sys.stderr)
         await run_console(settings, user)
         return
     stop = asyncio.Event()

@@ -206,3 +206,24 @@ async def test_one_bot_per_database(tmp_path, price_apis):
         first.send_signal(signal.SIGTERM)
         await asyncio.wait_for(first.communicate(), 20)
         await emu.close()
+
+
+async def test_a_refused_token_stops_the_bot_in_one_masked_line(tmp_path, price_apis):
+    emu = TelegramEmulator()  # it knows only its own token: any other is answered 401, as Telegram does
+    await emu.start()
+    wrong = "987654:WRONG-TOKEN-never-print-me"
+    try:
+        proc = await start(bot_env(tmp_path, TELEGRAM_BOT_TOKEN=wrong, TELEGRAM_API_BASE_URL=emu.root, **price_apis.env()),
+                           tmp_path, "run")
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        await emu.close()
+    text = (out + err).decode()
+    assert proc.returncode == 1 and "collateral-bot: stopped:" in text
+    assert "never-print-me" not in text and "987654" not in text
+
+
+async def test_run_without_a_token_on_a_pipe_says_it_is_the_console(tmp_path):
+    proc = await start(bot_env(tmp_path), tmp_path, "run")
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0 and "no TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set" in err.decode()

@@ -44,3 +44,17 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     dotenv.write_text("PRICE_INTERVAL_SECONDS=30\nCOINGECKO_BASE_URL=http://127.0.0.1:1\n")
     s = Settings.load(env={"PRICE_INTERVAL_SECONDS": "45"}, dotenv=dotenv)
     assert s.price_interval_seconds == 45 and s.coingecko_base_url == "http://127.0.0.1:1"
+
+
+def test_a_discord_id_keeps_all_its_digits_and_rate_limits_are_whole_numbers():
+    s = Settings.from_mapping({"DISCORD_GUILD_ID": "1234567890123456789", "USER_COMMANDS_PER_MINUTE": "0"})
+    assert s.discord_guild_id == 1234567890123456789 and s.user_commands_per_minute == 0
+    for name, value in (("DISCORD_GUILD_ID", "1.5e18"), ("CHAT_COMMANDS_PER_MINUTE", "-1"), ("HTTP_PORT", "８０")):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_mapping({name: value})
+        assert name in str(caught.value)
+
+
+def test_the_alert_webhook_is_masked_like_a_secret():
+    s = Settings.from_mapping({"ALERT_WEBHOOK_URL": "https://hooks.example/T000/secret-path"})
+    assert "secret-path" not in str(s.describe()) and s.alert_webhook_url.reveal().endswith("secret-path")
