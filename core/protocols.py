@@ -197,8 +197,10 @@ class Presets:
         return preset.asset_aliases.get(symbol, symbol)
 
     def _pick_market(self, preset: Preset, name: str | None, collateral: Sequence[str], overrides: Overrides) -> Market:
-        def accepts(market: Market) -> bool:
-            if market.collateral is None or overrides.lt is not None:
+        """The market by collateral first; an lt override only lets an unlisted asset in, it never picks."""
+
+        def lists(market: Market) -> bool:
+            if market.collateral is None:
                 return True
             return all(self._canonical(preset, s) in market.collateral for s in collateral)
 
@@ -207,19 +209,30 @@ class Presets:
             if market is None:
                 names = ", ".join(m.id for m in preset.markets)
                 raise UnsupportedByProtocol(f"{preset.name} has no market {name[:24]!r}; it has {names}.")
-            if not accepts(market):
+            if not lists(market) and overrides.lt is None:
                 raise UnsupportedByProtocol(
                     f"{preset.name} {market.id} takes {', '.join(market.collateral or ())} as collateral."
                 )
             return market
         for market in preset.markets:
-            if accepts(market):
+            if lists(market):
                 return market
         offered = sorted({s for m in preset.markets for s in (m.collateral or ())})
         missing = [s for s in collateral if self._canonical(preset, s) not in offered]
+        # An unlisted asset on the user's own LT goes to the lender's main pool (Aave core, Compound
+        # USDC); where markets are per collateral (Maker ilks, Liquity branches) guessing one would
+        # silently bring that market's ratio and minimum debt, so the user has to name it.
+        main = preset.markets[0]
+        if overrides.lt is not None and (len(preset.markets) == 1 or "mat" not in main.params):
+            return main
+        hint = (
+            f"name the market to use your lt there (e.g. 'on {preset.id} {main.id} lt 60%')"
+            if overrides.lt is not None
+            else "use 'on custom lt 80%' or give lt/ltv to override"
+        )
         raise UnsupportedByProtocol(
             f"{preset.name} does not take {', '.join(missing) or 'this mix'} as collateral "
-            f"(it takes {', '.join(offered)}). Use 'on custom lt 80%' or give lt/ltv to override."
+            f"(it takes {', '.join(offered)}); {hint}."
         )
 
     def _resolve(self, preset: Preset, market: Market, collateral: Sequence[str], o: Overrides) -> Terms:
@@ -228,6 +241,8 @@ class Presets:
         liq_ltv = _f(p["liquidation_ltv"]) if "liquidation_ltv" in p else None
         initial = _f(p["initial_ltv"]) if "initial_ltv" in p else None
         min_ratio = _f(p["mat"]) if "mat" in p else None
+        if min_ratio is not None and o.lt is not None:
+            min_ratio = 1 / float(o.lt)  # the CR floor shown must be the one the health factor uses
         penalty_default = _f(p["penalty"]) if "penalty" in p else None
         source = (market.as_of, market.source)
 

@@ -57,6 +57,25 @@ def test_market_is_chosen_by_collateral(presets):
     assert terms(presets, "maker", ["ETH"], ["DAI"], market="eth-c").min_ratio == pytest.approx(1.7)
 
 
+def test_an_lt_override_adjusts_the_market_of_the_collateral_it_does_not_pick_one(presets):
+    maker = terms(presets, "maker", ["WBTC"], ["DAI"], lt="0.6")
+    assert maker.market.id == "WBTC-A" and maker.market.params["min_debt"] == "7500"
+    assert maker.collateral["WBTC"].lt == pytest.approx(0.6)
+    # the CR floor shown (and used for CR targets and alerts) is the one the health factor uses
+    assert maker.min_ratio == pytest.approx(1 / 0.6)
+    liquity = terms(presets, "liquity-v2", ["rETH"], ["BOLD"], lt="0.7")
+    assert liquity.market.id == "rETH" and liquity.min_ratio == pytest.approx(1 / 0.7)
+    assert terms(presets, "liquity-v2", ["rETH"], ["BOLD"]).min_ratio == pytest.approx(1.2)
+
+
+def test_an_unlisted_asset_with_lt_goes_to_the_main_pool_or_asks_for_a_market(presets):
+    assert terms(presets, "aave-v3", ["LINK"], ["USDC"], lt="0.7").market.id == "core"
+    with pytest.raises(UnsupportedByProtocol, match="name the market"):
+        terms(presets, "maker", ["SOL"], ["DAI"], lt="0.6")
+    named = terms(presets, "maker", ["SOL"], ["DAI"], market="ETH-C", lt="0.5")
+    assert named.market.id == "ETH-C" and named.min_ratio == pytest.approx(2.0)
+
+
 def test_aave_emode_by_alias(presets):
     t = terms(presets, "aave-v3", ["wstETH"], ["WETH"], market="emode")
     assert t.collateral["wstETH"].lt == pytest.approx(0.95) and t.collateral["wstETH"].ltv == pytest.approx(0.93)

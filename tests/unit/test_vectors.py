@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core import risk
+from core import risk, views
 from core.models import Leg, Overrides, Quote
 from core.prices.base import PriceSnapshot
 from core.valuation import value
@@ -127,3 +127,13 @@ def test_liquidation_cost_maker_and_liquity(registry, presets):
     liquity = valued(registry, presets, "liquity-v1", [("ETH", 10)], [("LUSD", 15275)]).liquidation_cost()
     assert liquity.penalty == pytest.approx(1527.5)
     assert liquity.seized == pytest.approx(16802.5)
+
+
+def test_an_overridden_lt_moves_the_collateral_ratio_floor_with_the_health_factor(registry, presets):
+    prices = {**PRICES, "WBTC": 60000.0}
+    v = valued(registry, presets, "maker", [("WBTC", 1)], [("DAI", 20000)], overrides=Overrides(lt=Decimal("0.6")), prices=prices)
+    assert v.terms.market.id == "WBTC-A"
+    # CR 300 % against a floor of 1 / 0.6 = 166.7 %: HF = 3 / 1.6667 = 1.80
+    assert v.hf == pytest.approx(1.8)
+    text = " ".join(line.value for line in views.health(v).lines)
+    assert "liquidation below 166.7%" in text and "1.80" in text
