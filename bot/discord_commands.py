@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import discord
 from discord import app_commands
 
@@ -9,6 +11,25 @@ from core.commands import COMMANDS
 
 MAX_ID = 999_999_999
 Percent = app_commands.Range[float, 0.01, 99.99]
+# Amounts and prices are text, not Discord numbers: a number option arrives as a float, and turning it
+# back into text loses digits (0.12345678 BTC became 0.123457). The core's parser checks the text
+# exactly and answers a bad one with the usage line.
+Amount = app_commands.Range[str, 1, 32]
+
+
+def number(x: float) -> str:
+    """A number option as the user typed it: the shortest text that is this float, never '1e-05' (the core takes no exponent)."""
+    return format(Decimal(repr(x)).normalize(), "f")
+
+
+def signed(x: float) -> str:
+    """A move with its sign, like +10 or -30."""
+    return ("+" if x >= 0 else "") + number(x)
+
+
+def token(text: str | None) -> str | None:
+    """One typed value as one word of the command: '15 000' is 15000, and a value cannot add words of its own."""
+    return "".join(text.split()) if text else None
 
 
 def register(tree: app_commands.CommandTree, adapter) -> None:
@@ -34,20 +55,20 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/help", command))
 
     @tree.command(name="add", description=d["add"])
-    @app_commands.describe(amount="how much collateral", asset="collateral asset", lender="the lender or preset",
-                           borrow_amount="how much you borrowed", borrow_asset="what you borrowed",
+    @app_commands.describe(amount="how much collateral, like 10 or 0.12345678", asset="collateral asset", lender="the lender or preset",
+                           borrow_amount="how much you borrowed, like 15000", borrow_asset="what you borrowed",
                            more_collateral="further collateral, like '0.5 WBTC'", market="market, ilk or branch (e.g. ETH-A, emode)",
                            ltv="your own borrow limit, %", lt="your own liquidation threshold, %", lltv="Morpho market LLTV, %",
                            label="a name for it", server="register it for this channel's group (needs Manage Server)")
     @app_commands.autocomplete(asset=assets, borrow_asset=assets, lender=lenders)
-    async def add(i: discord.Interaction, amount: app_commands.Range[float, 0.00000001, 1e15], asset: str, lender: str,
-                  borrow_amount: app_commands.Range[float, 0.00000001, 1e15] | None = None, borrow_asset: str | None = None,
+    async def add(i: discord.Interaction, amount: Amount, asset: str, lender: str,
+                  borrow_amount: Amount | None = None, borrow_asset: str | None = None,
                   more_collateral: str | None = None, market: str | None = None, ltv: Percent | None = None,
                   lt: Percent | None = None, lltv: Percent | None = None, label: str | None = None, server: bool = False):
-        text = arg("/add", f"{amount:f}".rstrip("0").rstrip("."), asset, more_collateral)
-        if borrow_amount is not None or borrow_asset:
-            text = arg(text, "borrow", f"{borrow_amount:f}".rstrip("0").rstrip(".") if borrow_amount else None, borrow_asset)
-        text = arg(text, "on", lender, market, *(f"{k} {v:g}%" for k, v in (("ltv", ltv), ("lt", lt), ("lltv", lltv)) if v))
+        text = arg("/add", token(amount), asset, more_collateral)
+        if borrow_amount or borrow_asset:
+            text = arg(text, "borrow", token(borrow_amount), borrow_asset)
+        text = arg(text, "on", lender, market, *(f"{k} {number(v)}%" for k, v in (("ltv", ltv), ("lt", lt), ("lltv", lltv)) if v))
         await run(i, arg(text, "as", label) if label else text, server)
 
     @tree.command(name="positions", description=d["positions"])
@@ -85,7 +106,7 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
     async def capacity(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
                        hf: app_commands.Range[float, 1.01, 100.0] | None = None, ltv: Percent | None = None,
                        cr: app_commands.Range[float, 100.01, 10000.0] | None = None, collateral: str | None = None):
-        target = f"hf {hf:g}" if hf else f"ltv {ltv:g}%" if ltv else f"cr {cr:g}%" if cr else None
+        target = f"hf {number(hf)}" if hf else f"ltv {number(ltv)}%" if ltv else f"cr {number(cr)}%" if cr else None
         await run(i, arg("/capacity", collateral or position, target))
 
     @tree.command(name="whatif", description=d["whatif"])
@@ -95,7 +116,7 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
     async def whatif(i: discord.Interaction, asset: str, change: app_commands.Range[float, -100.0, 1000.0],
                      asset2: str | None = None, change2: app_commands.Range[float, -100.0, 1000.0] | None = None,
                      position: app_commands.Range[int, 1, MAX_ID] | None = None):
-        moves = [f"{asset} {change:+g}%"] + ([f"{asset2} {change2:+g}%"] if asset2 and change2 is not None else [])
+        moves = [f"{asset} {signed(change)}%"] + ([f"{asset2} {signed(change2)}%"] if asset2 and change2 is not None else [])
         await run(i, arg("/whatif", position, *moves))
 
     @tree.command(name="price", description=d["price"])
@@ -118,7 +139,7 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
                      critical: app_commands.Range[float, 1.0, 100.0] | None = None, switch: str | None = None,
                      percent: bool = False, server: bool = False):
         pct = "%" if percent else ""
-        levels = [f"warn {warn:g}{pct}" if warn else None, f"critical {critical:g}{pct}" if critical else None]
+        levels = [f"warn {number(warn)}{pct}" if warn else None, f"critical {number(critical)}{pct}" if critical else None]
         await run(i, arg("/alerts", position, switch if position or switch in ("on", "off") else None, *levels), server)
 
     @tree.command(name="snooze", description=d["snooze"])
@@ -148,13 +169,13 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
 
     @tree.command(name="yield", description=d["yield"])
     @app_commands.describe(asset="the asset to earn on", chain="only this chain (e.g. Ethereum, Arbitrum)",
-                           min_tvl="smallest pool size in USD (default 1,000,000)", stable="stablecoin pools only",
+                           min_tvl="smallest pool size in USD, like 5m (default 1m)", stable="stablecoin pools only",
                            no_il="no impermanent-loss risk", single="single-asset pools only")
     @app_commands.autocomplete(asset=assets)
     async def yield_(i: discord.Interaction, asset: str, chain: str | None = None,
-                     min_tvl: app_commands.Range[float, 0.0, 1e13] | None = None, stable: bool = False,
+                     min_tvl: Amount | None = None, stable: bool = False,
                      no_il: bool = False, single: bool = False):
-        flags = [f"chain {chain}" if chain else None, f"min-tvl {min_tvl:.0f}" if min_tvl else None,
+        flags = [f"chain {chain}" if chain else None, f"min-tvl {token(min_tvl)}" if min_tvl else None,
                  "stable" if stable else None, "no-il" if no_il else None, "single" if single else None]
         await run(i, arg("/yield", asset, *flags))
 
@@ -163,14 +184,14 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
     @app_commands.autocomplete(position=positions)
     async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
                    apr: app_commands.Range[float, 0.0, 1000.0] | None = None, off: bool = False, server: bool = False):
-        await run(i, arg("/rate", position, "off" if off or apr is None else f"{apr:g}%"), server)
+        await run(i, arg("/rate", position, "off" if off or apr is None else f"{number(apr)}%"), server)
 
     @tree.command(name="carry", description=d["carry"])
     @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)")
     @app_commands.autocomplete(position=positions)
     async def carry(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
                     expected_yield: app_commands.Range[float, 0.0, 1000.0] | None = None, server: bool = False):
-        await run(i, arg("/carry", position, f"yield {expected_yield:g}%" if expected_yield is not None else None), server)
+        await run(i, arg("/carry", position, f"yield {number(expected_yield)}%" if expected_yield is not None else None), server)
 
     @tree.command(name="backtest", description=d["backtest"])
     @app_commands.describe(position="your position's id", window="which crash (default: all four)")
@@ -183,11 +204,10 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
     @tree.command(name="il", description=d["il"])
     @app_commands.describe(pair="the pool pair, like ETH-USDC", start_price="price when you entered", end_price="price now or then",
                            range_low="concentrated range: lower price", range_high="concentrated range: upper price")
-    async def il_(i: discord.Interaction, pair: str, start_price: app_commands.Range[float, 1e-9, 1e15],
-                  end_price: app_commands.Range[float, 1e-9, 1e15], range_low: app_commands.Range[float, 1e-9, 1e15] | None = None,
-                  range_high: app_commands.Range[float, 1e-9, 1e15] | None = None):
-        span = f"range {range_low:g}-{range_high:g}" if range_low and range_high else None
-        await run(i, arg("/il", pair, f"{start_price:f}".rstrip("0").rstrip("."), f"{end_price:f}".rstrip("0").rstrip("."), span))
+    async def il_(i: discord.Interaction, pair: str, start_price: Amount, end_price: Amount,
+                  range_low: Amount | None = None, range_high: Amount | None = None):
+        span = f"range {token(range_low)}-{token(range_high)}" if range_low and range_high else None
+        await run(i, arg("/il", pair, token(start_price), token(end_price), span))
 
     @tree.command(name="chart", description=d["chart"])
     @app_commands.describe(position="your position's id", whatif="health factor against price instead of recent prices")

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import discord
@@ -89,13 +90,13 @@ async def test_commands_are_synced_typed_and_described(world):
     assert set(synced) == set(COMMANDS)
     assert all(c["description"] for c in synced.values())
     add = {o["name"]: o for o in synced["add"]["options"]}
-    assert add["amount"]["type"] == 10 and add["amount"]["min_value"] > 0
+    assert add["amount"]["type"] == 3 and add["amount"]["max_length"] == 32  # text: the core parses it exactly
     assert add["asset"].get("autocomplete") and add["lender"].get("autocomplete")
     assert all(o.get("description") for c in synced.values() for o in c.get("options", []))
 
 
 async def test_private_answers_in_a_guild_are_ephemeral(world):
-    reply = await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    reply = await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     assert reply["data"]["flags"] & 64 and "Added #1" in embed_text(reply)
     reply = await world.slash(ALICE, "health", position=1)
     assert reply["data"]["flags"] & 64 and "1.66" in embed_text(reply) and "$1,807.23" in embed_text(reply)
@@ -103,8 +104,25 @@ async def test_private_answers_in_a_guild_are_ephemeral(world):
     assert "You have no position #1" in embed_text(reply)
 
 
+async def test_amounts_are_stored_exactly_as_typed(world):
+    reply = await world.slash(ALICE, "add", amount="0.12345678", asset="BTC", lender="aave-v3",
+                              borrow_amount="1 000.000001", borrow_asset="USDC")
+    assert "Added #1" in embed_text(reply)
+    reply = await world.slash(ALICE, "add", amount="0.0000004", asset="ETH", lender="aave-v3")
+    assert "Added #2" in embed_text(reply)
+    alice = Owner("discord", "user", str(ALICE))
+    first, second = world.app.store.position(alice, 1), world.app.store.position(alice, 2)
+    assert [(leg.asset, leg.amount) for leg in first.collateral] == [("BTC", Decimal("0.12345678"))]
+    assert [(leg.asset, leg.amount) for leg in first.debt] == [("USDC", Decimal("1000.000001"))]
+    assert second.collateral[0].amount == Decimal("0.0000004")  # a float option made this "0"
+    reply = await world.slash(ALICE, "add", amount="1e5", asset="ETH", lender="aave-v3")  # the core's own check and usage
+    assert "1e5" in embed_text(reply) and "/add" in embed_text(reply) and world.app.store.position(alice, 3) is None
+    reply = await world.slash(ALICE, "il", pair="ETH-USDC", start_price="3000.123456789", end_price="4500")
+    assert "$3,000.12" in embed_text(reply)
+
+
 async def test_autocomplete_offers_assets_lenders_and_your_own_ids(world):
-    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", label="main")
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", label="main")
     iid = await world.emu.autocomplete(ALICE, "health", [{"name": "position", "value": "", "focused": True}],
                                        guild_id=GUILD, channel_id=CHANNEL)
     choices = (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]
@@ -112,14 +130,14 @@ async def test_autocomplete_offers_assets_lenders_and_your_own_ids(world):
     iid = await world.emu.autocomplete(BOB, "health", [{"name": "position", "value": "", "focused": True}],
                                        guild_id=GUILD, channel_id=CHANNEL)
     assert (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"] == []
-    iid = await world.emu.autocomplete(ALICE, "add", [{"name": "amount", "value": 1}, {"name": "lender", "value": "x"},
+    iid = await world.emu.autocomplete(ALICE, "add", [{"name": "amount", "value": "1"}, {"name": "lender", "value": "x"},
                                                       {"name": "asset", "value": "wst", "focused": True}],
                                        guild_id=GUILD, channel_id=CHANNEL)
     assert [c["value"] for c in (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]] == ["wstETH"]
 
 
 async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
-    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     reply = await world.slash(ALICE, "watch", position=1)
     assert not reply["data"].get("flags", 0) & 64 and "W1: your #1" in embed_text(reply)
     await world.tick()
@@ -143,7 +161,7 @@ async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
 
 
 async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world):
-    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     await world.slash(ALICE, "watch", position=1)
     await world.tick()
     world.emu.fail_next_message(403, 50013, "Missing Permissions", channel_id=CHANNEL)
@@ -155,9 +173,9 @@ async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world
 
 
 async def test_server_positions_need_manage_server_checked_in_code(world):
-    reply = await world.slash(BOB, "add", amount=100, asset="ETH", lender="aave-v3", server=True)
+    reply = await world.slash(BOB, "add", amount="100", asset="ETH", lender="aave-v3", server=True)
     assert "Only this group's admins" in embed_text(reply)
-    reply = await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
+    reply = await world.slash(CAROL, "add", amount="100", asset="ETH", lender="aave-v3", label="treasury", server=True)
     assert "Added #1 (treasury)" in embed_text(reply)
     reply = await world.slash(BOB, "positions", server=True)
     assert "treasury" in embed_text(reply)  # members read the channel's own
@@ -166,7 +184,7 @@ async def test_server_positions_need_manage_server_checked_in_code(world):
 
 
 async def test_confirmation_buttons(world):
-    await world.slash(ALICE, "add", amount=1, asset="ETH", lender="aave-v3")
+    await world.slash(ALICE, "add", amount="1", asset="ETH", lender="aave-v3")
     ask = await world.slash(ALICE, "remove", position=1, guild=False)
     assert custom_ids(ask) == ["cmd:u:/remove 1 yes", "cmd:/dismiss"]
     message = ask.get("message_id") or ask.get("message", {}).get("id")
@@ -185,9 +203,9 @@ async def click(world: World, user: int, message_id: int, custom_id: str) -> dic
 
 async def test_a_server_confirmation_removes_the_channels_position_not_the_admins_own(world):
     carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
-    await world.slash(CAROL, "add", amount=1, asset="ETH", lender="aave-v3", label="mine")
-    await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
-    await world.slash(CAROL, "add", amount=50, asset="ETH", lender="aave-v3", label="reserve", server=True)
+    await world.slash(CAROL, "add", amount="1", asset="ETH", lender="aave-v3", label="mine")
+    await world.slash(CAROL, "add", amount="100", asset="ETH", lender="aave-v3", label="treasury", server=True)
+    await world.slash(CAROL, "add", amount="50", asset="ETH", lender="aave-v3", label="reserve", server=True)
 
     ask = await world.slash(CAROL, "remove", position=1, server=True)
     assert "treasury" in embed_text(ask) and custom_ids(ask) == ["cmd:g:/remove 1 yes", "cmd:/dismiss"]
@@ -206,8 +224,8 @@ async def test_a_server_confirmation_removes_the_channels_position_not_the_admin
 
 async def test_snooze_on_a_channels_own_warning_snoozes_the_channels_position(world):
     carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
-    await world.slash(CAROL, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
-    await world.slash(CAROL, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC",
+    await world.slash(CAROL, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
+    await world.slash(CAROL, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC",
                       label="treasury", server=True)
     await world.tick()
     world.prices.prices["ETH"] = 2000.0
@@ -231,8 +249,8 @@ async def test_snooze_on_a_channels_own_warning_snoozes_the_channels_position(wo
 
 async def test_a_button_sent_before_scopes_existed_still_means_the_channels_position(world):
     carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
-    await world.slash(CAROL, "add", amount=1, asset="ETH", lender="aave-v3", label="mine")
-    await world.slash(CAROL, "add", amount=100, asset="ETH", lender="aave-v3", label="treasury", server=True)
+    await world.slash(CAROL, "add", amount="1", asset="ETH", lender="aave-v3", label="mine")
+    await world.slash(CAROL, "add", amount="100", asset="ETH", lender="aave-v3", label="treasury", server=True)
     old = discord.ui.View(timeout=None)
     old.add_item(CommandButton("Snooze 1h", "/snooze 1 1h", None))  # a notice as the channel got it before
     sent = await world.adapter.client.get_channel(CHANNEL).send("old warning", view=old)
@@ -263,7 +281,7 @@ async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_ap
             if discord_emu.commands.get("global"):
                 break
             await asyncio.sleep(0.1)
-        iid = await discord_emu.slash(ALICE, "add", [{"name": "amount", "value": 10}, {"name": "asset", "value": "ETH"},
+        iid = await discord_emu.slash(ALICE, "add", [{"name": "amount", "value": "10"}, {"name": "asset", "value": "ETH"},
                                                      {"name": "lender", "value": "aave-v3"}], guild_id=GUILD, channel_id=CHANNEL)
         reply = await discord_emu.wait_for(lambda r: r.get("interaction_id") == iid, timeout=10)
         assert "Added #1" in embed_text(reply)
@@ -280,7 +298,7 @@ async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_ap
 
 
 async def test_a_chart_is_a_file_and_yield_is_public(world):
-    await world.slash(ALICE, "add", amount=10, asset="ETH", lender="aave-v3", borrow_amount=15000, borrow_asset="USDC")
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     reply = await world.slash(ALICE, "chart", position=1, whatif=True)
     [picture] = reply["files"]
     assert picture["filename"] == "chart-1-whatif.png" and picture["data"][:4] == b"\x89PNG"
