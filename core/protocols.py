@@ -277,14 +277,18 @@ class Presets:
                 table = market.collateral or {}
                 terms = table.get(self._canonical(preset, symbol))
                 if terms is None:  # an unlisted asset is only allowed with explicit overrides
-                    terms = AssetTerms(float(o.ltv or o.lt or 0), float(o.lt or 0), None, "set by you", "your override")
+                    lt = float(o.lt) if o.lt is not None else 0.0
+                    ltv = float(o.ltv) if o.ltv is not None else lt
+                    terms = AssetTerms(ltv, lt, None, "set by you", "your override")
+            # `is not None`, not truthiness: 'ltv 0%' is Decimal(0) and still the user's own figure
             if o.ltv is not None or o.lt is not None or o.penalty is not None:
+                lt = float(o.lt) if o.lt is not None else terms.lt
                 terms = AssetTerms(
-                    ltv=float(o.ltv) if o.ltv is not None else min(terms.ltv, float(o.lt or terms.lt)),
-                    lt=float(o.lt) if o.lt is not None else terms.lt,
+                    ltv=float(o.ltv) if o.ltv is not None else min(terms.ltv, lt),
+                    lt=lt,
                     penalty=float(o.penalty) if o.penalty is not None else terms.penalty,
-                    as_of="set by you" if (o.ltv or o.lt) else terms.as_of,
-                    source="your override" if (o.ltv or o.lt) else terms.source,
+                    as_of="set by you",
+                    source="your override",
                 )
             resolved[symbol] = terms
         for symbol, t in resolved.items():

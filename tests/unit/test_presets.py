@@ -109,6 +109,19 @@ def test_overrides_replace_preset_values(presets):
     assert t.margin_ltvs == (pytest.approx(0.7),)
 
 
+def test_any_override_is_dated_and_sourced_as_yours(presets):
+    zero = terms(presets, "aave-v3", ["ETH"], ["USDC"], ltv="0")  # Decimal(0) is falsy but given
+    assert zero.collateral["ETH"].ltv == 0 and zero.collateral["ETH"].lt == pytest.approx(0.83)
+    assert (zero.collateral["ETH"].as_of, zero.collateral["ETH"].source) == ("set by you", "your override")
+    penalty = terms(presets, "aave-v3", ["ETH"], ["USDC"], penalty="0.07")
+    assert penalty.collateral["ETH"].penalty == pytest.approx(0.07)
+    assert penalty.collateral["ETH"].source == "your override"
+    untouched = terms(presets, "aave-v3", ["ETH"], ["USDC"])
+    assert untouched.collateral["ETH"].as_of == "2026-02"
+    unlisted = terms(presets, "aave-v3", ["LINK"], ["USDC"], lt="0.7", ltv="0")
+    assert unlisted.collateral["LINK"].ltv == 0  # not replaced by lt because 0 is falsy
+
+
 @pytest.mark.parametrize(
     "protocol, coll, debt, over",
     [
