@@ -101,6 +101,9 @@ class DiscordAdmins:
         return perms.manage_guild if right == "positions" else perms.manage_channels or perms.manage_guild
 
 
+UNAUTHORIZED_PAUSE = 600.0  # seconds without any Discord send after a 401: one invalid request per 10 minutes at most
+
+
 class DiscordNotifier:
     """core.ports.Notifier for Discord: channels for groups, DMs for users; errors as RELIABILITY.md maps them."""
 
@@ -108,6 +111,7 @@ class DiscordNotifier:
 
     def __init__(self, client: discord.Client):
         self.client = client
+        self._unauthorized = False  # the last send met a 401 (logged once until a send succeeds again)
 
     def accepts(self, chat: ChatRef) -> bool:
         """Every Discord destination."""
@@ -128,6 +132,7 @@ class DiscordNotifier:
             # the same in any scope), so its buttons act for the group; a DM's act for its reader.
             view = buttons(reply, "g" if chat.is_group else "u")
             await channel.send(embed=embed(reply), **({"view": view} if view else {}))
+            self._unauthorized = False
         except discord.Forbidden as err:
             raise Undeliverable(f"Discord {err.code}: {err.text or 'forbidden'}") from None
         except discord.NotFound as err:
@@ -137,6 +142,14 @@ class DiscordNotifier:
         except discord.HTTPException as err:
             if err.status == 429:
                 raise RetryLater(float(getattr(err, "retry_after", 5) or 5), "chat") from None
+            if err.status == 401:
+                # The token is no longer valid: every request would fail the same way, and Discord bans an IP
+                # after 10,000 invalid requests in 10 minutes. Pause the whole platform; the message stays queued.
+                if not self._unauthorized:
+                    log.error("Discord answered 401 Unauthorized: the bot token was reset or revoked; "
+                              "pausing Discord delivery for %d s at a time until it is replaced", UNAUTHORIZED_PAUSE)
+                self._unauthorized = True
+                raise RetryLater(UNAUTHORIZED_PAUSE, "global") from None
             if 400 <= err.status < 500:
                 raise Rejected(f"Discord {err.code}: {err.text}") from None
             raise

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +16,7 @@ import discord
 import pytest
 
 from bot.app import PlatformAdmins, build
-from bot.discord_adapter import CommandButton, DiscordAdapter, DiscordAdmins, DiscordNotifier
+from bot.discord_adapter import UNAUTHORIZED_PAUSE, CommandButton, DiscordAdapter, DiscordAdmins, DiscordNotifier
 from core.commands import COMMANDS
 from core.config import Settings
 from core.models import ChatRef, Owner
@@ -170,6 +172,28 @@ async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world
     assert world.app.outbox.disabled_destinations() == [(ChatRef("discord", str(CHANNEL), True).key, "Discord 50013: Missing Permissions")]
     told = await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DELIVERY STOPPED" in embed_text(r))
     assert "/watch 1" in embed_text(told)
+
+
+async def test_a_revoked_token_pauses_discord_delivery_and_drops_nothing(world, caplog):
+    for user in (ALICE, BOB):
+        await world.slash(user, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
+    await world.slash(ALICE, "watch", position=1)
+    await world.tick()
+    world.emu.token_revoked = True  # the token was reset in the developer portal
+    world.prices.prices["ETH"] = 2000.0
+    with caplog.at_level(logging.ERROR, logger="bot.discord_adapter"):
+        await world.tick()  # three warnings due: alice's DM, bob's DM, the channel
+        refused = [r for r in world.emu.requests if r["status"] == 401]
+        for _ in range(3):
+            await world.app.dispatcher.deliver(patience=0.5)
+    assert 1 <= len(refused) <= 2  # the first 401 stops the platform (a second may already be on the wire)
+    assert [r for r in world.emu.requests if r["status"] == 401] == refused  # nothing more while paused
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "401" in errors[0]  # said once, not per message
+    counts = world.app.outbox.counts()
+    assert counts["dead"] == 0 and counts["pending"] == 3 and world.app.outbox.disabled_destinations() == []
+    later = world.app.outbox.pending(time.time() + UNAUTHORIZED_PAUSE + 1, {"discord"})
+    assert len(later) == 3  # each warning goes once Discord accepts the bot again
 
 
 async def test_server_positions_need_manage_server_checked_in_code(world):

@@ -4,7 +4,8 @@ Tests build a small world (guilds, channels, members with permissions, users), s
 point discord.py at it (`patch`), start the bot with `client.start(token)`, then inject what users
 do (slash commands, autocomplete, button clicks) and read back what the bot did: interaction
 callbacks, webhook followups and channel messages. `fail_next_message` makes the bot's next channel
-message fail the way Discord fails it (403 Missing Permissions, 404 Unknown Channel, 429...).
+message fail the way Discord fails it (403 Missing Permissions, 404 Unknown Channel, 429...);
+`token_revoked = True` answers 401 to every authenticated REST call, as after a token reset.
 
 What it reproduces from the real Discord, because bots trip on it:
 - answers are JSON with Content-Type exactly `application/json`; errors are `{"message", "code"}`;
@@ -157,6 +158,7 @@ class DiscordEmulator:
         self.port = 0
         self.response_deadline: float | None = 3.0  # seconds to answer an interaction; None: no limit
         self.enforce_default_permissions = True
+        self.token_revoked = False  # True: every authenticated REST call answers 401, as after a token reset
         self.bot_permissions = EVERYONE_PERMISSIONS
 
         # what the bot did
@@ -741,7 +743,7 @@ class DiscordEmulator:
             matched_path = True
             if route_method != method:
                 continue
-            if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            if needs_auth and (self.token_revoked or request.headers.get("Authorization") != f"Bot {self.token}"):
                 raise ApiError(401, 0, "401: Unauthorized")
             return await handler(request, **match.groupdict())
         if matched_path:
