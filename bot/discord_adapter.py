@@ -30,7 +30,18 @@ log = logging.getLogger(__name__)
 
 # The permissions of whoever is being answered right now, as Discord computed them for this interaction.
 _PERMISSIONS: contextvars.ContextVar[tuple[str, discord.Permissions] | None] = contextvars.ContextVar("perms", default=None)
-PUBLIC = {"start", "help", "price", "protocols", "status", "watch", "unwatch", "watching", "yield", "il"}  # the rest answer privately
+# Answered in the channel for all to see; the rest answer privately. /status lists the caller's own delivery
+# failures, and /price with no assets lists the assets the caller holds, so neither is here (see `private`).
+PUBLIC = {"start", "help", "protocols", "watch", "unwatch", "watching", "yield", "il"}
+
+
+def private(text: str, in_guild: bool) -> bool:
+    """Whether the answer to this command text must be ephemeral (in a guild: anything about the caller's own data)."""
+    words = text.split()
+    name = words[0][1:]
+    if not in_guild or name in PUBLIC:
+        return False
+    return not (name == "price" and len(words) > 1)  # /price ETH BTC names its assets: nothing of the caller's
 
 
 def embed(reply: Reply) -> discord.Embed:
@@ -224,15 +235,14 @@ class DiscordAdapter:
 
     async def run(self, interaction: discord.Interaction, text: str, server: bool = False) -> None:
         """Answer a command: the core decides, this only renders (ephemeral unless public in a guild)."""
-        name = text.split()[0][1:]
-        private = interaction.guild_id is not None and name not in PUBLIC
+        hidden = private(text, interaction.guild_id is not None)
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
         work = asyncio.ensure_future(self.assistant.handle(self.actor(interaction, server), text))
         done, _ = await asyncio.wait({work}, timeout=2.0)  # Discord wants an answer within 3 s
         if not done:
-            await interaction.response.defer(ephemeral=private, thinking=True)
+            await interaction.response.defer(ephemeral=hidden, thinking=True)
         reply = await work
-        await self._answer(interaction, reply, private, "g" if server and interaction.guild_id is not None else "u")
+        await self._answer(interaction, reply, hidden, "g" if server and interaction.guild_id is not None else "u")
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool, scope: str) -> None:
         kwargs = {"embed": embed(reply), "ephemeral": private}

@@ -123,6 +123,16 @@ async def test_amounts_are_stored_exactly_as_typed(world):
     assert "$3,000.12" in embed_text(reply)
 
 
+async def test_answers_about_the_callers_own_holdings_or_deliveries_are_private(world):
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3")
+    held = await world.slash(ALICE, "price")  # no assets: the ones alice holds, which the channel must not learn
+    assert held["data"]["flags"] & 64 and "ETH" in embed_text(held)
+    named = await world.slash(ALICE, "price", assets="BTC")
+    assert not named["data"].get("flags", 0) & 64 and "BTC" in embed_text(named)
+    status = await world.slash(ALICE, "status")
+    assert status["data"]["flags"] & 64
+
+
 async def test_autocomplete_offers_assets_lenders_and_your_own_ids(world):
     await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", label="main")
     iid = await world.emu.autocomplete(ALICE, "health", [{"name": "position", "value": "", "focused": True}],
