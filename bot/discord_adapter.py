@@ -195,6 +195,7 @@ class DiscordAdapter:
 
     def __init__(self, assistant: Assistant, guild_id: int | None = None):
         self.assistant = assistant
+        self.defer_after = 2.0  # seconds before an interaction is deferred: Discord drops one unanswered after 3 s
         self.client = CollateralClient(self, guild_id)
         self._task: asyncio.Task | None = None
         CommandButton.handler = self.press
@@ -237,12 +238,17 @@ class DiscordAdapter:
         """Answer a command: the core decides, this only renders (ephemeral unless public in a guild)."""
         hidden = private(text, interaction.guild_id is not None)
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
-        work = asyncio.ensure_future(self.assistant.handle(self.actor(interaction, server), text))
-        done, _ = await asyncio.wait({work}, timeout=2.0)  # Discord wants an answer within 3 s
-        if not done:
-            await interaction.response.defer(ephemeral=hidden, thinking=True)
-        reply = await work
+        reply = await self._within_deadline(self.actor(interaction, server), text,
+                                            lambda: interaction.response.defer(ephemeral=hidden, thinking=True))
         await self._answer(interaction, reply, hidden, "g" if server and interaction.guild_id is not None else "u")
+
+    async def _within_deadline(self, actor: Actor, text: str, defer) -> Reply:
+        """The core's reply; when it is not ready after `defer_after` seconds, `defer()` first (Discord wants an answer within 3 s)."""
+        work = asyncio.ensure_future(self.assistant.handle(actor, text))  # copies the context: _PERMISSIONS goes along
+        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
+        if not done:
+            await defer()
+        return await work
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool, scope: str) -> None:
         kwargs = {"embed": embed(reply), "ephemeral": private}
@@ -268,11 +274,27 @@ class DiscordAdapter:
             public = message is not None and not message.flags.ephemeral
             scope = "g" if interaction.guild_id is not None and public else "u"
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
-        reply = await self.assistant.handle(self.actor(interaction, server=scope == "g"), command)
-        if command.endswith(" yes") and not reply.error:
-            await interaction.response.edit_message(embed=embed(reply), view=None)
+        confirm = command.endswith(" yes")  # a confirmation replaces the question; anything else answers the presser
+        hidden = interaction.guild_id is not None
+
+        async def defer() -> None:
+            # A price refresh (Details on a warning) can outlast Discord's 3 s: acknowledge now, answer after.
+            if confirm:
+                await interaction.response.defer()  # "updating this message", edited below
+            else:
+                await interaction.response.defer(ephemeral=hidden, thinking=True)
+
+        reply = await self._within_deadline(self.actor(interaction, server=scope == "g"), command, defer)
+        deferred = interaction.response.is_done()
+        if confirm and not reply.error:
+            if deferred:
+                await interaction.edit_original_response(embed=embed(reply), view=None)
+            else:
+                await interaction.response.edit_message(embed=embed(reply), view=None)
+        elif deferred:
+            await interaction.followup.send(embed=embed(reply), ephemeral=hidden)
         else:
-            await interaction.response.send_message(embed=embed(reply), ephemeral=interaction.guild_id is not None)
+            await interaction.response.send_message(embed=embed(reply), ephemeral=hidden)
 
     # ---------------------------------------------------------------- autocomplete
 

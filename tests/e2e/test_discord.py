@@ -184,6 +184,41 @@ async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world
     assert "/watch 1" in embed_text(told)
 
 
+async def test_a_slow_button_is_deferred_then_answered(world):
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
+    await world.slash(ALICE, "watch", position=1)
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
+    # Details asks the price sources again and they take longer than Discord waits for an answer (scaled down).
+    world.app.feed.refresh_after = 0.0
+    for source in (world.prices.coingecko, world.prices.binance, world.prices.coinbase):
+        source.fault, source.delay = "slow", 0.8
+    world.emu.response_deadline, world.adapter.defer_after = 0.5, 0.2
+    iid = await world.emu.click(BOB, post["id"], "cmd:g:/health W1", guild_id=GUILD, channel_id=CHANNEL)
+    answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("method") == "POST")
+    assert world.emu.response_to(iid)["type"] == 5 and world.emu.response_to(iid)["data"]["flags"] & 64
+    assert "W1" in embed_text(answer) and "Health" in embed_text(answer)
+
+
+async def test_a_deferred_confirmation_still_replaces_the_question(world, monkeypatch):
+    await world.slash(ALICE, "add", amount="1", asset="ETH", lender="aave-v3")
+    ask = await world.slash(ALICE, "remove", position=1)
+    handle = world.app.assistant.handle
+
+    async def slow_handle(actor, text):
+        await asyncio.sleep(0.3)  # a removal needs no price, so only a slow core (a busy database) can make it late
+        return await handle(actor, text)
+
+    monkeypatch.setattr(world.app.assistant, "handle", slow_handle)
+    world.adapter.defer_after = 0.1
+    iid = await world.emu.click(ALICE, ask["message_id"], "cmd:u:/remove 1 yes", guild_id=GUILD, channel_id=CHANNEL)
+    edit = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("method") == "PATCH")
+    assert world.emu.response_to(iid)["type"] == 6 and edit["message_id"] == ask["message_id"]
+    assert "Removed #1" in embed_text(edit) and world.emu.messages[ask["message_id"]]["components"] == []
+
+
 async def test_a_revoked_token_pauses_discord_delivery_and_drops_nothing(world, caplog):
     for user in (ALICE, BOB):
         await world.slash(user, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
