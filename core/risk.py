@@ -74,12 +74,13 @@ class LiquidationPrice:
 
 @dataclass(frozen=True)
 class LiquidationCost:
-    """What a liquidation at the liquidation point takes, in USD."""
+    """What one liquidation takes, in USD: where HF reaches 1, or at today's prices once below it."""
 
-    repaid: float | None  # debt a liquidator may repay
-    seized: float | None  # collateral value taken
+    repaid: float | None  # debt a liquidator may repay (or the lender cancels)
+    seized: float | None  # collateral value taken; never more than the collateral is worth
     penalty: float | None  # value lost beyond the debt repaid; None when the lender publishes none
-    full: bool  # the whole position is closed
+    full: bool  # the whole debt goes at once (Aave: close factor 100 %; the others close the position)
+    bonus: float | None = None  # the bonus or penalty rate these figures used; None when none applies or is known
 
 
 def collateral_value(e: Exposure) -> float:
@@ -185,50 +186,128 @@ def stressed(e: Exposure, multipliers: Mapping[str, float]) -> Exposure:
     return Exposure(tuple(scale(c) for c in e.collateral), tuple(scale(d) for d in e.debt))
 
 
+@dataclass(frozen=True)
+class _Point:
+    """A position at the moment of liquidation: collateral scaled to HF = 1, or as it is when already below."""
+
+    e: Exposure
+    share: float  # collateral values at that point are today's times this (at most 1)
+    hf: float  # the health factor there: 1, or today's when below 1
+    debt: float
+    collateral: float
+
+    def largest(self) -> CollateralLeg:
+        """The collateral leg worth the most: the one a liquidator takes first."""
+        return max(self.e.collateral, key=lambda leg: leg.value)
+
+
 def liquidation_cost(e: Exposure, model: str, params: Mapping[str, str] | None = None) -> LiquidationCost | None:
-    """What a liquidation would take, evaluated where HF first reaches 1.
+    """What a liquidation would take under a lender's rule, None without debt or an unknown rule.
 
-    The collateral is scaled down to its value at HF = 1 (debt / weighted LT), then each
-    lender's rule decides how much debt is repaid and what penalty comes on top.
+    Above HF 1 it is evaluated where HF first reaches 1 (collateral worth debt / weighted LT); already
+    below 1 at today's values, so nothing ever seizes more collateral than there is.
     """
-    params = params or {}
-    debt = debt_value(e)
-    coll = collateral_value(e)
-    if debt <= 0 or coll <= 0:
+    rule = _RULES.get(model)
+    debt, coll = debt_value(e), collateral_value(e)
+    if rule is None or debt <= 0 or coll <= 0:
         return None
-    lt = liquidation_threshold(e)
-    at_liq = debt / lt if lt > 0 else coll  # collateral value when HF reaches 1
-    share = at_liq / coll
-    penalties = [(leg.value * share, leg.penalty) for leg in e.collateral]
-    largest_penalty = max(penalties, key=lambda vp: vp[0])[1]
+    hf = health_factor(e)
+    share = 1 / hf if hf > 1 else 1.0
+    return rule(_Point(e, share, min(hf, 1.0), debt, coll * share), params or {})
 
-    if model == "close-factor":  # Aave: a liquidator repays part of the debt and takes a bonus
-        small = float(params.get("full_close_below_usd", 0))
-        full = debt < small or at_liq < small
-        close = 1.0 if full else float(params.get("close_factor", 0.5))
-        repaid = close * debt
-        bonus = largest_penalty or 0.0
-        seized = min(at_liq, repaid * (1 + bonus))
-        return LiquidationCost(repaid, seized, seized - repaid, full)
-    if model == "absorb":  # Compound v3: the protocol takes all collateral, credits value * liquidationFactor
-        lost = sum(v * (p or 0.0) for v, p in penalties)
-        return LiquidationCost(debt, at_liq, lost, True)
-    if model == "auction":  # Maker: the vault is auctioned for the debt plus the liquidation penalty
-        chop = largest_penalty or 0.0
-        return LiquidationCost(debt, min(at_liq, debt * (1 + chop)), min(at_liq - debt, debt * chop), True)
-    if model == "whole-collateral":  # Liquity v1: the trove's collateral goes, the debt is cancelled
-        return LiquidationCost(debt, at_liq, at_liq - debt, True)
-    if model == "stability-pool":  # Liquity v2: penalty on the debt plus 0.5 % of collateral to the liquidator
-        gas = float(params.get("collateral_gas_compensation", 0.005)) * at_liq
-        penalty = min(at_liq - debt, debt * (largest_penalty or 0.0) + gas)
-        return LiquidationCost(debt, debt + penalty, penalty, True)
-    if model == "incentive":  # Morpho: any amount, repaid debt times the incentive factor
-        bonus = largest_penalty or 0.0
-        seized = min(at_liq, debt * (1 + bonus))
-        return LiquidationCost(debt, seized, seized - debt, True)
-    if model == "partial-rebalance":  # Nexo: small sales until the LTV is back within limits
-        return LiquidationCost(None, None, 0.0 if params.get("penalty") == "0" else None, False)
-    if model in ("close-loan", "custom"):  # CeFi: collateral sold to repay the loan
-        pen = largest_penalty
-        return LiquidationCost(debt, None, None if pen is None else debt * pen, True)
-    return None
+
+def _capped_bonus(repaid: float, available: float, bonus: float) -> tuple[float, float]:
+    """(repaid, seized) with seized = repaid * (1 + bonus), repaying less when the collateral runs out."""
+    seized = repaid * (1 + bonus)
+    if seized > available:  # Aave and Morpho repay only what the collateral covers at the bonus
+        return available / (1 + bonus), available
+    return repaid, seized
+
+
+def _close_factor(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Aave v3: one call repays one debt reserve against one collateral reserve, for a bonus.
+
+    Close factor 50 % of the total debt (at most that reserve's debt) while HF > 0.95; the whole
+    reserve at or below 0.95, or when that reserve's debt or collateral is under $2,000 (v3.3).
+    """
+    leg, owed = p.largest(), max(p.e.debt, key=lambda d: d.value)
+    leg_value = leg.value * p.share
+    small = float(params.get("full_close_below_usd", 0))
+    full = p.hf <= float(params.get("full_close_below_hf", 0)) or owed.value < small or leg_value < small
+    repaid = owed.value if full else min(owed.value, float(params.get("close_factor", 0.5)) * p.debt)
+    if leg.penalty is None:  # an asset the preset does not list: its bonus is unknown, not 0
+        return LiquidationCost(repaid, None, None, full, None)
+    repaid, seized = _capped_bonus(repaid, leg_value, leg.penalty)
+    return LiquidationCost(repaid, seized, seized - repaid, full, leg.penalty)
+
+
+def _absorb(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Compound v3: all collateral is absorbed and credited at value * liquidationFactor; any excess
+    over the debt stays the user's, a shortfall falls on the protocol."""
+    if any(leg.penalty is None for leg in p.e.collateral):
+        return LiquidationCost(p.debt, p.collateral, None, True, None)
+    credit = sum(leg.value * p.share * (1 - leg.penalty) for leg in p.e.collateral)
+    lost = max(0.0, p.collateral - p.debt - max(0.0, credit - p.debt))
+    return LiquidationCost(p.debt, p.collateral, lost, True, 1 - credit / p.collateral)
+
+
+def _auction(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Maker: the vault is auctioned for the debt plus the penalty (chop); the rest is returned."""
+    chop = p.largest().penalty
+    if chop is None:
+        return LiquidationCost(p.debt, None, None, True, None)
+    seized = min(p.collateral, p.debt * (1 + chop))
+    return LiquidationCost(p.debt, seized, max(0.0, seized - p.debt), True, chop)
+
+
+def _whole_collateral(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Liquity v1: all the trove's collateral goes and its debt is cancelled."""
+    return LiquidationCost(p.debt, p.collateral, max(0.0, p.collateral - p.debt), True, None)
+
+
+def _stability_pool(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Liquity v2: the debt plus its penalty and a share of collateral to the liquidator; the surplus is claimable."""
+    penalty = p.largest().penalty
+    if penalty is None:
+        return LiquidationCost(p.debt, None, None, True, None)
+    gas = float(params.get("collateral_gas_compensation", 0.005)) * p.collateral
+    seized = min(p.collateral, p.debt * (1 + penalty) + gas)
+    return LiquidationCost(p.debt, seized, max(0.0, seized - p.debt), True, penalty)
+
+
+def _incentive(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Morpho Blue: any amount of debt, repaid for collateral worth it times the incentive factor."""
+    bonus = p.largest().penalty
+    if bonus is None:
+        return LiquidationCost(p.debt, None, None, True, None)
+    repaid, seized = _capped_bonus(p.debt, p.collateral, bonus)
+    return LiquidationCost(repaid, seized, seized - repaid, True, bonus)
+
+
+def _partial_rebalance(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """Nexo: small sales until the LTV is back within limits; how much is sold is not known in advance."""
+    rate = float(params["penalty"]) if "penalty" in params else None
+    return LiquidationCost(None, None, 0.0 if rate == 0 else None, False, rate)
+
+
+def _close_loan(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
+    """CeFi and custom: collateral is sold to repay the loan, the penalty on the debt out of what is left."""
+    rate = p.largest().penalty
+    repaid = min(p.debt, p.collateral)
+    if rate is None:
+        return LiquidationCost(repaid, None, None, True, None)
+    lost = min(p.debt * rate, p.collateral - repaid)
+    return LiquidationCost(repaid, repaid + lost, lost, True, rate)
+
+
+_RULES = {
+    "close-factor": _close_factor,
+    "absorb": _absorb,
+    "auction": _auction,
+    "whole-collateral": _whole_collateral,
+    "stability-pool": _stability_pool,
+    "incentive": _incentive,
+    "partial-rebalance": _partial_rebalance,
+    "close-loan": _close_loan,
+    "custom": _close_loan,
+}

@@ -194,48 +194,58 @@ def borrowing(val: Valuation, target: tuple[str, float] | None = None) -> Sectio
 
 
 def liquidation_cost(val: Valuation) -> Section | None:
-    """What a liquidation would cost, in the lender's own terms."""
+    """What a liquidation would cost, in the lender's own terms, at the rate the figures used."""
     cost = val.liquidation_cost()
     if cost is None or not val.exposure:
         return None
-    model = val.terms.preset.liquidation.get("model")
+    liquidation = val.terms.preset.liquidation
+    model = liquidation.get("model")
     penalty = fmt_usd(cost.penalty) if cost.penalty is not None else None
     name = val.terms.preset.short
+    rate = cost.bonus  # the very rate behind the dollar figures, never another leg's
+    lines = []
     if model == "close-factor":
         share = cost.repaid / risk.debt_value(val.exposure)
-        bonus = max((c.penalty or 0) for c in val.exposure.collateral)
-        text = (
-            f"A liquidator may repay up to {in_units(val, cost.repaid)} ({share:.0%} of the debt) and take "
-            f"{fmt_usd(cost.seized)} of collateral: about {penalty} lost to the {bonus:.1%} bonus."
-        )
+        head = f"A liquidator may repay up to {in_units(val, cost.repaid)} ({share:.0%} of the debt) and take "
+        if rate is None:
+            text = head + "that much collateral plus a bonus this preset does not list (add 'penalty 5%' to see what it costs)."
+        else:
+            text = head + f"{fmt_usd(cost.seized)} of collateral: about {penalty} lost to the {rate:.1%} bonus."
     elif model == "absorb":
-        text = f"{name} absorbs everything: collateral worth about {fmt_usd(cost.seized)} at that point goes for the debt; you lose about {penalty}."
+        loss = f"you lose about {penalty}" if penalty else "its discount on them is not in this preset"
+        text = f"{name} absorbs everything: collateral worth about {fmt_usd(cost.seized)} at that point goes for the debt; {loss}."
     elif model == "auction":
-        chop = next(iter(val.terms.collateral.values())).penalty or 0
-        extra = f"the {chop:.0%} penalty" if chop else "no penalty"
-        text = f"The vault is auctioned to cover the debt plus {extra}: about {penalty} lost, more if the auction sells cheap."
+        extra = "its penalty (not in this preset)" if rate is None else f"the {rate:.0%} penalty" if rate else "no penalty"
+        lost = f"about {penalty} lost" if penalty else "the loss is not known"
+        text = f"The vault is auctioned to cover the debt plus {extra}: {lost}, more if the auction sells cheap."
     elif model == "whole-collateral":
+        where = "today's prices" if val.hf < 1 else "the liquidation price"
         text = (
-            f"The trove is closed: all collateral (about {fmt_usd(cost.seized)} at the liquidation price) covers "
+            f"The trove is closed: all collateral (about {fmt_usd(cost.seized)} at {where}) covers "
             f"the debt; you keep what you borrowed and lose about {penalty}."
         )
     elif model == "stability-pool":
-        text = f"The trove is closed: you lose about {penalty} (the 5% penalty and 0.5% of collateral to the liquidator); any surplus can be claimed back."
+        gas = float(liquidation.get("collateral_gas_compensation", "0.005"))
+        what = f"the {rate:.0%} penalty and {gas:.1%} of collateral to the liquidator" if rate is not None else "its penalty is not in this preset"
+        text = f"The trove is closed: you lose about {penalty or '—'} ({what}); any surplus can be claimed back."
     elif model == "incentive":
-        bonus = next(iter(val.terms.collateral.values())).penalty or 0
-        text = f"A liquidator may repay any part of the debt and take {bonus:.2%} more in collateral: up to about {penalty} lost."
+        if rate is None:
+            text = "A liquidator may repay any part of the debt and take more in collateral, by an incentive this preset does not list."
+        else:
+            text = f"A liquidator may repay any part of the debt and take {rate:.2%} more in collateral: up to about {penalty} lost."
     elif model == "partial-rebalance":
         text = f"{name} sells collateral in small steps until the LTV is back within limits; no fee beyond exchange fees."
     elif model == "custom":
         text = (
-            f"Collateral is sold to repay the loan; with your {val.exposure.collateral[0].penalty:.1%} penalty that costs about {penalty}."
-            if penalty
+            f"Collateral is sold to repay the loan; with your {rate:.1%} penalty that costs about {penalty}."
+            if penalty and rate is not None
             else "Collateral is sold to repay the loan; give 'penalty 5%' when adding the position to see what that costs."
         )
     else:
         fee = f"; the penalty is about {penalty}" if penalty else "; its fee is not in this preset"
         text = f"{name} sells collateral to repay and close the loan{fee}."
-    return Section("If liquidated", (Line("", text),))
+    lines.append(Line("", text))
+    return Section("If liquidated", tuple(lines))
 
 
 def price_footer(val: Valuation, now: float) -> str | None:

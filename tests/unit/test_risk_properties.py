@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import assume, given, settings
@@ -96,3 +97,14 @@ def test_no_debt_is_infinitely_healthy():
     assert risk.health_factor(e) == math.inf
     assert risk.liquidation_price(e, "ETH") is None
     assert risk.liquidation_cost(e, "close-factor") is None
+
+
+@pytest.mark.parametrize("model", ["close-factor", "absorb", "auction", "whole-collateral", "stability-pool", "incentive", "close-loan"])
+@settings(max_examples=60)
+@given(e=exposures(), penalty=st.floats(min_value=0, max_value=0.2))
+def test_a_liquidation_never_takes_more_than_the_collateral_nor_gives_back(model, e, penalty):
+    e = risk.Exposure(tuple(replace(leg, penalty=penalty) for leg in e.collateral), e.debt)
+    params = {"close_factor": "0.5", "full_close_below_hf": "0.95", "full_close_below_usd": "2000"}
+    cost = risk.liquidation_cost(e, model, params)
+    assert cost.seized <= risk.collateral_value(e) * (1 + 1e-9)
+    assert cost.penalty >= 0 and cost.repaid <= risk.debt_value(e) * (1 + 1e-9)
