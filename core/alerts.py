@@ -4,7 +4,14 @@ Levels: 0 ok, 1 warning (HF below warn), 2 danger (below critical), 3 liquidatab
 A worse level is announced at once; while in danger or liquidatable a reminder repeats (60 and
 15 minutes); going back needs the health factor to clear the boundary by a recovery margin, so a
 price flapping on a threshold announces one crossing, not one per tick; reaching ok after an
-announcement sends "back to safe". Snooze silences everything except becoming liquidatable.
+announcement sends "back to safe", which closes the episode.
+
+A snooze holds back new warnings below liquidatable and every reminder; becoming liquidatable
+still goes out, and so does "back to safe" (good news about something the user was told).
+Muting (warnings off) holds back everything; an all-clear owed from before goes out once
+warnings are back on, if the position is still safe then.
+The first look at a position (new, or first priced) is quiet: it tells nothing, so it leaves
+last_sent alone and a position first seen in danger gets its reminder at the next look.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ class AlertState:
 
     level: int = UNKNOWN
     since: float = 0.0  # when it entered this level
-    last_sent: float = 0.0  # when the owner was last told anything about it
+    last_sent: float = 0.0  # when the owner was last told anything about it (0: never)
     told: int = OK  # the worst level announced and not yet closed by "back to safe"
 
 
@@ -61,12 +68,11 @@ def decide(
     if raw == UNKNOWN:
         return state, None
     level, told = state.level, state.told
-    if level == UNKNOWN:  # first look (a new position): learn the level quietly
-        return AlertState(raw, now, now, OK), None
-    quiet = muted or (snoozed and raw < LIQUIDATABLE)
+    if level == UNKNOWN:  # first look: learn the level; nothing is said, so last_sent stays as it was
+        return AlertState(raw, now, state.last_sent, told), None
 
     if raw > level:
-        if quiet:
+        if muted or (snoozed and raw < LIQUIDATABLE):
             return AlertState(raw, now, state.last_sent, told), None
         return AlertState(raw, now, now, max(told, raw)), "worse"
 
@@ -74,13 +80,13 @@ def decide(
         cleared = level_of(hf, warn, danger, 1 + policy.rearm_margin)
         if cleared < level:
             new_level = max(raw, cleared)
-            if new_level == OK and told > OK:
-                if muted or snoozed:
-                    return AlertState(OK, now, state.last_sent, OK), None
+            if new_level == OK and told > OK and not muted:  # a snooze does not hold back good news
                 return AlertState(OK, now, now, OK), "safe"
             return AlertState(new_level, now, state.last_sent, told), None
 
+    if level == OK and told > OK and not muted:  # recovered while muted: the all-clear is still owed
+        return AlertState(OK, state.since, now, OK), "safe"
     interval = policy.reminder_interval(level)
-    if interval is not None and not quiet and now - state.last_sent >= interval:
+    if interval is not None and not (muted or snoozed) and now - state.last_sent >= interval:
         return AlertState(level, state.since, now, max(told, level)), "reminder"
     return state, None

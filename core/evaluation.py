@@ -262,10 +262,11 @@ class Evaluator:
         if better.any():
             cleared = (hf < warn * margin).view(np.int8) + (hf < danger * margin).view(np.int8) + (hf < margin).view(np.int8)
             need |= better & (cleared < level)
+        muted = self.muted[sel]
+        need |= (level == 0) & (self.told[sel] > 0) & ~muted  # an all-clear held back while muted
         high = level >= DANGER
         if high.any():
-            snoozed = self.snoozed_until[sel] > now
-            quiet = self.muted[sel] | (snoozed & (raw < 3))
+            quiet = muted | (self.snoozed_until[sel] > now)  # reminders wait out a snooze
             interval = np.where(level == 2, p.remind_danger, p.remind_liquidatable)
             need |= high & ~quiet & (now - self.last_sent[sel] >= interval)
         if pick is not None:

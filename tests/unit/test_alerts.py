@@ -24,13 +24,12 @@ class Model:
 
     def step(self, hf, now, snoozed, muted):
         level = 3 if hf < 1 else 2 if hf < CRIT else 1 if hf < WARN else 0
-        if self.level is None:
-            self.level, self.last_sent = level, now
+        if self.level is None:  # nothing is said, so nothing counts as sent
+            self.level = level
             return None
-        silent = muted or (snoozed and level != 3)
         if level > self.level:
             self.level = level
-            if silent:
+            if muted or (snoozed and level != 3):
                 return None
             self.told, self.last_sent = max(self.told, level), now
             return "worse"
@@ -39,14 +38,15 @@ class Model:
             with_margin = 3 if hf < m else 2 if hf < CRIT * m else 1 if hf < WARN * m else 0
             if with_margin < self.level:
                 self.level = max(level, with_margin)
-                if self.level == 0 and self.told > 0:
-                    self.told = 0
-                    if not (muted or snoozed):
-                        self.last_sent = now
-                        return "safe"
+                if self.level == 0 and self.told > 0 and not muted:  # good news passes a snooze
+                    self.told, self.last_sent = 0, now
+                    return "safe"
                 return None
+        if self.level == 0 and self.told > 0 and not muted:  # owed since it recovered while muted
+            self.told, self.last_sent = 0, now
+            return "safe"
         every = {2: POLICY.remind_danger, 3: POLICY.remind_liquidatable}.get(self.level)
-        if every and not silent and now - self.last_sent >= every:
+        if every and not (muted or snoozed) and now - self.last_sent >= every:
             self.told, self.last_sent = max(self.told, self.level), now
             return "reminder"
         return None
@@ -93,12 +93,10 @@ class AlertMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.sent)
     @invariant()
     def reminders_respect_their_interval(self):
-        last: dict[int, float] = {}
         for at, message, level in self.sent:
             if message == "reminder":
                 previous = max((t for t, _, _ in self.sent if t < at), default=None)
                 assert previous is None or at - previous >= POLICY.reminder_interval(level) - 1e-6
-            last[level] = at
 
     @invariant()
     def safe_only_closes_something_announced(self):
@@ -181,6 +179,36 @@ def test_snooze_silences_but_not_liquidation():
     assert sent == []
     _, sent = run([1.7, 1.1, 0.95], snoozed=True)
     assert [(m, lvl) for _, m, lvl in sent] == [("worse", LIQUIDATABLE)]
+
+
+def test_a_snooze_holds_back_reminders_even_when_liquidatable():
+    """DESIGN: reminders repeat 'until it is resolved or snoozed'."""
+    _, sent = run([1.7, 0.95] + [0.95] * 120, snoozed=True)  # two hours liquidatable under a snooze
+    assert [(m, lvl) for _, m, lvl in sent] == [("worse", LIQUIDATABLE)]
+
+
+def test_recovering_during_a_snooze_still_says_back_to_safe():
+    """A warning that went out is closed by 'back to safe', snooze or not: it is good news."""
+    _, sent = run([1.7, 0.95, 1.3, 1.6], snoozed=True)
+    assert [(m, lvl) for _, m, lvl in sent] == [("worse", LIQUIDATABLE), ("safe", OK)]
+
+
+def test_an_all_clear_held_back_by_a_mute_goes_out_when_warnings_are_back_on():
+    state, sent, now = AlertState(), [], 1_700_000_000.0
+    for hf, muted in ((1.7, False), (1.1, False), (1.6, True), (1.6, True), (1.6, False), (1.6, False)):
+        state, message = decide(state, hf, WARN, CRIT, now, POLICY, muted=muted)
+        sent.append(message)
+        now += 60
+    assert sent == [None, "worse", None, None, "safe", None]
+    assert state.told == OK
+
+
+def test_a_position_first_seen_in_danger_is_reminded_at_the_next_look():
+    """The first look says nothing, so it must not count as a message: the reminder is not put off."""
+    state, message = decide(AlertState(), 1.1, WARN, CRIT, 1_700_000_000.0, POLICY)
+    assert message is None and state.level == DANGER and state.last_sent == 0.0
+    state, message = decide(state, 1.1, WARN, CRIT, 1_700_000_060.0, POLICY)
+    assert message == "reminder" and state.last_sent == 1_700_000_060.0 and state.told == DANGER
 
 
 def test_mute_silences_everything():

@@ -118,3 +118,80 @@ def test_no_debt_is_never_warned():
     ev.put(1, [("ETH", 1.0)], [], 1.5, 1.2)
     decisions = ev.evaluate(0, {"ETH": 1.0})
     assert all(d.message is None for d in decisions) and math.isinf(ev.health(1))
+
+
+STEP_KINDS = ["move", "move", "move", "wait", "distrust", "trust", "snooze", "unsnooze", "mute", "unmute", "deposit"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1),
+       st.lists(st.tuples(st.sampled_from(STEP_KINDS), st.sampled_from(ASSETS[:4]),
+                          st.sampled_from([0.6, 0.8, 0.93, 0.99, 1.02, 1.08, 1.25, 1.6]), st.integers(0, 70),
+                          st.integers(1, 6)), min_size=1, max_size=40))
+def test_incremental_ticks_pick_every_position_the_rules_would_change(seed, steps):
+    """Tick after tick on the incremental path, the decisions are exactly what decide() says for every position."""
+    rng = random.Random(seed)
+    prices = prices_for(rng)
+    book, options = {}, {}
+    for row_id in range(1, 7):
+        coll = [(a, rng.uniform(0.1, 10)) for a in rng.sample(ASSETS[:4], rng.randint(1, 2))]
+        value = sum(w * prices[a] for a, w in coll)
+        debt = [(rng.choice(["USDC", PAR]), value / rng.uniform(0.9, 2.2))]  # health factors around the levels
+        book[row_id] = (coll, debt)
+        options[row_id] = (0.0, False)  # snoozed until, muted
+    ev = Evaluator()
+    for row_id, (coll, debt) in book.items():
+        ev.put(row_id, coll, debt, 1.5, 1.2)
+    now = 1_700_000_000.0
+    ref = {row_id: AlertState() for row_id in book}
+    untrusted: set[str] = set()
+    first = True
+    for kind, asset, factor, minutes, row_id in [("wait", "ETH", 1.0, 0, 1)] + steps:
+        now += minutes * 60
+        coll, debt = book[row_id]
+        snoozed_until, muted = options[row_id]
+        if kind == "move":
+            prices[asset] *= factor
+        elif kind == "distrust" and not untrusted:
+            untrusted = {asset}
+        elif kind == "trust":
+            untrusted = set()
+        elif kind in ("snooze", "unsnooze", "mute", "unmute", "deposit"):
+            if kind == "snooze":
+                snoozed_until = now + 3600
+            elif kind == "unsnooze":
+                snoozed_until = 0.0
+            elif kind in ("mute", "unmute"):
+                muted = kind == "mute"
+            else:
+                book[row_id] = coll, debt = [(a, w * factor) for a, w in coll], debt
+            options[row_id] = (snoozed_until, muted)
+            ev.put(row_id, coll, debt, 1.5, 1.2, snoozed_until=snoozed_until, muted=muted)
+        decisions = ev.evaluate(now, {a: p for a, p in prices.items() if a not in untrusted}, untrusted)
+        if not first:
+            assert ev._ticks_since_full > 0, "this property is about the incremental path"
+        first = False
+        expected = {}
+        for rid, (coll, debt) in book.items():
+            if any(a in untrusted for a, _ in coll + debt):
+                continue  # frozen: no decision at all
+            until, mute = options[rid]
+            new, message = decide(ref[rid], ev.health(rid), 1.5, 1.2, now, Policy(), until > now, mute)
+            if new != ref[rid] or message:
+                expected[rid] = (new, message)
+                ref[rid] = new
+        assert {d.row_id: (d.state, d.message) for d in decisions} == expected
+        ev.apply(decisions)
+
+
+def test_an_all_clear_held_back_by_a_mute_goes_out_on_unmute_without_a_price_move():
+    ev = Evaluator()
+    ev.put(1, [("ETH", 1.0)], [("USDC", 1000.0)], 1.5, 1.2)
+    for now, eth in ((0, 1600), (60, 1100)):  # learned at 1.6, then danger: a warning goes out
+        ev.apply(ev.evaluate(now, {"ETH": eth, "USDC": 1}))
+    ev.put(1, [("ETH", 1.0)], [("USDC", 1000.0)], 1.5, 1.2, muted=True)
+    ev.apply(ev.evaluate(120, {"ETH": 1700, "USDC": 1}))  # safe again, while muted: nothing said
+    assert ev.evaluate(180, {"ETH": 1700, "USDC": 1}) == []
+    ev.put(1, [("ETH", 1.0)], [("USDC", 1000.0)], 1.5, 1.2)  # warnings back on; ETH has not moved
+    [d] = ev.evaluate(240, {"ETH": 1700, "USDC": 1})
+    assert d.message == "safe" and d.state.told == 0
