@@ -180,11 +180,14 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/yield", asset, *flags))
 
     @tree.command(name="rate", description=d["rate"])
-    @app_commands.describe(position="your position's id", apr="what the debt costs a year, %", off="forget the rate")
+    @app_commands.describe(position="your position's id", apr="what the debt costs a year, like 5.2%, or 'off' to forget it",
+                           server="a position of this channel's group (needs Manage Server)")
     @app_commands.autocomplete(position=positions)
-    async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
-                   apr: app_commands.Range[float, 0.0, 1000.0] | None = None, off: bool = False, server: bool = False):
-        await run(i, arg("/rate", position, "off" if off or apr is None else f"{number(apr)}%"), server)
+    async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], apr: app_commands.Range[str, 1, 16],
+                   server: bool = False):
+        # Required: the core has no "show the rate" form, and an empty option used to mean "off" and deleted it.
+        # Text, so "off" and "5.2%" are both the core's own words and it checks the range.
+        await run(i, arg("/rate", position, token(apr)), server)
 
     @tree.command(name="carry", description=d["carry"])
     @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)")
