@@ -286,6 +286,14 @@ class Evaluator:
         self.fresh.clear()
         return decisions
 
+    def forget_tick(self) -> None:
+        """The last tick's decisions were not stored: look at every position again next tick.
+
+        evaluate() already took the tick's prices and cleared `fresh`, so the next tick could
+        otherwise skip a position whose decision was lost; a full pass decides it again.
+        """
+        self._ticks_since_full = FULL_EVERY
+
     def apply(self, decisions: list[Decision]) -> None:
         """Adopt decided states (after they were stored)."""
         for d in decisions:

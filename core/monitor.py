@@ -41,7 +41,6 @@ class Monitor:
         self.wake = wake
         self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
         self._terms: dict[tuple, Terms | None] = {}  # by the stored fields that decide them
-        self._outages: dict[str, set[str]] = {}
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
 
@@ -69,7 +68,6 @@ class Monitor:
             state = AlertState(r[9], r[10], r[11], r[12]) if r[9] is not None else AlertState()
             if self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], state):
                 count += 1
-        self._outages = {k: set(json.loads(a)) for k, a in db.execute("SELECT chat_key, assets FROM chat_outages")}
         for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
             if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
                 self.feed.guard.states[asset] = AssetState(asset, Trust.DEGRADED, price, at, None,
@@ -135,10 +133,29 @@ class Monitor:
         reasons = {s: snap.quotes[s].note if s in snap.quotes else snap.missing[s] for s in untrusted}
         decisions = self.evaluator.evaluate(now, prices, untrusted)
         evaluated = time.perf_counter()
-        by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
-        self._position_items([d for d in decisions if d.message], now, by_chat)
-        outage_rows = self._outage_items(untrusted, reasons, by_chat)
-        worded = time.perf_counter()
+        degraded = {s for s in untrusted if s in self.evaluator.assets}
+        try:
+            by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
+            self._position_items([d for d in decisions if d.message], now, by_chat)
+            outage_rows = self._outage_items(degraded, reasons, by_chat)
+            worded = time.perf_counter()
+            self._store(now, snap, decisions, by_chat, outage_rows)
+        except BaseException:
+            # Nothing was stored (busy, disk full ...): the next tick must decide all of it again.
+            self.evaluator.forget_tick()
+            raise
+        self.evaluator.apply(decisions)
+        self._degraded = degraded
+        self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
+                          "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
+                          "words_ms": (worded - evaluated) * 1000, "total_ms": (time.perf_counter() - started) * 1000}
+        if by_chat:
+            self.wake()
+        return len(by_chat)
+
+    def _store(self, now: float, snap, decisions: list[Decision], by_chat: dict[ChatRef, list[AlertItem]],
+               outage_rows: dict[str, set[str]]) -> None:
+        """The tick's states, messages, chat outages and good prices, in one transaction."""
         wall = time.time()
         with self.store.transaction() as db:
             db.conn.executemany(
@@ -160,18 +177,6 @@ class Monitor:
                                [s, q.price, q.as_of, q.source])
             if self.on_commit is not None:
                 self.on_commit(db, now)
-        self.evaluator.apply(decisions)
-        for key, assets in outage_rows.items():
-            if assets:
-                self._outages[key] = assets
-            else:
-                self._outages.pop(key, None)
-        self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
-                          "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
-                          "words_ms": (worded - evaluated) * 1000, "total_ms": (time.perf_counter() - started) * 1000}
-        if by_chat:
-            self.wake()
-        return len(by_chat)
 
     # ---------------------------------------------------------------- what the messages say, and where they go
 
@@ -279,20 +284,23 @@ class Monitor:
         where = "already past it" if liq >= price else f"{(1 - liq / price) * 100:.1f}% below"
         return f"{asset} {fmt_usd(price)}, liquidation at {fmt_usd(liq)} ({where})"
 
-    def _outage_items(self, untrusted: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
-        """One 'monitoring paused' and one 'restored' per chat per outage; returns the chat rows to store."""
-        degraded = {s for s in untrusted if s in self.evaluator.assets}
+    def _outage_items(self, degraded: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
+        """Per chat, one 'monitoring paused' per asset going bad and one 'restored' per asset trusted again.
+
+        Returns the chat_outages rows to store (an empty set: delete). Looks only when the set of
+        degraded assets changed; changes nothing in memory (the caller adopts `degraded` after commit).
+        """
         if degraded == self._degraded:
             return {}
-        previous = self._degraded if self._degraded is not None else set().union(*self._outages.values()) if self._outages else set()
-        self._degraded = degraded
+        outages = {k: set(json.loads(a)) for k, a in self.store.db.execute("SELECT chat_key, assets FROM chat_outages")}
+        previous = self._degraded if self._degraded is not None else set().union(*outages.values())
         involved = degraded | previous
         affected: dict[str, set[str]] = defaultdict(set)
         chats: dict[str, ChatRef] = {}
         if involved:
             holders: dict[int, set[str]] = defaultdict(set)
             ev = self.evaluator
-            for symbol in involved:
+            for symbol in involved & set(ev.assets):  # an outage stored before a restart may name a gone asset
                 a = ev.assets[symbol]
                 for legs in (ev.coll, ev.debt):
                     idx = legs.of_asset(a, len(ev.assets))
@@ -304,21 +312,24 @@ class Monitor:
                     chats[chat.key] = chat
                     affected[chat.key] |= holders[row_id] & degraded
         changes: dict[str, set[str]] = {}
-        for key in set(affected) | set(self._outages):
-            now_bad, was_bad = affected.get(key, set()), self._outages.get(key, set())
+        for key in set(affected) | set(outages):
+            now_bad, was_bad = affected.get(key, set()), outages.get(key, set())
             if now_bad == was_bad:
                 continue
             changes[key] = now_bad
+            newly = now_bad - was_bad
+            # Trusted again only if priced and not degraded; one still bad but no longer held here is dropped quietly.
+            restored = (was_bad - now_bad - degraded) & set(self.evaluator.assets)
             chat = chats.get(key) or self._chat_of(key)
             if chat is None:
                 continue
-            if now_bad and not was_bad:
-                why = "; ".join(f"{s}: {reasons.get(s, 'no trusted price')}" for s in sorted(now_bad))
-                by_chat[chat].append(AlertItem("degraded", -1, "", f"Prices for {', '.join(sorted(now_bad))} cannot be trusted "
+            if newly:
+                why = "; ".join(f"{s}: {reasons.get(s, 'no trusted price')}" for s in sorted(newly))
+                by_chat[chat].append(AlertItem("degraded", -1, "", f"Prices for {', '.join(sorted(newly))} cannot be trusted "
                                                f"right now ({why}). Warnings for positions holding them wait until they can."))
-            elif was_bad and not now_bad:
-                by_chat[chat].append(AlertItem("restored", -1, "", f"Prices for {', '.join(sorted(was_bad))} are trusted again; "
-                                               "warnings are back on."))
+            if restored:
+                by_chat[chat].append(AlertItem("restored", -1, "", f"Prices for {', '.join(sorted(restored))} are trusted again; "
+                                               "warnings for positions holding them are back on."))
         return changes
 
     def _chat_of(self, key: str) -> ChatRef | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+
 import pytest
 
 from core.models import ChatRef
@@ -167,3 +170,79 @@ async def test_status_shows_the_queue_and_undeliverable(bot):
     assert "0 waiting, 0 sent, 1 undeliverable" in text
     assert "to this chat: bot was blocked by the user" in text
     assert "last check" in text
+
+
+def outage_notes(bot, chat):
+    """('degraded' | 'restored', the assets named) for each monitoring notice to a chat, in order."""
+    notes = []
+    for kind, text in [(i.kind, i.text) for r in bot.queued() if r.notice.chat == chat for i in r.notice.items]:
+        if kind in ("degraded", "restored"):
+            notes.append((kind, re.match(r"Prices for ([A-Z, ]+) (?:cannot|are)", text)[1]))
+    return notes
+
+
+async def test_outage_notices_name_each_asset_going_bad_and_coming_back(bot):
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await add(bot, ALICE, "/add 1 BTC borrow 20000 USDC on aave-v3")
+    await bot.tick(ETH=3000, BTC=60000)
+    bot.source.prices.pop("ETH")
+    await bot.tick()
+    bot.source.prices.pop("BTC")
+    await bot.tick()  # BTC joins an outage already going on
+    await bot.tick(ETH=3000)  # ETH back, BTC still out
+    bot.source.prices.pop("ETH")
+    await bot.tick(BTC=60000)  # in one tick: BTC back, ETH out again
+    await bot.tick(ETH=3000)
+    assert outage_notes(bot, ALICE_DM) == [("degraded", "ETH"), ("degraded", "BTC"), ("restored", "ETH"),
+                                           ("degraded", "ETH"), ("restored", "BTC"), ("restored", "ETH")]
+
+
+async def test_a_chat_that_stopped_watching_is_not_told_prices_are_back_when_they_are_not(bot):
+    group = ChatRef("telegram", "-100", True)
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await add(bot, ALICE, "/add 1 BTC borrow 20000 USDC on aave-v3")
+    await add(bot, group_actor("alice", "-100"), "/watch 1")
+    await bot.tick(ETH=3000, BTC=60000)
+    bot.source.prices.pop("ETH")
+    await bot.tick()
+    await add(bot, group_actor("alice", "-100"), "/unwatch W1")
+    bot.source.prices.pop("BTC")
+    await bot.tick()  # the degraded set changes while ETH is still out
+    await bot.tick(ETH=3000, BTC=60000)
+    assert outage_notes(bot, group) == [("degraded", "ETH")]
+    assert outage_notes(bot, ALICE_DM) == [("degraded", "ETH"), ("degraded", "BTC"), ("restored", "BTC, ETH")]
+
+
+async def test_a_tick_that_could_not_commit_is_decided_again(bot):
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await bot.tick(ETH=3000)
+    bot.store.db.execute("PRAGMA busy_timeout = 20")  # give up quickly on the lock below
+    other = sqlite3.connect(bot.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await bot.tick(ETH=2000)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert bot.queued() == []
+    assert await bot.tick(ETH=2000) == 1  # the same price: the warning is decided again, not lost
+    assert items_for(bot, ALICE_DM) == [("worse", "DANGER", "#1")]
+
+
+async def test_a_degraded_notice_is_not_lost_to_a_failed_commit(bot):
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await bot.tick(ETH=3000)
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def on_commit(db, now):
+        if failures:
+            raise failures.pop()
+
+    bot.monitor.on_commit = on_commit
+    bot.source.prices.pop("ETH")
+    with pytest.raises(sqlite3.OperationalError):
+        await bot.tick()
+    assert bot.queued() == []
+    await bot.tick()
+    assert outage_notes(bot, ALICE_DM) == [("degraded", "ETH")]
