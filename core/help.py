@@ -54,9 +54,43 @@ def presets_overview(presets: Presets) -> Reply:
     lines = []
     for p in presets:
         markets = ", ".join(m.id for m in p.markets) if len(p.markets) > 1 else ""
-        dates = sorted({m.as_of for m in p.markets})
+        dates = sorted(_dates(p))
         lines.append(Line(p.id, f"{p.name}{' — ' + markets if markets else ''} (as of {', '.join(dates)})"))
     return Reply("Lender presets", (Section(None, tuple(lines)),), footer="/protocols NAME shows its parameters and sources.")
+
+
+def _dates(preset: Preset) -> set[str]:
+    """Every date a preset's parameters carry: its markets', any asset's own, its liquidation rule's."""
+    dates = {m.as_of for m in preset.markets} | {t.as_of for m in preset.markets for t in (m.collateral or {}).values()}
+    return {d for d in dates | {preset.liquidation.get("as_of", "")} if d}
+
+
+def _liquidation_rule(preset: Preset) -> str:
+    """The liquidation rule of a preset in one sentence, with its parameters."""
+    liq = preset.liquidation
+    model = liq.get("model")
+    if model == "close-factor":
+        return (f"a liquidator repays up to {float(liq['close_factor']):.0%} of the debt for the asset's bonus; all of a "
+                f"reserve at or below HF {float(liq['full_close_below_hf']):.2f}, or when its debt or collateral is "
+                f"under ${float(liq['full_close_below_usd']):,.0f}")
+    if model == "absorb":
+        return "the protocol absorbs all collateral, credited at each asset's liquidation factor; the excess over the debt stays yours"
+    if model == "auction":
+        return "the vault is auctioned for its debt plus the market's penalty; the rest is returned"
+    if model == "whole-collateral":
+        return "below the minimum ratio all collateral goes and the debt is cancelled"
+    if model == "stability-pool":
+        gas = float(liq["collateral_gas_compensation"])
+        return f"the debt plus the branch's penalty and {gas:.1%} of collateral to the liquidator; any surplus can be claimed back"
+    if model == "incentive":
+        return (f"a liquidator repays any part of the debt for collateral worth it times "
+                f"min({liq['max_incentive']}, 1 / (1 - {liq['liquidation_cursor']} × (1 - LLTV)))")
+    if model == "partial-rebalance":
+        fee = "; no fee beyond exchange fees" if liq.get("penalty") == "0" else ""
+        return f"collateral is sold in small steps until the LTV is back within limits{fee}"
+    if model == "custom":
+        return "collateral is sold to repay the loan, with the penalty you give"
+    return "collateral is sold to repay and close the loan"
 
 
 def preset_detail(preset: Preset) -> Reply:
@@ -83,7 +117,9 @@ def preset_detail(preset: Preset) -> Reply:
         if isinstance(market.collateral, dict) and "mat" not in params:
             for symbol, t in market.collateral.items():
                 penalty = f", penalty {t.penalty:.1%}" if t.penalty is not None else ""
-                lines.append(Line(symbol, f"LTV {t.ltv:.1%}, liquidation threshold {t.lt:.1%}{penalty}"))
+                # a parameter changed since the market's snapshot shows its own date and source
+                own = f" (as of {t.as_of}; {t.source})" if (t.as_of, t.source) != (market.as_of, market.source) else ""
+                lines.append(Line(symbol, f"LTV {t.ltv:.1%}, liquidation threshold {t.lt:.1%}{penalty}{own}"))
         elif isinstance(market.collateral, dict):
             lines.append(Line("Collateral", ", ".join(market.collateral)))
         elif preset.id == "morpho":
@@ -95,5 +131,11 @@ def preset_detail(preset: Preset) -> Reply:
         lines.append(Line("Source", market.source))
         title = market.id if market.name == market.id else f"{market.id}: {market.name}"
         sections.append(Section(title, tuple(lines)))
+    liq = preset.liquidation
+    sections.append(Section("Liquidation", (
+        Line("Rule", _liquidation_rule(preset)),
+        Line("As of", liq.get("as_of", "")),
+        Line("Source", liq.get("source", "")),
+    )))
     return Reply(f"{preset.name}" + (f" ({preset.chain})" if preset.chain else ""), tuple(sections),
                  footer="Override per position with ltv / lt (and lltv for Morpho), e.g. 'on aave-v3 lt 80%'.")

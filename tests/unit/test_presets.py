@@ -22,6 +22,9 @@ def test_every_parameter_carries_a_date_and_a_source(presets):
             assert market.as_of and market.source, (preset.id, market.id)
             for symbol, terms in (market.collateral or {}).items():
                 assert terms.as_of and terms.source, (preset.id, market.id, symbol)
+        # the liquidation rule's own numbers (close factor, incentive cursor, gas compensation, penalty)
+        assert preset.liquidation.get("model"), preset.id
+        assert preset.liquidation.get("as_of") and preset.liquidation.get("source"), (preset.id, "liquidation")
 
 
 def test_preset_assets_are_in_the_registry(presets, registry):
