@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from .errors import InvalidAmount
 
 MAX_TOKEN = 32
 MAX_AMOUNT = Decimal("1e15")
 MAX_DECIMALS = 18
+MAX_DIGITS = 28  # significant digits Decimal's default context keeps: later arithmetic would round more
+_EXACT = 64  # more than any 32-character token times a suffix has, so parsing itself never rounds
 
 _AMOUNT = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
 _SUFFIX = {"k": Decimal(1_000), "m": Decimal(1_000_000), "b": Decimal(1_000_000_000)}
@@ -52,14 +54,19 @@ def parse_amount(token: str) -> Decimal:
         t = t[:-1]
     if len(token) > MAX_TOKEN or not _AMOUNT.fullmatch(t):
         raise InvalidAmount(_explain(token))
-    value = Decimal(t.replace(",", "")) * multiplier
-    if value <= 0:
-        raise InvalidAmount(f"{token!r}: amounts must be more than zero.")
-    if value > MAX_AMOUNT:
-        raise InvalidAmount(f"{token!r} is larger than this bot handles (1e15).")
-    if -value.normalize().as_tuple().exponent > MAX_DECIMALS:
-        raise InvalidAmount(f"{token!r} has more than {MAX_DECIMALS} decimals.")
-    return value.normalize() if value == value.to_integral() else value
+    # With the default 28 digits, '999999999999999.9999999999999999' * 1 rounded to 1E+15 and passed the limit.
+    with localcontext(prec=_EXACT):
+        value = Decimal(t.replace(",", "")) * multiplier
+        if value <= 0:
+            raise InvalidAmount(f"{token!r}: amounts must be more than zero.")
+        if value > MAX_AMOUNT:
+            raise InvalidAmount(f"{token!r} is larger than this bot handles (1e15).")
+        exact = value.normalize()
+        if -exact.as_tuple().exponent > MAX_DECIMALS:
+            raise InvalidAmount(f"{token!r} has more than {MAX_DECIMALS} decimals.")
+        if len(exact.as_tuple().digits) > MAX_DIGITS:
+            raise InvalidAmount(f"{token!r} has more than {MAX_DIGITS} significant digits; round it a little.")
+        return exact if value == value.to_integral() else value
 
 
 def parse_decimal(token: str, *, signed: bool = False) -> Decimal:

@@ -1,0 +1,27 @@
+"""parse_amount keeps every digit it accepts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.errors import InvalidAmount
+from core.numbers import parse_amount
+
+
+def test_a_number_just_under_the_limit_is_not_rounded_up_to_it():
+    # 31 significant digits: the default context made it 1E+15; now it is refused, not rounded
+    with pytest.raises(InvalidAmount, match="significant digits"):
+        parse_amount("999999999999999.9999999999999999")
+    with pytest.raises(InvalidAmount, match="larger"):
+        parse_amount("1000000000000000.1")
+
+
+def test_long_fractions_are_kept_exactly_or_refused():
+    assert parse_amount("1234567890123.123456789012345") == Decimal("1234567890123.123456789012345")  # 28 digits
+    with pytest.raises(InvalidAmount, match="significant digits"):
+        parse_amount("12345678901234.123456789012345")  # 29: it lost its last digit before
+    assert parse_amount("999999999999.999999999999999k") == Decimal("999999999999999.999999999999")
+    assert parse_amount("0.000000000000000001") == Decimal("1e-18")
+    assert parse_amount("1.50000000000000000000000000000") == Decimal("1.5")  # trailing zeros are not digits kept
