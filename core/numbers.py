@@ -137,4 +137,7 @@ def fmt_hf(hf: float) -> str:
         return "—"
     if hf >= 100:
         return f"{hf:,.0f}"
-    return f"{math.floor(hf * 100 + 1e-9) / 100:.2f}"
+    shown = math.floor(hf * 100 + 1e-9) / 100  # the epsilon keeps 1.66 (stored as 1.6599...) at 1.66
+    if hf < 1:
+        shown = min(shown, 0.99)  # but a liquidatable position never reads as 1.00
+    return f"{shown:.2f}"

@@ -1,4 +1,4 @@
-"""parse_amount keeps every digit it accepts."""
+"""parse_amount keeps every digit it accepts; fmt_hf never shows a liquidatable position as 1.00."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidAmount
-from core.numbers import parse_amount
+from core.numbers import fmt_hf, parse_amount
 
 
 def test_a_number_just_under_the_limit_is_not_rounded_up_to_it():
@@ -25,3 +25,15 @@ def test_long_fractions_are_kept_exactly_or_refused():
     assert parse_amount("999999999999.999999999999999k") == Decimal("999999999999999.999999999999")
     assert parse_amount("0.000000000000000001") == Decimal("1e-18")
     assert parse_amount("1.50000000000000000000000000000") == Decimal("1.5")  # trailing zeros are not digits kept
+
+
+@pytest.mark.parametrize("hf", [1 - 1e-12, 1 - 1e-10, 0.9999, 0.996])
+def test_a_health_factor_below_one_never_reads_1_00(hf):
+    assert fmt_hf(hf) == "0.99"
+
+
+def test_health_factors_at_and_above_one():
+    assert fmt_hf(1.0) == "1.00"
+    assert fmt_hf(1.66) == "1.66"
+    assert fmt_hf(24900 / 15000) == "1.66"
+    assert fmt_hf(0.885) == "0.88"
