@@ -17,6 +17,11 @@ Percent = app_commands.Range[float, 0.01, 99.99]
 Amount = app_commands.Range[str, 1, 32]
 
 
+# What `server: True` means, said on every command that has it (Discord shows "…" for an undescribed option).
+SERVER_READS = "this channel's group's position instead of yours"
+SERVER_CHANGES = "this channel's group's position instead of yours (needs Manage Server)"
+
+
 def number(x: float) -> str:
     """A number option as the user typed it: the shortest text that is this float, never '1e-05' (the core takes no exponent)."""
     return format(Decimal(repr(x)).normalize(), "f")
@@ -77,14 +82,14 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, "/positions", server)
 
     @tree.command(name="health", description=d["health"])
-    @app_commands.describe(position="your position's id", watched="a position shared here, like W1")
+    @app_commands.describe(position="your position's id", watched="a position shared here, like W1", server=SERVER_READS)
     @app_commands.autocomplete(position=positions)
     async def health(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
                      watched: str | None = None, server: bool = False):
         await run(i, arg("/health", watched or position), server)
 
     def change(name: str):
-        @app_commands.describe(position="your position's id", amount="how much, like '1 ETH' or '500 USDC'")
+        @app_commands.describe(position="your position's id", amount="how much, like '1 ETH' or '500 USDC'", server=SERVER_CHANGES)
         @app_commands.autocomplete(position=positions)
         async def command(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], amount: str, server: bool = False):
             await run(i, arg(f"/{name}", position, amount), server)
@@ -95,6 +100,7 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         change(name)
 
     @tree.command(name="remove", description=d["remove"])
+    @app_commands.describe(position="the id of the position to delete (you confirm with a button)", server=SERVER_CHANGES)
     @app_commands.autocomplete(position=positions)
     async def remove(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], server: bool = False):
         await run(i, arg("/remove", position), server)
@@ -125,13 +131,15 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/price", assets))
 
     @tree.command(name="protocols", description=d["protocols"])
+    @app_commands.describe(lender="one lender in detail (default: the list)")
     @app_commands.autocomplete(lender=lenders)
     async def protocols(i: discord.Interaction, lender: str | None = None):
         await run(i, arg("/protocols", lender))
 
     @tree.command(name="alerts", description=d["alerts"])
     @app_commands.describe(position="your position's id (none: all of yours)", warn="warning level (HF, or % in the lender's metric)",
-                           critical="danger level", switch="warnings on or off", percent="levels are in % of LTV or CR")
+                           critical="danger level", switch="warnings on or off", percent="levels are in % of LTV or CR",
+                           server="this channel's group's positions instead of yours (changes need Manage Server)")
     @app_commands.choices(switch=[app_commands.Choice(name=n, value=n) for n in ("on", "off", "reset")])
     @app_commands.autocomplete(position=positions)
     async def alerts(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID] | None = None,
@@ -143,12 +151,13 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/alerts", position, switch if position or switch in ("on", "off") else None, *levels), server)
 
     @tree.command(name="snooze", description=d["snooze"])
-    @app_commands.describe(target="a position id, W1 for one shared here, or 'all'", duration="for how long")
+    @app_commands.describe(target="a position id, W1 for one shared here, or 'all'", duration="for how long", server=SERVER_CHANGES)
     @app_commands.choices(duration=[app_commands.Choice(name=n, value=n) for n in ("30m", "1h", "2h", "6h", "24h", "7d", "off")])
     async def snooze(i: discord.Interaction, target: str, duration: str, server: bool = False):
         await run(i, arg("/snooze", target, duration), server)
 
     @tree.command(name="watch", description=d["watch"])
+    @app_commands.describe(position="your position to share in this channel (it becomes W1, W2...)")
     @app_commands.autocomplete(position=positions)
     async def watch(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID]):
         await run(i, arg("/watch", position))
@@ -181,7 +190,7 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
 
     @tree.command(name="rate", description=d["rate"])
     @app_commands.describe(position="your position's id", apr="what the debt costs a year, like 5.2%, or 'off' to forget it",
-                           server="a position of this channel's group (needs Manage Server)")
+                           server=SERVER_CHANGES)
     @app_commands.autocomplete(position=positions)
     async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], apr: app_commands.Range[str, 1, 16],
                    server: bool = False):
@@ -190,14 +199,15 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/rate", position, token(apr)), server)
 
     @tree.command(name="carry", description=d["carry"])
-    @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)")
+    @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)",
+                           server=SERVER_READS)
     @app_commands.autocomplete(position=positions)
     async def carry(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
                     expected_yield: app_commands.Range[float, 0.0, 1000.0] | None = None, server: bool = False):
         await run(i, arg("/carry", position, f"yield {number(expected_yield)}%" if expected_yield is not None else None), server)
 
     @tree.command(name="backtest", description=d["backtest"])
-    @app_commands.describe(position="your position's id", window="which crash (default: all four)")
+    @app_commands.describe(position="your position's id", window="which crash (default: all four)", server=SERVER_READS)
     @app_commands.choices(window=[app_commands.Choice(name=n, value=n) for n in ("2020-03", "2021-05", "2022-06", "2022-11", "all")])
     @app_commands.autocomplete(position=positions)
     async def backtest(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], window: str = "all",
@@ -213,16 +223,19 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/il", pair, token(start_price), token(end_price), span))
 
     @tree.command(name="chart", description=d["chart"])
-    @app_commands.describe(position="your position's id", whatif="health factor against price instead of recent prices")
+    @app_commands.describe(position="your position's id", whatif="health factor against price instead of recent prices",
+                           server=SERVER_READS)
     @app_commands.autocomplete(position=positions)
     async def chart(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], whatif: bool = False,
                     server: bool = False):
         await run(i, arg("/chart", position, "whatif" if whatif else None), server)
 
     @tree.command(name="export", description=d["export"])
+    @app_commands.describe(server="this channel's group's data instead of yours (needs Manage Server)")
     async def export(i: discord.Interaction, server: bool = False):
         await run(i, "/export", server)
 
     @tree.command(name="forget", description=d["forget"])
+    @app_commands.describe(server="delete this channel's group's data instead of yours (needs Manage Server)")
     async def forget(i: discord.Interaction, server: bool = False):
         await run(i, "/forget", server)
