@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .commands import COMMANDS
-from .protocols import Preset, Presets
+from .protocols import Market, Preset, Presets
 from .replies import Line, Reply, Section, text_lines
 
 
@@ -57,6 +57,15 @@ def presets_overview(presets: Presets) -> Reply:
         dates = sorted(_dates(p))
         lines.append(Line(p.id, f"{p.name}{' — ' + markets if markets else ''} (as of {', '.join(dates)})"))
     return Reply("Lender presets", (Section(None, tuple(lines)),), footer="/protocols NAME shows its parameters and sources.")
+
+
+def recovery_mode(market: Market) -> str:
+    """Liquity v1's recovery mode in one line, from the market's CCR and MCR (DOMAIN.md)."""
+    ccr, mcr = float(market.params["ccr"]), float(market.params["mat"])
+    return (
+        f"In recovery mode (the whole system's collateral ratio below {ccr:.0%}) a trove under the "
+        f"system's ratio can be liquidated even above {mcr:.0%}, and new borrowing must keep {ccr:.0%}."
+    )
 
 
 def _dates(preset: Preset) -> set[str]:
@@ -114,6 +123,11 @@ def preset_detail(preset: Preset) -> Reply:
                 lines.append(Line(label, f"{float(params[key]):,.0f}"))
         if "borrowing_fee" in params:
             lines.append(Line("Borrowing fee (default)", f"{float(params['borrowing_fee']):.1%}"))
+        if "interest_rate_range" in params:
+            low, high = (float(x) for x in params["interest_rate_range"])
+            lines.append(Line("Interest rate", f"set by you, {low:.1%} to {high:.0%} a year"))
+        if "ccr" in params and preset.liquidation.get("model") == "whole-collateral":
+            lines.append(Line("Recovery mode", recovery_mode(market)))
         if isinstance(market.collateral, dict) and "mat" not in params:
             for symbol, t in market.collateral.items():
                 penalty = f", penalty {t.penalty:.1%}" if t.penalty is not None else ""

@@ -11,8 +11,6 @@ from importlib import resources
 from .errors import UnknownProtocol, UnsupportedByProtocol
 from .models import Overrides
 
-ANY = None  # a market that accepts any asset stores None instead of a list
-
 
 @dataclass(frozen=True)
 class AssetTerms:
@@ -86,7 +84,7 @@ def _f(value: object) -> float:
     return float(Decimal(str(value)))
 
 
-def _build_market(preset_id: str, raw: dict, defaults: dict) -> Market:
+def _build_market(raw: dict, defaults: dict) -> Market:
     """Turn a market of a preset file into AssetTerms, whatever its native parameters."""
     merged = {**defaults, **raw}
     as_of, source = merged.get("as_of", ""), merged.get("source", "")
@@ -140,7 +138,7 @@ def _build_preset(raw: dict) -> Preset:
         debt_at_par=raw.get("debt_at_par", False),
         liquidation=raw.get("liquidation", {}),
         asset_aliases=raw.get("asset_aliases", {}),
-        markets=tuple(_build_market(raw["id"], m, defaults) for m in raw["markets"]),
+        markets=tuple(_build_market(m, defaults) for m in raw["markets"]),
         lltv_choices=tuple(Decimal(x) for x in raw.get("lltv_choices", ())),
         single_collateral=raw["id"] in {"maker", "liquity-v1", "liquity-v2", "morpho"},
         single_debt=raw["id"] in {"maker", "liquity-v1", "liquity-v2", "morpho", "compound-v3"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from . import risk
+from .help import recovery_mode
 from .models import Leg, Position, Severity
 from .numbers import fmt_amount, fmt_hf, fmt_pct, fmt_units, fmt_usd
 from .protocols import Terms
@@ -224,6 +225,9 @@ def liquidation_cost(val: Valuation) -> Section | None:
             f"The trove is closed: all collateral (about {fmt_usd(cost.seized)} at {where}) covers "
             f"the debt; you keep what you borrowed and lose about {penalty}."
         )
+        if "ccr" in val.terms.market.params:  # Liquity v1: above 110 % is not safe in recovery mode
+            lines.append(Line("", text))
+            text = recovery_mode(val.terms.market)
     elif model == "stability-pool":
         gas = float(liquidation.get("collateral_gas_compensation", "0.005"))
         what = f"the {rate:.0%} penalty and {gas:.1%} of collateral to the liquidator" if rate is not None else "its penalty is not in this preset"

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from core import risk, views
+from core import help, risk, views
 from core.models import Leg, Overrides, Quote
 from core.prices.base import PriceSnapshot
 from core.valuation import value
@@ -217,3 +217,16 @@ def test_liquity_v1_answer_says_today_s_prices_when_under_water(registry, preset
     v = valued(registry, presets, "liquity-v1", [("ETH", 10)], [("LUSD", 15275)], {"ETH": 1000.0, "LUSD": 1.0})
     text = said(views.liquidation_cost(v))
     assert "about $10,000.00 at today's prices" in text
+
+
+def test_liquity_v1_mentions_recovery_mode_in_the_answer_and_in_protocols(registry, presets):
+    v = valued(registry, presets, "liquity-v1", [("ETH", 10)], [("LUSD", 15275)], {"ETH": 3000.0, "LUSD": 1.0})
+    text = said(views.liquidation_cost(v))
+    assert "recovery mode" in text and "below 150%" in text and "even above 110%" in text
+    assert "at the liquidation price" in text
+    v2 = valued(registry, presets, "liquity-v2", [("WETH", 10)], [("BOLD", 15000)], {"WETH": 3000.0, "BOLD": 1.0})
+    assert "recovery mode" not in said(views.liquidation_cost(v2))  # v2 has no recovery-mode liquidations
+    page = {line.label: line.value for section in help.preset_detail(presets.get("liquity-v1")).sections for line in section.lines}
+    assert "below 150%" in page["Recovery mode"]
+    v2_page = {line.label: line.value for section in help.preset_detail(presets.get("liquity-v2")).sections for line in section.lines}
+    assert v2_page["Interest rate"] == "set by you, 0.5% to 250% a year"
