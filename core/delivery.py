@@ -266,13 +266,27 @@ class Dispatcher:
             timeout = max(0.0, min(wake_at) - now) if wake_at else None
             done, _ = await asyncio.wait(inflight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             inflight -= done
+            for task in done:  # a failure of the outbox itself (the database): its rows are due again next pass
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("delivery failed outside the send", exc_info=task.exception())
+
+    def _back_off(self, row: OutboxRow, key: str, queues, now: float, error: str) -> float | None:
+        """A failed attempt: retry after a growing pause (returned), or None once the outbox dead-lettered it."""
+        self.failed += 1
+        attempt = row.attempts + 1
+        pause = min(300.0, 2.0**attempt)
+        if not self.outbox.retry(row.id, now + pause, error):
+            log.warning("gave up on message %d to %s after %d attempts: %s", row.id, row.notice.chat.key, attempt, error)
+            return None
+        queues[key][0] = OutboxRow(row.id, row.notice, row.created_at, row.urgency, row.critical, attempt)
+        return pause
 
     async def _send(self, row: OutboxRow, key: str, queues, heads, waiting) -> int:
         """One send and what its outcome means; queues the chat's next row when this one is settled."""
         chat = row.notice.chat
         notifier = self.notifier_for(chat)
         now = time.time()
-        next_ready = 0.0
+        next_ready: float | None = None  # seconds until this row goes again; None: settled (sent or dead)
         ok = 0
         outcome = "sent"
         try:
@@ -280,21 +294,26 @@ class Dispatcher:
         except RetryLater as err:
             outcome = "rate-limited"
             self.limiter.pause(chat, err.seconds, err.scope, time.monotonic())
-            self.outbox.retry(row.id, now + err.seconds, str(err), count_attempt=False)
-            next_ready = err.seconds  # not settled: the same row goes again after the pause
+            if self.outbox.retry(row.id, now + err.seconds, str(err), count_attempt=False):
+                next_ready = err.seconds  # not settled: the same row goes again after the pause
         except ChatMoved as err:
-            self.outcomes[(chat.platform, "moved")] += 1
-            moved = self.outbox.move_destination(chat, err.new_chat_id)
-            log.info("chat %s moved to %s; following it", chat.key, moved.key)
-            queues.pop(key, None)
-            self._wake.set()  # its rows are queued again under the new id
-            return 0
+            try:
+                moved = self.outbox.move_destination(chat, err.new_chat_id, now)
+            except Exception as move_err:  # noqa: BLE001 - never resend to the old id forever: back off, then dead-letter
+                log.exception("could not follow chat %s to %s", chat.key, err.new_chat_id)
+                outcome = "retried"
+                next_ready = self._back_off(row, key, queues, now, f"could not follow the chat to {err.new_chat_id}: {move_err}")
+            else:
+                self.outcomes[(chat.platform, "moved")] += 1
+                log.info("chat %s moved to %s; following it", chat.key, moved.key)
+                queues.pop(key, None)
+                self._wake.set()  # its rows are queued again under the new id
+                return 0
         except Undeliverable as err:
             self.outcomes[(chat.platform, "disabled")] += 1
             log.warning("disabling %s: %s", chat.key, err)
-            self.outbox.disable_destination(chat, str(err), now)
-            if chat.is_group and self.outbox.tell_owners(chat, str(err), now):
-                self._wake.set()
+            if self.outbox.disable_destination(chat, str(err), now):
+                self._wake.set()  # the members who shared positions there were told
             queues.pop(key, None)
             return 0
         except Rejected as err:
@@ -304,24 +323,15 @@ class Dispatcher:
         except MaybeDelivered as err:
             outcome = "timed-out"
             if row.critical:  # a duplicate warning is better than a lost one
-                self.outbox.retry(row.id, now + 5, f"timed out, retrying: {err}")
-                next_ready = 5.0
+                if self.outbox.retry(row.id, now + 5, f"timed out, retrying: {err}"):
+                    next_ready = 5.0
             else:
                 self.outbox.mark_sent(row.id, now, "timed out; may have been delivered")
                 ok = 1
         except Exception as err:  # noqa: BLE001 - any other failure is retried with back-off
             outcome = "retried"
-            self.failed += 1
-            attempt = row.attempts + 1
-            pause = min(300.0, 2.0**attempt)
-            log.warning("send to %s failed (attempt %d): %s", chat.key, attempt, type(err).__name__)
-            self.outbox.retry(row.id, now + pause, f"{type(err).__name__}: {err}"[:200])
-            row = OutboxRow(row.id, row.notice, row.created_at, row.urgency, row.critical, attempt)
-            queues[key][0] = row
-            if attempt >= 8:
-                queues[key].popleft()
-            else:
-                next_ready = pause
+            log.warning("send to %s failed (attempt %d): %s", chat.key, row.attempts + 1, type(err).__name__)
+            next_ready = self._back_off(row, key, queues, now, f"{type(err).__name__}: {err}"[:200])
         else:
             self.outbox.mark_sent(row.id, time.time())
             self.sent += 1
@@ -330,11 +340,11 @@ class Dispatcher:
         queue = queues.get(key)
         if queue is None:
             return ok
-        if next_ready == 0.0:
+        if next_ready is None:  # settled: the chat's next row may go
             queue.popleft()
         if queue:
             head = queue[0]
-            if next_ready:
+            if next_ready is not None:
                 heapq.heappush(waiting, (time.monotonic() + next_ready, head.urgency, head.id, key))
             else:
                 heapq.heappush(heads[chat.platform], (head.urgency, head.id, key))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlite_utils import Database
 
-from .models import ChatRef
+from .models import ChatRef, Owner
 from .notices import AlertItem, Notice, alert_id
 from .store import Store
 
 EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # failed sends of one row before it is dead-lettered
+_REF = re.compile(r"(#|W)(\d+)")  # how a message item names a position: "#3 (main)", "W2 (alice's #1)"
 
 
 @dataclass(frozen=True)
@@ -116,16 +119,17 @@ class Outbox:
         with self.store.transaction() as db:
             db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ? WHERE id = ?", [now, note, row_id])
 
-    def retry(self, row_id: int, at: float, error: str, count_attempt: bool = True) -> None:
-        """Try again at `at`; after too many attempts it is dead-lettered."""
+    def retry(self, row_id: int, at: float, error: str, count_attempt: bool = True) -> bool:
+        """Try again at `at`; after MAX_ATTEMPTS failed attempts it is dead-lettered. Returns whether it will be retried."""
         with self.store.transaction() as db:
             attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0] + int(count_attempt)
             if attempts >= MAX_ATTEMPTS:
                 db.execute("UPDATE outbox SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?",
                            [attempts, f"gave up after {attempts} attempts: {error}", row_id])
-            else:
-                db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                           [attempts, at, error, row_id])
+                return False
+            db.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                       [attempts, at, error, row_id])
+            return True
 
     def dead(self, row_id: int, reason: str) -> None:
         """Never deliverable: keep it with the reason, for /status."""
@@ -140,16 +144,23 @@ class Outbox:
                 "WHERE status = 'pending' AND created_at < ?", [now - EXPIRE_AFTER])
             return cursor.rowcount
 
-    def disable_destination(self, chat: ChatRef, reason: str, now: float) -> None:
-        """Stop sending to a chat (blocked, kicked, gone) and dead-letter what waits for it."""
+    def disable_destination(self, chat: ChatRef, reason: str, now: float) -> int:
+        """Stop sending to a chat (blocked, kicked, gone), dead-letter what waits for it and, for a group,
+        tell each member who shared a position there; returns how many were told.
+
+        One transaction: a crash cannot leave the chat disabled with its members never told.
+        """
         with self.store.transaction() as db:
             db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ? WHERE chat_key = ?", [reason, now, chat.key])
             db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE chat_key = ? AND status = 'pending'",
                        [f"destination disabled: {reason}", chat.key])
+            notices = self._owner_notices(db, chat, reason, now) if chat.is_group else []
+            self.enqueue_many(db, notices, now)
+        return len(notices)
 
-    def tell_owners(self, chat: ChatRef, reason: str, now: float) -> int:
-        """A group chat stopped taking messages: say so to each member who shared a position there."""
-        rows = self.db.execute(
+    def _owner_notices(self, db: Database, chat: ChatRef, reason: str, now: float) -> list[Notice]:
+        """One 'delivery stopped' message per member who shared a position into this chat."""
+        rows = db.execute(
             "SELECT w.number, p.number, o.platform, o.external_id, coalesce(d.title, w.chat_key) FROM watches w "
             "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key "
             "JOIN destinations d ON d.chat_key = w.chat_key WHERE w.chat_key = ? AND o.kind = 'user'", [chat.key]).fetchall()
@@ -158,33 +169,105 @@ class Outbox:
             text = (f"I can no longer post in {title} ({reason}), so warnings for your #{number} (W{watch} there) stop going "
                     f"there. Once I may post again, /watch {number} in it restarts them.")
             by_owner.setdefault(ChatRef(platform, user_id), []).append(AlertItem("disabled", -1, f"#{number}", text))
-        if by_owner:
-            with self.store.transaction() as db:
-                self.enqueue_many(db, [Notice(c, tuple(items), now) for c, items in by_owner.items()], now)
-        return len(by_owner)
+        return [Notice(c, tuple(items), now) for c, items in by_owner.items()]
 
     def enable_destination(self, chat: ChatRef) -> None:
         """Send to a chat again (the user talked to the bot again)."""
         with self.store.transaction() as db:
             db.execute("UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL WHERE chat_key = ?", [chat.key])
 
-    def move_destination(self, chat: ChatRef, new_chat_id: str) -> ChatRef:
-        """A group became a supergroup: follow it, in one transaction (destination, watches, owners, queue)."""
+    def move_destination(self, chat: ChatRef, new_chat_id: str, now: float | None = None) -> ChatRef:
+        """A group became a supergroup: follow it, in one transaction (destination, watches, outage, owner, queue).
+
+        The bot may have been used in the supergroup before the old id bounced, so what the new id
+        already has is kept and the old group's rows are merged in: its positions and shared
+        positions get numbers after the supergroup's own (one shared in both stays shared once),
+        queued messages are rewritten to the new numbers, and the group is told what changed.
+        """
+        now = time.time() if now is None else now
         new = ChatRef(chat.platform, new_chat_id, chat.is_group)
-        old_owner, new_owner = f"{chat.platform}:group:{chat.chat_id}", f"{chat.platform}:group:{new_chat_id}"
         with self.store.transaction() as db:
+            title = db.execute("SELECT title FROM destinations WHERE chat_key = ?", [new.key]).fetchone()
             db.execute("DELETE FROM destinations WHERE chat_key = ?", [new.key])
-            db.execute("UPDATE destinations SET chat_key = ?, chat_id = ? WHERE chat_key = ?", [new.key, new_chat_id, chat.key])
-            db.execute("UPDATE watches SET chat_key = ? WHERE chat_key = ?", [new.key, chat.key])
-            db.execute("UPDATE chat_outages SET chat_key = ? WHERE chat_key = ?", [new.key, chat.key])
-            if chat.is_group and db.execute("SELECT 1 FROM owners WHERE key = ?", [old_owner]).fetchone():
-                db.execute("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at, alerts_enabled, display_name) "
-                           "SELECT ?, platform, kind, ?, next_number, created_at, alerts_enabled, display_name FROM owners WHERE key = ?",
-                           [new_owner, new_chat_id, old_owner])
-                db.execute("UPDATE positions SET owner_key = ? WHERE owner_key = ?", [new_owner, old_owner])
-                db.execute("DELETE FROM owners WHERE key = ?", [old_owner])
+            db.execute("UPDATE destinations SET chat_key = ?, chat_id = ?, title = coalesce(?, title) WHERE chat_key = ?",
+                       [new.key, new_chat_id, title[0] if title else None, chat.key])
+            outages = {k: (set(json.loads(a)), since) for k, a, since in db.execute(
+                "SELECT chat_key, assets, since FROM chat_outages WHERE chat_key IN (?, ?)", [chat.key, new.key])}
+            if chat.key in outages:
+                assets, since = outages.pop(chat.key)
+                there, then = outages.get(new.key, (set(), since))
+                db.execute("DELETE FROM chat_outages WHERE chat_key IN (?, ?)", [chat.key, new.key])
+                db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, ?, ?)",
+                           [new.key, json.dumps(sorted(assets | there)), min(since, then)])
+            watches = self._merge_watches(db, chat, new)
+            numbers = self._merge_owner(db, chat, new) if chat.is_group else {}
             for row_id, payload in db.execute("SELECT id, payload FROM outbox WHERE chat_key = ? AND status = 'pending'", [chat.key]).fetchall():
                 notice = Notice.from_json(payload, "")
-                moved = Notice(new, notice.items, notice.tick_at)
+                moved = Notice(new, tuple(_renumbered(i, numbers, watches) for i in notice.items), notice.tick_at)
                 db.execute("UPDATE outbox SET chat_key = ?, payload = ?, next_attempt_at = 0 WHERE id = ?", [new.key, moved.to_json(), row_id])
+            if numbers or watches:
+                changes = [f"#{a} is now #{b}" for a, b in sorted(numbers.items())] + [f"W{a} is now W{b}" for a, b in sorted(watches.items())]
+                text = ("This group became a supergroup where I was already in use, so positions from before were renumbered: "
+                        f"{', '.join(changes)}.")
+                self.enqueue_many(db, [Notice(new, (AlertItem("renumbered", -1, "", text),), now)], now)
         return new
+
+    @staticmethod
+    def _merge_watches(db: Database, old: ChatRef, new: ChatRef) -> dict[int, int]:
+        """Move the old chat's shared positions to the new one; returns the W-numbers that changed."""
+        there = dict(db.execute("SELECT position_id, number FROM watches WHERE chat_key = ?", [new.key]).fetchall())
+        moving = db.execute("SELECT number, position_id FROM watches WHERE chat_key = ? ORDER BY number", [old.key]).fetchall()
+        taken = set(there.values())
+        top = max(taken | {n for n, _ in moving}, default=0)
+        changed = {}
+        for number, pid in moving:
+            if pid in there:  # shared in both: the supergroup's W-number names it; the old row goes below
+                changed[number] = there[pid]
+                continue
+            if number in taken:
+                top += 1
+                changed[number] = top
+            db.execute("UPDATE watches SET chat_key = ?, number = ? WHERE chat_key = ? AND position_id = ?",
+                       [new.key, changed.get(number, number), old.key, pid])
+        db.execute("DELETE FROM watches WHERE chat_key = ?", [old.key])
+        return {a: b for a, b in changed.items() if a != b}
+
+    @staticmethod
+    def _merge_owner(db: Database, old: ChatRef, new: ChatRef) -> dict[int, int]:
+        """Give the group's own positions to the supergroup; returns the position numbers that changed."""
+        old_key, new_key = Owner(old.platform, "group", old.chat_id).key, Owner(new.platform, "group", new.chat_id).key
+        if not db.execute("SELECT 1 FROM owners WHERE key = ?", [old_key]).fetchone():
+            return {}
+        if not db.execute("SELECT 1 FROM owners WHERE key = ?", [new_key]).fetchone():
+            db.execute("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at, alerts_enabled, display_name) "
+                       "SELECT ?, platform, kind, ?, next_number, created_at, alerts_enabled, display_name FROM owners WHERE key = ?",
+                       [new_key, new.chat_id, old_key])
+            db.execute("UPDATE positions SET owner_key = ? WHERE owner_key = ?", [new_key, old_key])
+            db.execute("DELETE FROM owners WHERE key = ?", [old_key])
+            return {}
+        number = db.execute("SELECT max(next_number, coalesce((SELECT max(number) + 1 FROM positions WHERE owner_key = ?), 1)) "
+                            "FROM owners WHERE key = ?", [new_key, new_key]).fetchone()[0]
+        changed = {}
+        for pid, old_number in db.execute("SELECT id, number FROM positions WHERE owner_key = ? ORDER BY number", [old_key]).fetchall():
+            db.execute("UPDATE positions SET owner_key = ?, number = ? WHERE id = ?", [new_key, number, pid])
+            changed[old_number] = number
+            number += 1
+        db.execute("UPDATE owners SET next_number = ? WHERE key = ?", [number, new_key])
+        db.execute("DELETE FROM owners WHERE key = ?", [old_key])
+        return changed
+
+
+def _renumbered(item: AlertItem, numbers: dict[int, int], watches: dict[int, int]) -> AlertItem:
+    """The item under its position's new number (name, text and buttons), so a button acts on the right one."""
+    m = _REF.match(item.ref)
+    new = m and (numbers if m[1] == "#" else watches).get(int(m[2]))
+    if not new:
+        return item
+    arg = "W" if m[1] == "W" else ""  # commands take "3" for an own position, "W3" for a shared one
+    old_arg, new_arg = f"{arg}{m[2]}", f"{arg}{new}"
+    ref = f"{m[1]}{new}{item.ref[m.end():]}"
+    text = ref + item.text[len(item.ref):] if item.text.startswith(item.ref) else item.text
+    if m[1] == "#":
+        text = text.replace(f"/capacity {old_arg} ", f"/capacity {new_arg} ")
+    buttons = tuple((label, re.sub(rf"^(/\w+) {old_arg}\b", rf"\g<1> {new_arg}", command)) for label, command in item.buttons)
+    return replace(item, ref=ref, text=text, buttons=buttons)

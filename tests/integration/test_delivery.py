@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import pytest
 
 from core.delivery import ChatMoved, Dispatcher, Limiter, MaybeDelivered, RetryLater, Rule, Undeliverable
 from core.models import ChatRef
 from core.notices import AlertItem, Notice
+from core.outbox import MAX_ATTEMPTS
+from tests.conftest import actor, group_actor
 from tests.fakes import FakeNotifier
 
 
@@ -23,6 +27,24 @@ def enqueue(bot, *notices: Notice) -> list[int]:
 
 def status_of(bot, row_id):
     return bot.store.db.execute("SELECT status, last_error FROM outbox WHERE id = ?", [row_id]).fetchone()
+
+
+def failing(bot, name: str, event: str, when: str = "") -> None:
+    """A real SQLite trigger that makes a write fail, as a full disk would."""
+    bot.store.db.executescript(f"CREATE TRIGGER {name} BEFORE {event} {when} BEGIN SELECT RAISE(ABORT, 'disk is full'); END;")
+
+
+class MovingNotifier(FakeNotifier):
+    """Telegram's answer for a group that became a supergroup: every send to `old_id` is refused."""
+
+    def __init__(self, old_id: str, new_id: str):
+        super().__init__()
+        self.old_id, self.new_id = old_id, new_id
+
+    async def send(self, chat, notice) -> None:
+        if chat.chat_id == self.old_id:
+            raise ChatMoved(self.new_id)
+        await super().send(chat, notice)
 
 
 A, B = ChatRef("telegram", "1"), ChatRef("telegram", "2")
@@ -78,6 +100,65 @@ async def test_a_group_that_moved_is_followed(bot):
     assert status_of(bot, row)[0] == "sent"
 
 
+async def test_a_group_that_moved_into_a_supergroup_already_in_use_is_merged(bot):
+    old, new = ChatRef("telegram", "-100", True), ChatRef("telegram", "-1001234", True)
+    carol_old, carol_new = group_actor("carol", "-100"), group_actor("carol", "-1001234")
+    bot.admins.grant(old, carol_old.user)
+    bot.admins.grant(new, carol_new.user)
+    for who, text in ((carol_old, "/add 100 ETH borrow 150000 USDC on aave-v3 as treasury"),
+                      (actor("alice", "telegram"), "/add 10 ETH borrow 15000 USDC on aave-v3"),
+                      (group_actor("alice", "-100"), "/watch 1"),  # W1 in the old group
+                      (actor("bob", "telegram"), "/add 10 ETH borrow 15000 USDC on aave-v3"),
+                      (group_actor("bob", "-100"), "/watch 1")):  # W2
+        assert not (await bot.assistant.handle(who, text)).error
+    await bot.tick(ETH=3000)
+    await bot.tick(ETH=2000)  # one warning for the old group, naming #1, W1 and W2
+    # Before that warning bounced, the supergroup was used: its own #1, bob's #1 shared as its W1.
+    for who, text in ((carol_new, "/add 1 ETH on aave-v3 as fresh"), (group_actor("bob", "-1001234"), "/watch 1")):
+        assert not (await bot.assistant.handle(who, text)).error
+    with bot.store.transaction() as db:
+        db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, '[\"BTC\"]', 5), (?, '[\"ETH\"]', 9)",
+                   [old.key, new.key])
+
+    notifier = MovingNotifier("-100", "-1001234")
+    await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
+
+    warning, renumbered = [n for chat, n in notifier.sent if chat == new]
+    assert {i.ref: [c for _, c in i.buttons] for i in warning.items} == {
+        "#2 (treasury)": ["/health 2", "/snooze 2 1h", "/snooze 2 24h"],
+        "W3 (alice's #1)": ["/health W3", "/snooze W3 1h", "/snooze W3 24h"],
+        "W1 (bob's #1)": ["/health W1", "/snooze W1 1h", "/snooze W1 24h"]}
+    treasury = next(i for i in warning.items if i.ref.startswith("#2"))
+    assert treasury.text.startswith("#2 (treasury) · ") and "/capacity 2 shows" in treasury.text
+    assert "#1 is now #2, W1 is now W3, W2 is now W1" in renumbered.items[0].text
+    db = bot.store.db
+    assert db.execute("SELECT number, label FROM positions WHERE owner_key = 'telegram:group:-1001234' ORDER BY number").fetchall() == [
+        (1, "fresh"), (2, "treasury")]
+    assert db.execute("SELECT count(*) FROM owners WHERE key = 'telegram:group:-100'").fetchone() == (0,)
+    assert [(w, p.owner.id) for w, p, _ in bot.store.watches_in(new)] == [(1, "bob"), (3, "alice")]
+    assert bot.store.watches_in(old) == []
+    assert [(k, json.loads(a), since) for k, a, since in db.execute("SELECT chat_key, assets, since FROM chat_outages")] == [
+        (new.key, ["BTC", "ETH"], 5)]
+    assert db.execute("SELECT chat_key FROM destinations WHERE chat_key IN (?, ?)", [old.key, new.key]).fetchall() == [(new.key,)]
+    assert bot.outbox.pending(1e12) == []  # everything went out, to the new id
+    reply = await bot.assistant.handle(carol_new, "/health 2")
+    assert not reply.error and "treasury" in reply.title
+
+
+async def test_a_move_that_fails_is_retried_then_dead_lettered_not_resent_forever(bot, caplog):
+    old = ChatRef("telegram", "-100", True)
+    first, second = enqueue(bot, notice(old, 1.1), notice(old, 1.2))
+    bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, first])
+    failing(bot, "no_moves", "UPDATE OF chat_key ON outbox")
+    with caplog.at_level(logging.ERROR, "core.delivery"):
+        await Dispatcher(bot.outbox, [MovingNotifier("-100", "-1001234")], Limiter({})).deliver(patience=0.0)
+    status, error = status_of(bot, first)
+    assert status == "dead" and f"gave up after {MAX_ATTEMPTS} attempts: could not follow the chat to -1001234" in error
+    assert bot.store.db.execute("SELECT status, attempts FROM outbox WHERE id = ?", [second]).fetchone() == ("pending", 1)
+    assert any("could not follow chat telegram:-100" in r.getMessage() for r in caplog.records)
+    assert bot.store.db.execute("SELECT count(*) FROM destinations WHERE chat_key = ?", [old.key]).fetchone() == (1,)
+
+
 async def test_a_timeout_is_retried_only_for_critical_warnings(bot):
     critical, mild = enqueue(bot, notice(A, 1.1, 2), notice(B, 1.4, 1))
     notifier = FakeNotifier()
@@ -90,13 +171,32 @@ async def test_a_timeout_is_retried_only_for_critical_warnings(bot):
 
 async def test_other_failures_back_off_then_dead_letter(bot):
     [row] = enqueue(bot, notice(A, 1.1))
-    for attempt in range(8):
+    for attempt in range(MAX_ATTEMPTS):
         bot.store.db.execute("UPDATE outbox SET next_attempt_at = 0 WHERE id = ?", [row])
         notifier = FakeNotifier()
         notifier.errors = [ConnectionError("network down")]
         await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver(patience=0.0)
     status, error = status_of(bot, row)
-    assert status == "dead" and "gave up after 8 attempts" in error
+    assert status == "dead" and f"gave up after {MAX_ATTEMPTS} attempts" in error
+
+
+async def test_the_last_failed_attempt_lets_the_chat_s_next_message_go_in_order(bot, caplog):
+    first, second = enqueue(bot, notice(A, 1.1, text="first"), notice(A, 1.2, text="second"))
+    bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, first])
+    notifier = FakeNotifier()
+    notifier.errors = [ConnectionError("network down")]
+    with caplog.at_level(logging.ERROR, "core.delivery"):
+        await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver(patience=0.0)
+    assert status_of(bot, first)[0] == "dead"
+    assert [n.items[0].text for _, n in notifier.sent] == ["second"]  # not skipped, not left for later
+    assert status_of(bot, second)[0] == "sent"
+    [alone] = enqueue(bot, notice(B, 1.1))  # the last row of its chat: nothing else to pop
+    bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, alone])
+    notifier.errors = [ConnectionError("network down")]
+    with caplog.at_level(logging.ERROR, "core.delivery"):
+        await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver(patience=0.0)
+    assert status_of(bot, alone)[0] == "dead"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_limiter_windows():
@@ -150,3 +250,21 @@ async def test_owners_hear_when_a_group_stops_taking_their_warnings(bot):
     [(chat, told)] = notifier.sent
     assert chat == ChatRef("telegram", "alice") and told.items[0].kind == "disabled"
     assert "bot was kicked" in told.items[0].text and "/watch 1" in told.items[0].text
+
+
+async def test_disabling_a_group_and_telling_its_members_cannot_be_split(bot):
+    await bot.assistant.handle(actor("alice", "telegram"), "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await bot.assistant.handle(group_actor("alice", "-7"), "/watch 1")
+    group = ChatRef("telegram", "-7", True)
+    [row] = enqueue(bot, notice(group, 1.1))
+    failing(bot, "no_new_rows", "INSERT ON outbox")  # the members' notice cannot be written
+    notifier = FakeNotifier()
+    notifier.errors = [Undeliverable("Forbidden: bot was kicked from the group chat")]
+    await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
+    assert bot.outbox.disabled_destinations() == [] and status_of(bot, row)[0] == "pending"  # nothing half done
+    bot.store.db.execute("DROP TRIGGER no_new_rows")
+    notifier.errors = [Undeliverable("Forbidden: bot was kicked from the group chat")]
+    await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
+    assert bot.outbox.disabled_destinations() == [(group.key, "Forbidden: bot was kicked from the group chat")]
+    [(chat, told)] = notifier.sent
+    assert chat == ChatRef("telegram", "alice") and told.items[0].kind == "disabled"
