@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 
 import pytest
 
 from bot.render import plain_text
 from core import backtest as bt
 from core.carry import apr_to_apy, carry
+from core.numbers import fmt_usd
 from core.prices.history import PriceHistory
 from core.prices.replay import load_candles
 from core.yield_book import YieldBook
@@ -68,10 +70,15 @@ async def test_backtest_matches_the_module_on_the_raw_history(analyst, alice, re
     direct = bt.backtest([bt.Leg("ETH", 10.0, 0.83)], [bt.Owed("USDC", 900.0, False)], 1.5, 1.2, "2020-03", load_candles(), registry)
     assert reply.sections[0].title == "2020-03"
     assert f"lowest {math.floor(direct.lowest_hf * 100) / 100:.2f}" in text
+    # the Liquidation line itself: "survived" alone also matches "Would have survived with"
+    lines = {line.label: line.value for line in reply.sections[0].lines}
     if direct.liquidated_at is None:
-        assert "survived" in text
+        assert lines["Liquidation"] == "survived"
     else:
-        assert "Would have survived with" in text
+        when = datetime.fromtimestamp(direct.liquidated_at, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        at = ", ".join(f"{a} {fmt_usd(p)}" for a, p in direct.liquidation_prices.items())
+        assert lines["Liquidation"] == f"on {when} at {at}"
+        assert lines["Would have survived with"].endswith("more collateral")
     _, text = await text_of(analyst, alice, "/backtest 1")
     for window in ("2020-03", "2021-05", "2022-06", "2022-11"):
         assert window in text
