@@ -88,11 +88,13 @@ def parse_percent(token: str, *, signed: bool = False) -> Decimal:
 
 
 def fmt_amount(value: Decimal | float) -> str:
-    """An asset amount: grouped thousands, no trailing zeros, at most 8 decimals."""
+    """An asset amount: grouped thousands, no trailing zeros, 8 decimals (8 significant digits below 1)."""
     d = Decimal(str(value)) if not isinstance(value, Decimal) else value
     if not d.is_finite():
         return "—"
-    d = d.quantize(Decimal("1e-8"), rounding=ROUND_HALF_UP) if d.as_tuple().exponent < -8 else d
+    # Below 1, count significant digits, not decimals: 0.000000001 ETH (a gwei) must not print as 0.
+    places = max(min(d.adjusted() - 7, -8), -18) if d and abs(d) < 1 else -8
+    d = d.quantize(Decimal(1).scaleb(places), rounding=ROUND_HALF_UP) if d.as_tuple().exponent < places else d
     text = f"{d:,f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")

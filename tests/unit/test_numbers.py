@@ -1,4 +1,4 @@
-"""parse_amount keeps every digit it accepts; fmt_hf never shows a liquidatable position as 1.00."""
+"""parse_amount keeps every digit it accepts; fmt_amount shows tiny amounts; fmt_hf never shows a liquidatable position as 1.00."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidAmount
-from core.numbers import fmt_hf, parse_amount
+from core.numbers import fmt_amount, fmt_hf, parse_amount
 
 
 def test_a_number_just_under_the_limit_is_not_rounded_up_to_it():
@@ -37,3 +37,10 @@ def test_health_factors_at_and_above_one():
     assert fmt_hf(1.66) == "1.66"
     assert fmt_hf(24900 / 15000) == "1.66"
     assert fmt_hf(0.885) == "0.88"
+
+
+def test_tiny_amounts_keep_their_significant_digits():
+    assert fmt_amount(Decimal("0.000000000000000001")) == "0.000000000000000001"  # one wei of ETH is not 0
+    assert fmt_amount(Decimal("0.000000012345678912")) == "0.000000012345679"
+    assert fmt_amount(Decimal("0.12345678912")) == "0.12345679"
+    assert fmt_amount(Decimal("1234.123456789")) == "1,234.12345679"
