@@ -31,7 +31,10 @@ def _utcnow() -> str:
 
 
 class Store:
-    """The one writer to the database file; every read-then-write runs under BEGIN IMMEDIATE."""
+    """The one writer to the database file.
+
+    Every read-then-write runs in transaction() (BEGIN IMMEDIATE); a single statement commits on its own.
+    """
 
     def __init__(self, path: str | Path, now: Callable[[], str] = _utcnow):
         self.path = Path(path)
@@ -254,14 +257,15 @@ class Store:
 
     def update_alert_settings(self, position: Position, **fields) -> None:
         """Change some of a position's alert options (warn, critical, enabled, snoozed_until)."""
-        current = self.alert_settings(position)
-        current.update(fields)
-        self.db.execute(
-            "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
-            "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until",
-            [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"]],
-        )
+        with self.transaction() as db:  # read, merge, write: another writer must not slip in between
+            current = self.alert_settings(position)
+            current.update(fields)
+            db.execute(
+                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
+                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until",
+                [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"]],
+            )
 
     def borrow_apr(self, position: Position) -> float | None:
         """What the owner says the debt costs (APR), if they said."""

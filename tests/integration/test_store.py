@@ -103,3 +103,28 @@ def test_default_path_is_per_user(monkeypatch, tmp_path):
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_database_path() == tmp_path / "collateral-bot" / "collateral-bot.db"
+
+
+def test_changing_alert_settings_reads_and_writes_in_one_transaction(store):
+    """Another writer cannot slip in between the read of the settings and the write of the merged ones."""
+    position = add(store)
+    store.update_alert_settings(position, warn=1.8, critical=1.4)
+    other = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+    slipped_in = []
+
+    def between(sql: str) -> None:  # runs as the store starts each statement
+        if sql.startswith("SELECT warn, critical") and not slipped_in:
+            try:
+                other.execute("UPDATE alert_settings SET snoozed_until = 99 WHERE position_id = ?", [position.row_id])
+                slipped_in.append(True)
+            except sqlite3.OperationalError:  # locked: the store holds the write lock from before its read
+                slipped_in.append(False)
+
+    store.db.conn.set_trace_callback(between)
+    try:
+        store.update_alert_settings(position, enabled=False)
+    finally:
+        store.db.conn.set_trace_callback(None)
+        other.close()
+    assert slipped_in == [False]
+    assert store.alert_settings(position) == {"warn": 1.8, "critical": 1.4, "enabled": False, "snoozed_until": 0.0}
