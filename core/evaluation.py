@@ -143,13 +143,6 @@ class Evaluator:
         self.fresh.add(i)
         self._frozen_assets = None  # its assets may be frozen ones
 
-    def set_options(self, row_id: int, warn: float, danger: float, snoozed_until: float, muted: bool) -> None:
-        """New thresholds, snooze or mute for a position."""
-        i = self.index.get(row_id)
-        if i is not None:
-            self.warn[i], self.danger[i], self.snoozed_until[i], self.muted[i] = warn, danger, snoozed_until, muted
-            self.fresh.add(i)
-
     def remove(self, row_id: int) -> None:
         """Stop watching a position."""
         i = self.index.pop(row_id, None)

@@ -30,11 +30,6 @@ class OutboxRow:
     attempts: int
 
 
-def chat_key(chat: ChatRef) -> str:
-    """The destinations table key of a chat."""
-    return chat.key
-
-
 class Outbox:
     """Rows of the outbox and destinations tables; every write commits before it returns."""
 

@@ -155,10 +155,6 @@ class Store:
                                 tuple(legs[pid][0]), tuple(legs[pid][1]))
         return out
 
-    def all_positions(self) -> list[Position]:
-        """Every stored position (for the scheduler and benchmarks)."""
-        return self._load("1 = 1", [])
-
     def _load(self, where: str, params: list) -> list[Position]:
         conn = self.db.conn
         rows = conn.execute(
