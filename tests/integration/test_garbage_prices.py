@@ -3,6 +3,8 @@ exactly one 'monitoring paused' and one 'restored' notice per chat."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import aiohttp
 
 from core.models import ChatRef
@@ -37,7 +39,9 @@ def spoil(world, kind: str) -> None:
             getattr(world, name).fault = kind
 
 
-async def test_a_thousand_garbage_ticks(price_apis, store, registry, presets):
+@asynccontextmanager
+async def watched_book(price_apis, store, registry, presets):
+    """Alice (ETH, shared into a group) and bob (BTC) on the real price clients; yields (tick, feed, monitor, outbox)."""
     clock = FakeClock()
     world = price_apis.world
     world.now = clock.now
@@ -60,6 +64,20 @@ async def test_a_thousand_garbage_ticks(price_apis, store, registry, presets):
             await feed.tick()
             return await monitor.tick()
 
+        yield tick, feed, monitor, outbox
+
+
+def kinds_by_chat(outbox) -> dict[str, list[tuple[str, str]]]:
+    """(kind, label) of every queued item, per chat key."""
+    by_chat: dict[str, list[tuple[str, str]]] = {}
+    for row in outbox.pending(1e12):
+        by_chat.setdefault(row.notice.chat.key, []).extend((i.kind, i.label) for i in row.notice.items)
+    return by_chat
+
+
+async def test_a_thousand_garbage_ticks(price_apis, store, registry, presets):
+    world = price_apis.world
+    async with watched_book(price_apis, store, registry, presets) as (tick, feed, monitor, outbox):
         await tick()  # good prices: positions learned
         levels = {row_id: monitor.evaluator.state_of(row_id) for row_id in monitor.evaluator.index}
         for i in range(1000):
@@ -73,11 +91,32 @@ async def test_a_thousand_garbage_ticks(price_apis, store, registry, presets):
             getattr(world, name).fault = None
         await tick()
 
-    by_chat: dict[str, list[str]] = {}
-    for row in outbox.pending(1e12):
-        by_chat.setdefault(row.notice.chat.key, []).extend(i.kind for i in row.notice.items)
+    by_chat = {key: [kind for kind, _ in items] for key, items in kinds_by_chat(outbox).items()}
     assert by_chat == {
         ChatRef("telegram", "alice").key: ["degraded", "restored"],
         ChatRef("telegram", "bob").key: ["degraded", "restored"],
         ChatRef("telegram", "-100", True).key: ["degraded", "restored"],
+    }
+
+
+async def test_a_lone_source_s_jump_is_believed_only_on_the_third_check_in_a_row(price_apis, store, registry, presets):
+    """The guard's promise: a > 50 % move seen by one source alone waits for two more checks that agree."""
+    world = price_apis.world
+    async with watched_book(price_apis, store, registry, presets) as (tick, feed, monitor, outbox):
+        await tick()  # good prices: positions learned
+        levels = {row_id: monitor.evaluator.state_of(row_id) for row_id in monitor.evaluator.index}
+        world.binance.fault = world.coinbase.fault = "500"
+        world.prices["ETH"] = 1200.0  # -60 %, and only CoinGecko answers
+        for _ in range(2):
+            await tick()
+            assert not feed.quotes(["ETH"]).quotes["ETH"].trusted
+            assert feed.quotes(["BTC"]).quotes["BTC"].trusted  # one source, no jump: fine
+            assert {row_id: monitor.evaluator.state_of(row_id) for row_id in levels} == levels
+        await tick()  # the third check in a row: believed
+        quote = feed.quotes(["ETH"]).quotes["ETH"]
+        assert quote.trusted and quote.price == 1200.0
+    alice, group = ChatRef("telegram", "alice").key, ChatRef("telegram", "-100", True).key
+    assert kinds_by_chat(outbox) == {  # ETH at $1,200 puts alice's position below HF 1
+        alice: [("degraded", "MONITORING PAUSED"), ("worse", "LIQUIDATABLE"), ("restored", "MONITORING RESTORED")],
+        group: [("degraded", "MONITORING PAUSED"), ("worse", "LIQUIDATABLE"), ("restored", "MONITORING RESTORED")],
     }

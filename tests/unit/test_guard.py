@@ -99,14 +99,25 @@ def test_recovery_clears_the_reason():
     assert g.degraded(NOW + 120) == {}
 
 
-prices = st.floats(min_value=1e-6, max_value=1e7, allow_nan=False)
+def test_a_broken_run_of_jumps_starts_counting_again():
+    g = PriceGuard()
+    g.update(NOW, "LINK", obs(("replay", 3.0)), {})
+    for i, price in enumerate((0.5, 0.5, 9.0, 0.5, 0.5), start=1):  # 9.0 breaks the run of 0.5s
+        assert g.update(NOW + 60 * i, "LINK", obs(("replay", price), at=NOW + 60 * i), {}).trust is Trust.DEGRADED
+    assert g.update(NOW + 360, "LINK", obs(("replay", 0.5), at=NOW + 360), {}).trust is Trust.TRUSTED
 
 
-@settings(max_examples=200)
+# Mostly a few prices far apart, so runs of the same jump (and their confirmation) happen often.
+prices = st.one_of(st.sampled_from([100.0, 101.0, 160.0, 161.0, 40.0, 250.0]),
+                   st.floats(min_value=1e-6, max_value=1e7, allow_nan=False))
+
+
+@settings(max_examples=300)
 @given(st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), prices), max_size=3), min_size=1, max_size=30))
 def test_a_trusted_price_always_passed_every_rule(ticks):
     g = PriceGuard()
     last_good = None
+    history: list[tuple[bool, list[float]]] = []  # per tick: trusted?, the answers
     for i, tick in enumerate(ticks):
         now = NOW + 60 * i
         answers = {src: p for src, p in tick}  # one answer per source
@@ -117,7 +128,13 @@ def test_a_trusted_price_always_passed_every_rule(ticks):
             if len(answers) >= 2:
                 assert len(agreeing) * 2 > len(answers)
             if last_good is not None and abs(state.price / last_good - 1) > 0.5 and len(agreeing) < 2:
-                assert state.pending is None  # only after three matching checks
+                # A lone source's jump is taken only as the last of confirm_checks checks in a row,
+                # each refused and each jumping from the same last good price.
+                before = history[-(g.confirm_checks - 1):]
+                assert len(before) == g.confirm_checks - 1
+                for trusted, seen in before:
+                    assert not trusted and any(abs(p / last_good - 1) > 0.5 for p in seen)
             last_good = state.price
         else:
             assert state.price == last_good
+        history.append((state.trust is Trust.TRUSTED, list(answers.values())))

@@ -23,23 +23,29 @@ async def test_an_error_in_one_tick_does_not_stop_the_loop():
     assert s.record.errors == 1 and s.finished
 
 
-async def test_ticks_never_overlap_even_when_slower_than_the_interval():
-    running, overlaps, done = 0, 0, 0
+async def test_a_tick_still_running_when_the_next_is_due_delays_it():
+    started = 0
+    release = asyncio.Event()
 
-    async def slow():
-        nonlocal running, overlaps, done
-        running += 1
-        overlaps += running > 1
-        await asyncio.sleep(0.01)
-        running -= 1
-        done += 1
+    async def step():
+        nonlocal started
+        started += 1
+        if started == 1:
+            await release.wait()  # held until the test says so: many intervals pass meanwhile
 
-    s = Scheduler([slow], interval=0.001)
+    s = Scheduler([step], interval=0.001)
     s.start()
-    while done < 5:
-        await asyncio.sleep(0.005)
+    for _ in range(50):  # fifty turns of the loop, each at least one interval long
+        await asyncio.sleep(0.001)
+    assert started == 1  # the ticks that fell due meanwhile did not start beside it
+    release.set()
+
+    async def three_ticks():
+        while started < 3:
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(three_ticks(), 10)  # once it ends, the loop goes on
     await s.stop()
-    assert overlaps == 0
 
 
 async def test_stop_waits_for_the_tick_in_progress():
