@@ -257,10 +257,10 @@ class Parser(WarningGrammar, AnalysisGrammar):
 
     def _capacity(self, args):
         if args and args[0].lower() not in _KEYWORDS and (len(args) == 1 or args[1].lower() in _KEYWORDS):
-            number = self._id(args[0])
+            number, watch = self._ref(args[0])
             target, i = self._target(args, 1)
             self._done(args, i)
-            return Command("capacity", number=number, target=target)
+            return Command("capacity", number=number, watch=watch, target=target)
         if args and args[0].lower() not in _KEYWORDS:
             spec, i = self._spec(args, 0, need_protocol=False)
             if spec.protocol is None:

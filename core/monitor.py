@@ -180,17 +180,15 @@ class Monitor:
 
     # ---------------------------------------------------------------- what the messages say, and where they go
 
-    def _routes(self, cards: list[Card]) -> dict[int, list[tuple[ChatRef, str, tuple]]]:
-        """Per position row id: (chat, how that chat names it, its buttons) for every destination."""
+    def _routes(self, cards: list[Card]) -> dict[int, list[tuple[ChatRef, str, str]]]:
+        """Per position row id: (chat, how that chat names it, the id its commands take there) for every destination."""
         disabled = self.outbox.disabled()
         routes: dict[int, list] = defaultdict(list)
         by_id = {}
         for c in cards:
-            buttons = (("Details", f"/health {c.number}"), ("Snooze 1h", f"/snooze {c.number} 1h"),
-                       ("Snooze 24h", f"/snooze {c.number} 24h"))
             chat = ChatRef(c.owner.platform, c.owner.id, c.owner.kind == "group")
             if chat.key not in disabled:
-                routes[c.row_id].append((chat, c.ref, buttons))
+                routes[c.row_id].append((chat, c.ref, str(c.number)))
             by_id[c.row_id] = c
         if not self.store.db.execute("SELECT 1 FROM watches LIMIT 1").fetchone():
             return routes  # nothing is shared anywhere: no need to look
@@ -204,9 +202,7 @@ class Monitor:
                 f"JOIN owners o ON o.key = p.owner_key WHERE w.position_id IN ({marks}) AND d.disabled_reason IS NULL", chunk):
                 c = by_id[pid]
                 ref = f"W{number} ({owner_name or c.owner.id}'s #{c.number})"
-                buttons = (("Details", f"/health W{number}"), ("Snooze 1h", f"/snooze W{number} 1h"),
-                           ("Snooze 24h", f"/snooze W{number} 24h"))
-                routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, buttons))
+                routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, f"W{number}"))
         return routes
 
     def _position_items(self, decisions: list[Decision], now: float, by_chat) -> None:
@@ -218,9 +214,13 @@ class Monitor:
             card = cards.get(d.row_id)
             if card is None:
                 continue
-            text = self._describe(card, d, now)
-            for chat, ref, buttons in routes.get(d.row_id, ()):
-                by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {text}", d.hf,
+            text, act = self._describe(card, d, now)
+            for chat, ref, handle in routes.get(d.row_id, ()):
+                # Commands name the position the way this chat does: "1" where it is owned, "W3" where it is shared.
+                said = f"{text}. Act: /capacity {handle} shows how much to repay or add." if act else f"{text}."
+                buttons = (("Details", f"/health {handle}"), ("Snooze 1h", f"/snooze {handle} 1h"),
+                           ("Snooze 24h", f"/snooze {handle} 24h"))
+                by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {said}", d.hf,
                                                buttons if d.message != "safe" else buttons[:1]))
 
     def _terms_for(self, card: Card) -> Terms | None:
@@ -235,25 +235,26 @@ class Monitor:
                 self._terms[key] = None
         return self._terms[key]
 
-    def _describe(self, card: Card, d: Decision, now: float) -> str:
-        """'Aave v3: health factor 1.18 (danger below 1.20). ETH $2,100.00, liquidation at $1,807.23 (13.9% below).'"""
+    def _describe(self, card: Card, d: Decision, now: float) -> tuple[str, bool]:
+        """('Aave v3: health factor 1.18 (danger below 1.20). ETH $2,100.00, liquidation at $1,807.23 (13.9% below)',
+        whether to point at /capacity); the sentence's end depends on the chat."""
         i = self.evaluator.index[d.row_id]
         warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
         terms = self._terms_for(card)
         if terms is None:
-            return hf_phrase(d.hf, warn, danger, d.state.level)
+            return hf_phrase(d.hf, warn, danger, d.state.level), False
         name = lender_name(terms)
         if d.message == "safe":
-            return f"{name}: health factor {fmt_hf(d.hf)}, back above {fmt_hf(warn)}."
+            return f"{name}: health factor {fmt_hf(d.hf)}, back above {fmt_hf(warn)}", False
         text = f"{name}: {hf_phrase(d.hf, warn, danger, d.state.level)}"
         if d.message == "reminder":
             text += f", for {age_text(now - d.state.since)}"
         hint = self._liquidation_hint(card, terms, i)
         if hint:
             text += f". {hint}"
-        if d.state.level >= DANGER:
-            text += f". Act: /capacity {card.number} shows how much to repay or add" if d.state.level < LIQUIDATABLE else ". Repay or add collateral now"
-        return text + "."
+        if d.state.level >= LIQUIDATABLE:
+            return text + ". Repay or add collateral now", False
+        return text, d.state.level >= DANGER
 
     def _liquidation_hint(self, card: Card, terms: Terms, i: int) -> str:
         """'ETH $2,100.00, liquidation at $1,807.23 (13.9% below)' for the largest collateral asset.

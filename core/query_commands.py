@@ -35,13 +35,17 @@ class QueryCommands:
             what = views.legs_text(spec.collateral) + (f" borrowing {views.legs_text(debt)}" if debt else "")
             return self._capacity_reply(f"With {what} on {views.lender_name(terms)}", val, target)
         owner = self._owner(actor)
-        positions = [self._position(owner, cmd.number)] if cmd.number is not None else self.store.positions(owner)
+        if cmd.number is not None or cmd.watch is not None:  # W-numbers too: a group's warning points here
+            positions = [self._lookup(actor, cmd.number, cmd.watch)]
+        else:
+            positions = self.store.positions(owner)
         if not positions:
             return Reply("You have no positions yet.", paragraph("Try: /capacity 10 ETH on aave-v3"))
         sections, worst, footer = [], Severity.INFO, None
         for position in positions:
             val = await self._value(position)
-            reply = self._capacity_reply(f"{position.ref} · {views.lender_name(val.terms)}", val, target)
+            ref = f"W{cmd.watch}" if cmd.watch is not None else position.ref
+            reply = self._capacity_reply(f"{ref} · {views.lender_name(val.terms)}", val, target)
             if len(positions) == 1:
                 return reply
             sections.append(Section(reply.title, tuple(line for s in reply.sections for line in s.lines)))

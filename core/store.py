@@ -64,8 +64,11 @@ class Store:
         except BaseException:
             self.db.rollback()
             raise
-        else:
+        try:
             self.db.commit()
+        except BaseException:  # COMMIT itself can fail (busy, disk full): never leave the transaction open
+            self.db.rollback()
+            raise
 
     # ---------------------------------------------------------------- positions
 

@@ -72,6 +72,11 @@ async def test_a_watched_position_warns_the_group_too(bot):
     assert items_for(bot, group_chat) == [("worse", "DANGER", "W1 (alice's #1)")]
     [row] = [r for r in bot.queued() if r.notice.chat == group_chat]
     assert ("Snooze 1h", "/snooze W1 1h") in row.notice.items[0].buttons
+    assert "Act: /capacity W1 shows" in row.notice.items[0].text  # the group's name for it, not alice's #1
+    [mine] = [r for r in bot.queued() if r.notice.chat == ALICE_DM]
+    assert "Act: /capacity 1 shows" in mine.notice.items[0].text
+    reply = await add(bot, group_actor("bob", "-100"), "/capacity W1")
+    assert not reply.error and reply.title.startswith("W1 · Aave v3")
     await add(bot, group, "/unwatch W1")
     await bot.tick(3600, ETH=2000)
     assert len(items_for(bot, group_chat)) == 1  # the reminder no longer goes there
