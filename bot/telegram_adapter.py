@@ -9,7 +9,7 @@ import warnings
 from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from core.commands import COMMANDS
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ANONYMOUS_ADMIN = 1087968824  # Telegram's "GroupAnonymousBot": an admin posting as the group
 NOOP = "noop"  # callback data of a button that only dismisses
+UNAUTHORIZED_PAUSE = 600.0  # seconds without any Telegram send after a 401
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # all the bot handles; edits and channel posts are not asked for
 
 
@@ -91,6 +92,9 @@ class TelegramNotifier:
             raise RetryLater(_seconds(err.retry_after), "chat") from None
         except ChatMigrated as err:
             raise ChatMoved(str(err.new_chat_id)) from None
+        except InvalidToken:  # the token was revoked: pause all of Telegram rather than dead-letter every warning
+            log.error("Telegram answered 401 Unauthorized: the bot token was revoked; warnings wait in the outbox")
+            raise RetryLater(UNAUTHORIZED_PAUSE, "global") from None
         except Forbidden as err:
             raise Undeliverable(f"Forbidden: {err.message}") from None
         except TimedOut as err:

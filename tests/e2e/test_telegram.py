@@ -309,3 +309,19 @@ async def test_a_warning_too_long_for_one_message_keeps_the_most_urgent(world):
     assert len(warning["text"]) <= 4096 and "more: /positions shows them all" in warning["text"]
     assert "#40" in warning["text"]  # the most indebted, so the most urgent, comes first
     assert world.app.outbox.dead_letters() == []
+
+
+async def test_a_revoked_token_pauses_all_of_telegram_instead_of_failing_each_warning(world):
+    alice, bob, dm, bob_dm, _ = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(bob_dm, bob, "/add 10 ETH borrow 15100 USDC on aave-v3", "Added #1")
+    await world.tick()
+    world.emu.fail_next("sendMessage", 401, "Unauthorized")  # whichever warning goes first
+    world.prices.prices["ETH"] = 2000.0
+    await world.app.feed.tick()
+    await world.app.monitor.tick()
+    sends = len([c for c in world.emu.calls if c[0] == "sendMessage"])
+    await world.app.dispatcher.deliver(patience=0.5)
+    # one request met the 401; the other warning was not tried with a token Telegram refuses
+    assert len([c for c in world.emu.calls if c[0] == "sendMessage"]) == sends + 1
+    assert world.app.outbox.dead_letters() == [] and world.app.outbox.counts()["pending"] == 2
