@@ -251,7 +251,8 @@ class DiscordAdapter:
         return await work
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool, scope: str) -> None:
-        kwargs = {"embed": embed(reply), "ephemeral": private}
+        # A refusal (bad input, a rate limit) is for the caller alone, even after a public command.
+        kwargs = {"embed": embed(reply), "ephemeral": private or reply.error}
         view = buttons(reply, scope)
         if view:
             kwargs["view"] = view
