@@ -41,6 +41,7 @@ class Monitor:
         self.wake = wake
         self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
         self._terms: dict[tuple, Terms | None] = {}  # by the stored fields that decide them
+        self._names: dict[int, str] = {}  # lender_name by id() of the cached terms
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
 
@@ -225,7 +226,7 @@ class Monitor:
 
     def _terms_for(self, card: Card) -> Terms | None:
         """The preset resolved for a stored position (cached: thousands share a handful)."""
-        key = (card.protocol, card.market, card.overrides, tuple(a for a, _ in card.collateral), tuple(a for a, _ in card.debt))
+        key = (card.protocol, card.market, card.overrides, tuple([a for a, _ in card.collateral]), tuple([a for a, _ in card.debt]))
         if key not in self._terms:
             try:
                 self._terms[key] = self.presets.terms(card.protocol, card.market, list(key[3]), list(key[4]),
@@ -243,7 +244,9 @@ class Monitor:
         terms = self._terms_for(card)
         if terms is None:
             return hf_phrase(d.hf, warn, danger, d.state.level), False
-        name = lender_name(terms)
+        name = self._names.get(id(terms))  # terms live in self._terms for good, so id() is stable
+        if name is None:
+            name = self._names[id(terms)] = lender_name(terms)
         if d.message == "safe":
             return f"{name}: health factor {fmt_hf(d.hf)}, back above {fmt_hf(warn)}", False
         text = f"{name}: {hf_phrase(d.hf, warn, danger, d.state.level)}"

@@ -15,6 +15,8 @@ LABEL = {"worse": {WARNING: "WARNING", DANGER: "DANGER", LIQUIDATABLE: "LIQUIDAT
          "reminder": {DANGER: "STILL IN DANGER", LIQUIDATABLE: "STILL LIQUIDATABLE"},
          "safe": {OK: "BACK TO SAFE"}}
 _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+# Compact UTF-8 JSON: a crash fan-out encodes thousands of payloads inside one tick.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
 
 
 def alert_id(row_id: int) -> str:
@@ -74,7 +76,7 @@ class Notice:
         chat = {"platform": self.chat.platform, "chat_id": self.chat.chat_id, "is_group": self.chat.is_group}
         items = [{"kind": i.kind, "level": i.level, "ref": i.ref, "text": i.text, "hf": i.hf, "buttons": i.buttons}
                  for i in self.items]
-        return json.dumps({"chat": chat, "tick_at": self.tick_at, "items": items})
+        return _ENCODE({"chat": chat, "tick_at": self.tick_at, "items": items})
 
     @classmethod
     def from_json(cls, text: str, alert: str) -> Notice:
