@@ -288,7 +288,7 @@ def quote_line(symbol: str, snapshot, now: float) -> Line:
 
 def status(feed, now: float) -> Reply:
     """/status: each source's health, the last tick and the degraded assets."""
-    lines = [Line(s.name, f"{s.status} · {s.requests} requests") for s in feed.sources] or [Line("", "no price source configured")]
+    lines = [Line(s.name, f"{s.status} · {s.requests} request{'' if s.requests == 1 else 's'}") for s in feed.sources] or [Line("", "no price source configured")]
     sections = [Section("Price sources", tuple(lines))]
     if feed.last_tick_at is not None:
         tick = f"{age_text(now - feed.last_tick_at)} ago, took {feed.last_tick_seconds * 1000:,.0f} ms, {feed.tracked} assets tracked"

@@ -162,7 +162,8 @@ class PriceFeed:
         for source in self.sources:
             health = self.health[source.name]
             if source.name not in calls and now < health.resting_until:
-                failures[source.name] = f"resting after a rate limit ({health.resting_until - now:,.0f} s left)"
+                name = SOURCE_NAMES.get(source.name, source.name)
+                failures[source.name] = f"{name} is resting after a rate limit ({health.resting_until - now:,.0f} s left)"
         return answers, failures
 
     async def _ask(self, source: PriceSource, assets: list[Asset]) -> tuple[dict | str, int]:

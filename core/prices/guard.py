@@ -110,8 +110,8 @@ class PriceGuard:
             else:
                 fresh.append(o)
         if not fresh:
-            problems += [f"{_name(s)}: {why}" for s, why in failures.items()]
-            return self._keep(state, now, "no fresh price (" + "; ".join(problems or ["no source answered"]) + ")")
+            problems += failures.values()  # each already names its source: 'CoinGecko could not be reached'
+            return self._keep(state, now, "; ".join(problems or ["no source answered"]))
 
         middle = statistics.median(o.price for o in fresh)
         agreeing = [o for o in fresh if abs(o.price / middle - 1) <= self.max_spread]
