@@ -12,7 +12,7 @@ from . import charts, il, risk
 from .commands import Command
 from .errors import UsageError
 from .models import Actor, Severity
-from .numbers import fmt_amount, fmt_hf, fmt_usd
+from .numbers import fmt_hf, fmt_units, fmt_usd
 from .prices.replay import load_candles
 from .replies import Attachment, Line, Reply, Section, paragraph
 from .valuation import levels
@@ -36,10 +36,16 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-
 def _tidy(x: float) -> float:
     """x without float dust and without a negative zero, so a tiny move never reads "-0.0000%"."""
     return round(x, 9) + 0.0
+
+
+def _round_up(x: float) -> float:
+    """x rounded up at the decimals fmt_units shows: an amount that is said to be enough must be enough."""
+    digits = 2 if x >= 100 else 4 if x >= 1 else 6
+    return math.ceil(round(x * 10**digits, 6)) / 10**digits
+
 
 class AnalysisCommands:
     """Needs from the Assistant: store, prices, registry, presets, clock, yields, history, and its helpers."""
@@ -181,7 +187,7 @@ class AnalysisCommands:
         else:
             at = ", ".join(f"{a} {fmt_usd(p)}" for a, p in r.liquidation_prices.items())
             lines.append(Line("Liquidation", f"on {_when(r.liquidated_at)} at {at}"))
-            extra = ", ".join(f"{fmt_amount(round(x, 6))} {a}" for a, x in r.extra_collateral.items() if x > 0)
+            extra = ", ".join(fmt_units(_round_up(x), a) for a, x in r.extra_collateral.items() if x > 0)
             if extra:
                 lines.append(Line("Would have survived with", f"{extra} more collateral"))
         return Section(r.window, tuple(lines))
