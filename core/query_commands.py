@@ -48,7 +48,8 @@ class QueryCommands:
             reply = self._capacity_reply(f"{ref} · {views.lender_name(val.terms)}", val, target)
             if len(positions) == 1:
                 return reply
-            sections.append(Section(reply.title, tuple(line for s in reply.sections for line in s.lines)))
+            # One section per position: its figures, without the lead sentence (they say the same).
+            sections.append(Section(reply.title, tuple(line for s in reply.sections[1:] for line in s.lines)))
             worst, footer = max(worst, val.severity), reply.footer
         return Reply("How much more you can borrow", tuple(sections), worst, footer=footer)
 
@@ -63,13 +64,20 @@ class QueryCommands:
         section = views.borrowing(val, target)
         kind, level = target or ("hf", val.levels[0])
         room = val.capacity_to(kind, level)
-        words = (
-            f"You can borrow {views.in_units(val, room)} more and keep the {views.target_label(val, kind, level)}."
-            if room > 0
-            else f"You are already past the {views.target_label(val, kind, level)}: borrowing more is not advised."
-        )
+        limit = risk.borrowing_power(val.exposure) - risk.debt_value(val.exposure)
+        label = views.target_label(val, kind, level)
+        if room <= 0:
+            words = f"You are already past the {label}: borrowing more is not advised."
+        elif room > limit > 0:
+            # A lender refuses new debt past its max LTV, even where the target would allow more.
+            words = (f"You can borrow {views.in_units(val, limit)} more: the lender's borrow limit "
+                     f"({fmt_pct(risk.max_ltv(val.exposure))} LTV) comes before the {label}.")
+        elif room > limit:
+            words = f"The lender would refuse more borrowing: the position is past its borrow limit ({fmt_pct(risk.max_ltv(val.exposure))} LTV)."
+        else:
+            words = f"You can borrow {views.in_units(val, room)} more and keep the {label}."
         health = Line("Health factor now", f"{fmt_hf(val.hf)} · {views.STATUS[val.severity]}")
-        return Reply(title, (Section(None, (Line("", words), health)), section), val.severity,
+        return Reply(title, (*paragraph(words), Section(None, (health,)), section), val.severity,
                      footer=views.price_footer(val, self.clock.time()))
 
     def _check_target(self, val: Valuation, kind: str, level: float) -> None:

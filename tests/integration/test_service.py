@@ -33,6 +33,19 @@ async def test_the_tour_gives_the_domain_numbers(assistant, alice):
     assert "#1" in text and "HF 1.66 OK" in text
 
 
+async def test_capacity_stops_at_the_lenders_borrow_limit(assistant, alice):
+    # Ledn: new debt up to 50 % LTV, margin call at 70 %. At BTC $60,000, 2 BTC hold $120,000.
+    await say(assistant, alice, "/add 2 BTC borrow 40000 USD on ledn")
+    _, text = await say(assistant, alice, "/capacity 1")
+    assert "You can borrow 20,000 USD more: the lender's borrow limit (50.0% LTV) comes before the LTV 70.0%" in text
+    assert "44,000 USD more (past the lender's borrow limit)" in text
+    _, text = await say(assistant, alice, "/capacity 1 ltv 40%")
+    assert "You can borrow 8,000 USD more and keep the LTV 40.0%." in text and "past the lender's" not in text
+    await say(assistant, alice, "/borrow 1 25000 USD")  # 54 %: over the limit, short of the margin call
+    _, text = await say(assistant, alice, "/capacity 1")
+    assert "The lender would refuse more borrowing: the position is past its borrow limit (50.0% LTV)." in text
+
+
 async def test_lender_metrics_in_replies(assistant, alice):
     _, text = await say(assistant, alice, "/add 10 ETH borrow 10000 DAI on maker")
     assert "ETH-A" in text and "300.0%" in text and "$1,450.00" in text and "13% penalty" in text
