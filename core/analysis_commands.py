@@ -108,8 +108,8 @@ class AnalysisCommands:
         debt, coll = risk.debt_value(e), risk.collateral_value(e)
         if coll <= debt:
             return Reply(f"{position.ref} owes more than its collateral is worth: no equity to earn on.")
-        apr = self.store.borrow_apr(position)
         debt_asset = position.debt[0].asset
+        apr, rate_source = await self._borrow_rate(position, val.terms.preset.id, debt_asset)
         given = dict(cmd.options).get("apy")
         pool = None if given is not None or self.yields is None else self.yields.best_for(
             debt_asset, stable_only=self.registry.get(debt_asset).stable, no_il=True)
@@ -121,8 +121,8 @@ class AnalysisCommands:
             coll_apy = coll_pool.apy / 100 if coll_pool else 0.0
         result = carry_math.carry(debt, apr or 0.0, debt, deploy_apy, main.value, coll_apy, coll - debt)
         lines = [
-            Line("Debt", f"{fmt_usd(debt)} at {f'{apr:.2%} APR' if apr is not None else 'an unknown rate'}: "
-                 f"{fmt_usd(result.borrow_cost_usd)} a year"),
+            Line("Debt", f"{fmt_usd(debt)} at {f'{apr:.2%} APR' if apr is not None else 'an unknown rate'}"
+                 f"{f' ({rate_source})' if rate_source else ''}: {fmt_usd(result.borrow_cost_usd)} a year"),
             Line("Borrowed amount put to work", f"{fmt_usd(debt)} at {deploy_apy:.2%} APY"
                  + (f" ({pool.project} {pool.symbol} on {pool.chain})" if pool else " (your figure)" if given is not None else " (no pool found)")
                  + f": {fmt_usd(result.deploy_income_usd)} a year"),
@@ -143,6 +143,20 @@ class AnalysisCommands:
         footer = self._yield_footer(await self.yields.answer(debt_asset)) if self.yields is not None and given is None else None
         return Reply(f"Carry of {position.ref} · {lender_name(val.terms)}", (Section(None, tuple(lines)), Section(None, (Line("", verdict),))),
                      footer=footer)
+
+    async def _borrow_rate(self, position, protocol: str, debt_asset: str) -> tuple[float | None, str]:
+        """(APR, where it comes from): the owner's /rate first, then the lender's own terms or the lending data."""
+        apr = self.store.borrow_apr(position)
+        if apr is not None:
+            return apr, f"set with /rate {position.number}"
+        if protocol == "liquity-v1":
+            return 0.0, "Liquity v1 charges no interest, only a one-off borrowing fee"
+        rate = await self.yields.borrow_rate(protocol, debt_asset) if self.yields is not None else None
+        if rate is None:
+            return None, ""
+        reward = f", borrowers also earn {rate.reward:.2%} in rewards" if rate.reward else ""
+        age = age_text(self.clock.time() - rate.as_of)
+        return rate.apr, f"{rate.pool.project} {rate.pool.symbol} variable rate from DefiLlama, {age} old{reward}"
 
     # ---------------------------------------------------------------- /backtest
 

@@ -164,6 +164,17 @@ def _yields_and_borrow_rates(db: Database) -> None:
     )
 
 
+@migrations(name="0005_borrow_rates_from_lending_data")
+def _borrow_rates_from_lending_data(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE yield_pools ADD COLUMN pool_meta TEXT;
+        ALTER TABLE yield_pools ADD COLUMN borrow_base REAL;
+        ALTER TABLE yield_pools ADD COLUMN borrow_reward REAL;
+        """
+    )
+
+
 def migrate(db: Database) -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
     pending = [m.name for m in migrations.pending(db)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import resources
 
@@ -17,7 +17,7 @@ from .prices.base import SourceError, describe_failure, loads_strict
 from .prices.http import retry_after_seconds
 from .store import Store
 from .views import age_text
-from .yields import Pool, names_for, parse_body, parse_pools, rank_pools
+from .yields import Pool, lending_pool, names_for, parse_body, parse_borrow_rates, parse_pools, rank_pools
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ class DefiLlamaSource:
         body = await self._get("/pools")
         # Decoding 10+ MB of JSON takes long enough to stall every chat, so it happens off the event loop.
         return await asyncio.to_thread(parse_body, body)
+
+    async def fetch_borrow_rates(self) -> dict[str, tuple[float | None, float | None]]:
+        """What borrowing costs in each lending pool (GET /lendBorrow), by pool id, in percent; SourceError on failure."""
+        self.requests += 1
+        return await asyncio.to_thread(parse_borrow_rates, await self._get("/lendBorrow"))
 
     async def _get(self, path: str) -> bytes:
         # Not core.prices.http.get_json: it caps bodies at 4 MB and takes one read(), which may stop at the first chunk.
@@ -84,6 +89,23 @@ def _bundled_pools() -> tuple[Pool, ...]:
     return tuple(pools)
 
 
+# DefiLlama's project for each lender preset whose borrow rates it lists (Ethereum markets). In DefiLlama's
+# adapters both quote the variable rate as an APR despite the field's name: Aave's variableBorrowRate / 1e25 and
+# Comet's getBorrowRate * seconds a year (DefiLlama/yield-server src/adaptors/aave-v3, compound-v3, read 2026-11-24).
+LENDING_PROJECTS = {"aave-v3": "aave-v3", "compound-v3": "compound-v3"}
+
+
+@dataclass(frozen=True)
+class BorrowRate:
+    """What a debt costs according to the lending data, and where that figure comes from."""
+
+    apr: float  # a fraction: 0.052 is 5.2 %
+    reward: float  # rewards paid to borrowers, a fraction (not counted in the carry)
+    pool: Pool
+    as_of: float
+    origin: str  # "live" or "cache", as YieldAnswer's
+
+
 @dataclass(frozen=True)
 class YieldAnswer:
     """Ranked pools and where they come from."""
@@ -94,7 +116,8 @@ class YieldAnswer:
     note: str  # "" when live, else why not, e.g. "DefiLlama answered with HTTP 500; showing data from 3 h ago"
 
 
-_COLUMNS = "pool, chain, project, symbol, tvl_usd, apy_base, apy_reward, apy, apy_mean_30d, stablecoin, il_risk, exposure, outlier"
+_COLUMNS = ("pool, chain, project, symbol, tvl_usd, apy_base, apy_reward, apy, apy_mean_30d, stablecoin, il_risk, exposure, "
+            "outlier, pool_meta, borrow_base, borrow_reward")
 
 
 class YieldBook:
@@ -134,6 +157,20 @@ class YieldBook:
         pools, as_of, origin, note = self._data()
         return YieldAnswer(rank_pools(pools, names_for(asset, self.registry), **filters), as_of, origin, note)
 
+    async def borrow_rate(self, protocol: str, asset: str) -> BorrowRate | None:
+        """The current variable borrow rate of `asset` at a lender DefiLlama covers, or None (no such data, or none yet)."""
+        project = LENDING_PROJECTS.get(protocol)
+        if project is None:
+            return None
+        await self._refresh_if_due()
+        pools, as_of, origin, _ = self._data()
+        if origin == "bundled":
+            return None  # the 2022 snapshot has no borrow rates, and 2022's would mislead anyway
+        pool = lending_pool(pools, project, "Ethereum", names_for(asset, self.registry))
+        if pool is None:
+            return None
+        return BorrowRate(pool.borrow_base / 100, (pool.borrow_reward or 0.0) / 100, pool, as_of, origin)
+
     def best_for(self, asset: str, **filters) -> Pool | None:
         """The top pool for `asset` from the cache (or the bundled snapshot), without touching the network."""
         pools, _, _, _ = self._data()
@@ -146,7 +183,8 @@ class YieldBook:
         if self._pools is None:
             db = self.store.db
             self._pools = [
-                Pool(*row[:9], stablecoin=bool(row[9]), il_risk=bool(row[10]), exposure=row[11], outlier=bool(row[12]))
+                Pool(*row[:9], stablecoin=bool(row[9]), il_risk=bool(row[10]), exposure=row[11], outlier=bool(row[12]),
+                     pool_meta=row[13], borrow_base=row[14], borrow_reward=row[15])
                 for row in db.execute(f"SELECT {_COLUMNS} FROM yield_pools")
             ]
             row = db.execute("SELECT value FROM kv WHERE key = ?", [FETCHED_AT_KEY]).fetchone()
@@ -182,6 +220,13 @@ class YieldBook:
             self.last_error = describe_failure(err.source, err.kind)
             log.warning("yield source %s failed: %s", err.source, err.kind)
             return False
+        try:
+            rates = await self.source.fetch_borrow_rates()
+        except SourceError as err:  # the pools are still good: keep them, without borrow rates this time
+            log.warning("yield source %s: no borrow rates: %s", err.source, err.kind)
+            rates = {}
+        pools = [replace(p, borrow_base=rates[p.pool][0], borrow_reward=rates[p.pool][1]) if p.pool in rates else p
+                 for p in pools]
         now = self.clock.time()
         self._save(pools, now)
         self._pools, self._fetched_at = pools, now
@@ -193,12 +238,12 @@ class YieldBook:
     def _save(self, pools: list[Pool], now: float) -> None:
         rows = [
             (p.pool, p.chain, p.project, p.symbol, p.tvl_usd, p.apy_base, p.apy_reward, p.apy, p.apy_mean_30d,
-             int(p.stablecoin), int(p.il_risk), p.exposure, int(p.outlier), now)
+             int(p.stablecoin), int(p.il_risk), p.exposure, int(p.outlier), p.pool_meta, p.borrow_base, p.borrow_reward, now)
             for p in pools
         ]
         with self.store.transaction() as db:
             db.execute("DELETE FROM yield_pools")
-            db.conn.executemany(f"INSERT INTO yield_pools ({_COLUMNS}, fetched_at) VALUES ({', '.join('?' * 14)})", rows)
+            db.conn.executemany(f"INSERT INTO yield_pools ({_COLUMNS}, fetched_at) VALUES ({', '.join('?' * 17)})", rows)
             db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [FETCHED_AT_KEY, repr(now)])
 

@@ -33,6 +33,9 @@ class Pool:
     il_risk: bool
     exposure: str  # "single" or "multi"
     outlier: bool
+    pool_meta: str | None = None  # DefiLlama's note on which market: None for Aave's core market, "lido-market" ...
+    borrow_base: float | None = None  # what borrowing the token costs, percent a year (DefiLlama's /lendBorrow)
+    borrow_reward: float | None = None  # rewards paid to borrowers, percent a year
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -96,6 +99,9 @@ def _pool(record: object) -> Pool:
     exposure = record.get("exposure")
     if exposure is not None and (not isinstance(exposure, str) or len(exposure) > MAX_TEXT):
         raise _Bad("exposure")
+    meta = record.get("poolMeta")
+    if meta is not None and (not isinstance(meta, str) or len(meta) > MAX_TEXT):
+        raise _Bad("poolMeta")
     # The live API has apyMean30d; older dumps (the bundled snapshot) only have mu, DefiLlama's mean APY.
     mean_key = "apyMean30d" if record.get("apyMean30d") is not None else "mu"
     return Pool(
@@ -112,6 +118,7 @@ def _pool(record: object) -> Pool:
         il_risk=il_risk == "yes",
         exposure=(exposure or "single").strip() or "single",
         outlier=_flag(record, "outlier", False),
+        pool_meta=(meta or "").strip() or None,
     )
 
 
@@ -150,6 +157,35 @@ def parse_body(body: bytes) -> tuple[list[Pool], int]:
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise SourceError("defillama", "bad-body", "not JSON") from None
     return parse_pools(data)
+
+
+def parse_borrow_rates(body: bytes) -> dict[str, tuple[float | None, float | None]]:
+    """A raw /lendBorrow answer as {pool id: (borrow rate, borrow reward)} in percent; garbage records are skipped."""
+    try:
+        data = loads_strict(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise SourceError("defillama", "bad-body", "not JSON") from None
+    if not isinstance(data, list):
+        raise SourceError("defillama", "bad-body", "no list of borrow rates")
+    rates: dict[str, tuple[float | None, float | None]] = {}
+    for record in data:
+        try:
+            if not isinstance(record, dict):
+                raise _Bad("not an object")
+            pool, base, reward = _text(record, "pool"), _apy(record, "apyBaseBorrow"), _apy(record, "apyRewardBorrow")
+        except _Bad:
+            continue
+        if base is not None:
+            rates.setdefault(pool, (base, reward))
+    return rates
+
+
+def lending_pool(pools: list[Pool], project: str, chain: str, asset_names: set[str]) -> Pool | None:
+    """The lending market's own pool for a borrowed token (its main market: no poolMeta), with a borrow rate."""
+    names = {name.upper() for name in asset_names}
+    found = [p for p in pools if p.project == project and p.chain.casefold() == chain.casefold() and p.pool_meta is None
+             and p.borrow_base is not None and len(p.tokens) == 1 and p.tokens[0] in names]
+    return max(found, key=lambda p: p.tvl_usd, default=None)
 
 
 # ---------------------------------------------------------------- matching and ranking

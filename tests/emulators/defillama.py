@@ -9,7 +9,7 @@ sample_pools() instead: those records must be dropped one by one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -33,8 +33,11 @@ class LlamaState:
     pools: list[dict]  # raw DefiLlama pool records
     fault: str | None = None
     delay: float = 5.0
-    requests: int = 0
+    requests: int = 0  # GET /pools
     retry_after: int = 1
+    borrow: list[dict] = field(default_factory=list)  # raw /lendBorrow records
+    borrow_fault: str | None = None  # "500" or "garbage" (not JSON) for /lendBorrow alone
+    borrow_requests: int = 0
 
 
 def defillama_app(state: LlamaState) -> web.Application:
@@ -55,9 +58,35 @@ def defillama_app(state: LlamaState) -> web.Application:
             records = ",\n".join(filter(None, (records, NAN_RECORD)))
         return web.Response(text='{"status": "success", "data": [' + records + "]}", content_type="application/json")
 
+    async def lend_borrow(request: web.Request) -> web.Response:
+        state.borrow_requests += 1
+        if state.borrow_fault == "500":
+            return web.Response(status=500, text="internal error")
+        if state.borrow_fault == "garbage":
+            return web.Response(text="<html>oops</html>", content_type="text/html")
+        return web.json_response(state.borrow)
+
     app = web.Application()
     app.router.add_get("/pools", pools)
+    app.router.add_get("/lendBorrow", lend_borrow)
     return app
+
+
+def sample_borrow_rates() -> list[dict]:
+    """/lendBorrow records for the sample pools: Aave's USDC and WETH, Compound's USDC with a COMP reward, and garbage."""
+    ids = GOOD_POOL_IDS
+    return [
+        {"pool": ids[0], "apyBaseBorrow": 5.3, "apyRewardBorrow": None, "totalSupplyUsd": 1.5e9, "totalBorrowUsd": 1.2e9,
+         "ltv": 0.75, "borrowable": True},
+        {"pool": ids[1], "apyBaseBorrow": 6.1, "apyRewardBorrow": 0.4, "totalSupplyUsd": 6e8, "totalBorrowUsd": 5e8,
+         "ltv": 0, "borrowable": True},
+        {"pool": ids[5], "apyBaseBorrow": 2.6, "apyRewardBorrow": None, "totalSupplyUsd": 2.5e9, "totalBorrowUsd": 2e9,
+         "ltv": 0.8, "borrowable": True},
+        {"pool": ids[6], "apyBaseBorrow": 9.9},  # Arbitrum's WETH: not the Ethereum market a preset means
+        {"pool": "bad-01", "apyBaseBorrow": -1.0},
+        {"pool": ids[2], "apyBaseBorrow": "7"},  # a string: rejected, so morpho has no rate
+        "not a record",
+    ]
 
 
 def _pool(pool: str, chain: str, project: str, symbol: str, tvl: float, apy_base: float | None, apy_reward: float | None,

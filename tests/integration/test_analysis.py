@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from bot.render import plain_text
 from core import backtest as bt
@@ -13,8 +15,9 @@ from core.carry import apr_to_apy, carry
 from core.numbers import fmt_usd
 from core.prices.history import PriceHistory
 from core.prices.replay import load_candles
-from core.yield_book import YieldBook
+from core.yield_book import DefiLlamaSource, YieldBook
 from core.yields import names_for, rank_pools
+from tests.emulators.defillama import LlamaState, defillama_app, sample_borrow_rates, sample_pools
 
 
 @pytest.fixture
@@ -54,6 +57,40 @@ async def test_rate_and_carry_by_hand(analyst, alice):
     expected = analyst.yields.best_for("USDC", stable_only=True, no_il=True)
     c = carry(15000, 0.05, 15000, expected.apy / 100, 30000, 0, 15000)
     assert f"{c.net_on_equity:.2%}" in text and expected.project in text
+
+
+@pytest.fixture
+async def live_analyst(assistant, store, clock, registry):
+    """The Assistant with its yields from the DefiLlama emulator on 127.0.0.1 (pools and /lendBorrow)."""
+    server = TestServer(defillama_app(LlamaState(sample_pools(), borrow=sample_borrow_rates())), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        assistant.yields = YieldBook(store, DefiLlamaSource(session, str(server.make_url("")).rstrip("/")), clock, registry)
+        yield assistant
+    await server.close()
+
+
+async def test_carry_takes_the_borrow_rate_from_the_lending_data(live_analyst, alice):
+    await live_analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    # Aave's USDC at 5.3 %: 795 a year; deployed in the best stable no-IL USDC pool (morpho-blue, 7.5 %): 1,125.
+    _, text = await text_of(live_analyst, alice, "/carry 1")
+    assert "$15,000.00 at 5.30% APR (aave-v3 USDC variable rate from DefiLlama, 0 s old): $795.00 a year" in text
+    assert "$330.00 a year on $15,000.00 of equity: 2.20%" in text and "pays for itself" in text
+    await live_analyst.handle(alice, "/rate 1 4%")  # the owner's own figure wins
+    _, text = await text_of(live_analyst, alice, "/carry 1")
+    assert "at 4.00% APR (set with /rate 1): $600.00 a year" in text
+    await live_analyst.handle(alice, "/rate 1 off")  # and clearing it brings the lending data back
+    _, text = await text_of(live_analyst, alice, "/carry 1")
+    assert "5.30% APR (aave-v3" in text
+    await live_analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on compound-v3")
+    _, text = await text_of(live_analyst, alice, "/carry 2")
+    assert "6.10% APR (compound-v3 USDC variable rate from DefiLlama, 0 s old, borrowers also earn 0.40% in rewards)" in text
+    await live_analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on morpho lltv 86%")
+    _, text = await text_of(live_analyst, alice, "/carry 3")  # DefiLlama has no one rate for a Morpho market
+    assert "an unknown rate" in text and "/rate 3 5.2%" in text
+    await live_analyst.handle(alice, "/add 10 ETH borrow 10000 LUSD on liquity-v1")
+    _, text = await text_of(live_analyst, alice, "/carry 4")
+    assert "at 0.00% APR (Liquity v1 charges no interest, only a one-off borrowing fee): $0.00 a year" in text
 
 
 async def test_carry_counts_staking_yield_on_liquid_staking_collateral(analyst, prices, alice):

@@ -16,7 +16,7 @@ import core
 from core.prices.base import SourceError, describe_failure
 from core.store import Store
 from core.yield_book import BUNDLED_AS_OF, FETCHED_AT_KEY, DefiLlamaSource, YieldBook
-from core.yields import MAX_SANE_APY, Pool, names_for, parse_pools, rank_pools
+from core.yields import MAX_SANE_APY, Pool, names_for, parse_borrow_rates, parse_pools, rank_pools
 from tests.emulators.defillama import (
     GARBAGE_COUNT,
     GOOD_COUNT,
@@ -25,6 +25,7 @@ from tests.emulators.defillama import (
     SPIKE_POOL,
     LlamaState,
     defillama_app,
+    sample_borrow_rates,
     sample_pools,
 )
 from tests.fakes import FakeClock
@@ -206,7 +207,7 @@ def test_exact_token_matching(registry):
 
 @pytest.fixture
 async def llama():
-    state = LlamaState(sample_pools(), delay=1.0)
+    state = LlamaState(sample_pools(), delay=1.0, borrow=sample_borrow_rates())
     server = TestServer(defillama_app(state), host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
@@ -235,7 +236,7 @@ async def test_first_answer_fetches_and_is_live(book, llama, store, clock):
     # The spike (90 % on a 4 % mean) is scored 6 %: below morpho's steady 7.5 %, so never first.
     assert [(p.project, p.symbol) for p in answer.pools] == USDC_RANKED
     assert answer.pools[0].pool != SPIKE_POOL
-    assert state.requests == book.source.requests == 1
+    assert state.requests == state.borrow_requests == 1 and book.source.requests == 2  # /pools, then /lendBorrow
     assert book.last_rejected == GARBAGE_COUNT and book.last_error == ""
     assert cached_rows(store) == GOOD_COUNT
     assert float(store.db.execute("SELECT value FROM kv WHERE key = ?", [FETCHED_AT_KEY]).fetchone()[0]) == clock.now
@@ -398,3 +399,42 @@ async def test_an_answer_over_4_mb_still_loads(book, llama, store):
     assert size > 4 * 1024 * 1024
     assert await book.refresh(), book.last_error
     assert cached_rows(store) == 10_000
+
+
+# ---------------------------------------------------------------- borrow rates (/lendBorrow)
+
+
+def test_borrow_rates_keep_good_records_and_skip_garbage():
+    rates = parse_borrow_rates(json.dumps(sample_borrow_rates()).encode())
+    assert rates == {GOOD_POOL_IDS[0]: (5.3, None), GOOD_POOL_IDS[1]: (6.1, 0.4), GOOD_POOL_IDS[5]: (2.6, None),
+                     GOOD_POOL_IDS[6]: (9.9, None)}
+    with pytest.raises(SourceError):
+        parse_borrow_rates(b"<html>")
+    with pytest.raises(SourceError):
+        parse_borrow_rates(b'{"data": []}')
+
+
+async def test_borrow_rate_of_a_preset_comes_from_its_ethereum_market(book, clock):
+    rate = await book.borrow_rate("aave-v3", "usdc")
+    assert rate.apr == pytest.approx(0.053)
+    assert (rate.reward, rate.pool.project, rate.origin, rate.as_of) == (0.0, "aave-v3", "live", clock.now)
+    assert (await book.borrow_rate("aave-v3", "ETH")).apr == pytest.approx(0.026)  # WETH on Ethereum, not Arbitrum's 9.9 %
+    compound = await book.borrow_rate("compound-v3", "USDC")
+    assert (compound.apr, compound.reward) == pytest.approx((0.061, 0.004))
+    assert await book.borrow_rate("morpho", "USDC") is None  # one rate per market: not guessed
+    assert await book.borrow_rate("aave-v3", "DAI") is None
+
+
+async def test_a_failed_borrow_fetch_keeps_the_pools(book, llama, store):
+    state, _, _ = llama
+    state.borrow_fault = "500"
+    answer = await book.answer("USDC")
+    assert answer.origin == "live" and answer.pools
+    assert await book.borrow_rate("aave-v3", "USDC") is None
+
+
+async def test_borrow_rates_survive_in_the_cache_and_never_come_from_2022(book, store, clock, registry):
+    await book.refresh()
+    again = YieldBook(store, None, clock, registry)
+    assert (await again.borrow_rate("aave-v3", "USDC")).apr == pytest.approx(0.053)
+    assert await YieldBook(Store(store.path.parent / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
