@@ -189,14 +189,13 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
         await run(i, arg("/yield", asset, *flags))
 
     @tree.command(name="rate", description=d["rate"])
-    @app_commands.describe(position="your position's id", apr="what the debt costs a year, like 5.2%, or 'off' to forget it",
+    @app_commands.describe(position="your position's id", apr="what the debt costs a year, like 5.2%, or 'off' to forget it; left out: show it",
                            server=SERVER_CHANGES)
     @app_commands.autocomplete(position=positions)
-    async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], apr: app_commands.Range[str, 1, 16],
-                   server: bool = False):
-        # Required: the core has no "show the rate" form, and an empty option used to mean "off" and deleted it.
-        # Text, so "off" and "5.2%" are both the core's own words and it checks the range.
-        await run(i, arg("/rate", position, token(apr)), server)
+    async def rate(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID],
+                   apr: app_commands.Range[str, 1, 16] | None = None, server: bool = False):
+        # Text, so "off" and "5.2%" are both the core's own words and it checks the range; left out, it shows the rate.
+        await run(i, arg("/rate", position, token(apr) if apr else None), server)
 
     @tree.command(name="carry", description=d["carry"])
     @app_commands.describe(position="your position's id", expected_yield="what the borrowed amount earns, % APY (default: the best pool)",

@@ -87,6 +87,8 @@ class AnalysisCommands:
     # ---------------------------------------------------------------- /rate and /carry
 
     async def _cmd_rate(self, actor: Actor, cmd: Command) -> Reply:
+        if cmd.switch is None and not cmd.options:
+            return await self._show_rate(actor, cmd)
         await self._require_admin(actor, "set the group's rates")
         position = self._position(self._owner(actor), cmd.number)
         apr = None if cmd.switch is False else float(dict(cmd.options)["apr"])
@@ -96,6 +98,17 @@ class AnalysisCommands:
         apy = carry_math.apr_to_apy(apr)
         return Reply(f"{position.ref} borrows at {apr:.2%} APR ({apy:.2%} APY, compounded every second).",
                      paragraph(f"/carry {position.number} shows whether that pays for itself."))
+
+    async def _show_rate(self, actor: Actor, cmd: Command) -> Reply:
+        position = self._position(self._owner(actor), cmd.number)
+        if not position.debt:
+            return Reply(f"{position.ref} borrows nothing.")
+        apr, source = await self._borrow_rate(position, self._terms_of(position).preset.id, position.debt[0].asset)
+        if apr is None:
+            return Reply(f"No borrow rate is known for {position.ref}.",
+                         paragraph(f"Set it with /rate {position.number} 5.2% (the APR your lender shows)."))
+        return Reply(f"{position.ref} borrows at {apr:.2%} APR ({carry_math.apr_to_apy(apr):.2%} APY, compounded every second).",
+                     paragraph(f"From: {source}.", f"/carry {position.number} shows whether that pays for itself."))
 
     async def _cmd_carry(self, actor: Actor, cmd: Command) -> Reply:
         position = self._position(self._owner(actor), cmd.number)

@@ -40,9 +40,11 @@ class AnalysisGrammar:
         return Command("yield", assets=(asset,), options=tuple(options.items()))
 
     def _rate(self, args):
-        if len(args) != 2:
+        if len(args) not in (1, 2):
             raise UsageError("Which position, and what rate? Like '/rate 1 5.2%'.")
         number = self._id(args[0])
+        if len(args) == 1:
+            return Command("rate", number=number)  # show the rate in use
         if args[1].lower() == "off":
             return Command("rate", number=number, switch=False)
         value = parse_percent(args[1])

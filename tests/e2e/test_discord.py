@@ -136,13 +136,13 @@ async def test_answers_about_the_callers_own_holdings_or_deliveries_are_private(
     assert status["data"]["flags"] & 64
 
 
-async def test_rate_needs_an_apr_so_it_never_deletes_one_by_omission(world):
+async def test_rate_without_an_apr_shows_it_and_never_deletes_it(world):
     await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     position = world.app.store.position(Owner("discord", "user", str(ALICE)), 1)
     reply = await world.slash(ALICE, "rate", position=1, apr="5.2%")
     assert "borrows at 5.20% APR" in embed_text(reply) and world.app.store.borrow_apr(position) == pytest.approx(0.052)
-    with pytest.raises(AssertionError, match="missing required options"):  # Discord itself asks for it
-        await world.slash(ALICE, "rate", position=1)
+    reply = await world.slash(ALICE, "rate", position=1)
+    assert "borrows at 5.20% APR" in embed_text(reply) and "set with /rate 1" in embed_text(reply)
     assert world.app.store.borrow_apr(position) == pytest.approx(0.052)
     reply = await world.slash(ALICE, "rate", position=1, apr="2000%")
     assert "between 0% and 1000%" in embed_text(reply) and world.app.store.borrow_apr(position) == pytest.approx(0.052)

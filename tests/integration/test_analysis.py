@@ -76,6 +76,8 @@ async def test_carry_takes_the_borrow_rate_from_the_lending_data(live_analyst, a
     _, text = await text_of(live_analyst, alice, "/carry 1")
     assert "$15,000.00 at 5.30% APR (aave-v3 USDC variable rate from DefiLlama, 0 s old): $795.00 a year" in text
     assert "$330.00 a year on $15,000.00 of equity: 2.20%" in text and "pays for itself" in text
+    _, text = await text_of(live_analyst, alice, "/rate 1")
+    assert "#1 borrows at 5.30% APR (5.44% APY" in text and "From: aave-v3 USDC variable rate from DefiLlama" in text
     await live_analyst.handle(alice, "/rate 1 4%")  # the owner's own figure wins
     _, text = await text_of(live_analyst, alice, "/carry 1")
     assert "at 4.00% APR (set with /rate 1): $600.00 a year" in text
@@ -88,6 +90,8 @@ async def test_carry_takes_the_borrow_rate_from_the_lending_data(live_analyst, a
     await live_analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on morpho lltv 86%")
     _, text = await text_of(live_analyst, alice, "/carry 3")  # DefiLlama has no one rate for a Morpho market
     assert "an unknown rate" in text and "/rate 3 5.2%" in text
+    _, text = await text_of(live_analyst, alice, "/rate 3")
+    assert "No borrow rate is known for #3" in text
     await live_analyst.handle(alice, "/add 10 ETH borrow 10000 LUSD on liquity-v1")
     _, text = await text_of(live_analyst, alice, "/carry 4")
     assert "at 0.00% APR (Liquity v1 charges no interest, only a one-off borrowing fee): $0.00 a year" in text
@@ -143,7 +147,7 @@ async def test_charts_are_pictures(analyst, alice, clock, store):
     assert reply.attachment is not None and len(reply.attachment.content) > 10_000
 
 
-@pytest.mark.parametrize("text", ["/yield", "/yield FOO", "/yield USDC chain", "/yield USDC min-tvl x", "/rate 1", "/rate 1 -5%",
+@pytest.mark.parametrize("text", ["/yield", "/yield FOO", "/yield USDC chain", "/yield USDC min-tvl x", "/rate", "/rate 1 -5%",
                                   "/carry", "/carry 1 yield", "/backtest 1 1999-01", "/il ETH 1 2", "/il ETH-USDC 0 2",
                                   "/il ETH-USDC 3000 4500 range 4000-5000", "/chart", "/chart 1 sideways", "/rate 9 5%"])
 async def test_bad_analysis_input_answers_with_usage(analyst, alice, store, text):
