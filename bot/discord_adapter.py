@@ -309,7 +309,9 @@ class DiscordAdapter:
                 if p.id.startswith(current.lower().strip())][:25]
 
     async def positions(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        owner = Owner("discord", "user", str(interaction.user.id))
+        """The ids the command will take: the caller's, or with server:True already chosen, the channel's group's."""
+        group = getattr(interaction.namespace, "server", False) is True and interaction.guild_id is not None
+        owner = self.actor(interaction, server=group).acting_for
         out = []
         for p in self.assistant.store.positions(owner):
             name = f"#{p.number}{' ' + p.label if p.label else ''}: {p.protocol}"

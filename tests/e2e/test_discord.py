@@ -165,6 +165,19 @@ async def test_autocomplete_offers_assets_lenders_and_your_own_ids(world):
     assert [c["value"] for c in (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]] == ["wstETH"]
 
 
+async def test_autocomplete_offers_the_groups_ids_once_server_is_chosen(world):
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", label="mine")
+    await world.slash(CAROL, "add", amount="100", asset="ETH", lender="aave-v3", label="treasury", server=True)
+
+    async def offered(options):
+        iid = await world.emu.autocomplete(ALICE, "health", options, guild_id=GUILD, channel_id=CHANNEL)
+        return (await world.emu.wait_for(lambda r: r.get("interaction_id") == iid))["data"]["choices"]
+
+    focused = {"name": "position", "value": "", "focused": True}
+    assert await offered([focused]) == [{"name": "#1 mine: aave-v3", "value": 1}]
+    assert await offered([{"name": "server", "value": True}, focused]) == [{"name": "#1 treasury: aave-v3", "value": 1}]
+
+
 async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
     await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     reply = await world.slash(ALICE, "watch", position=1)
