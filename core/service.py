@@ -148,7 +148,11 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
                     sections.append(section)
         else:
             missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
-            sections.append(Section("Health", text_lines(f"Cannot be valued right now: no price for {missing}.")))
+            sections.append(Section("Health", text_lines(
+                f"Cannot be valued right now: no price for {missing}.",
+                # Said here because the monitor's "paused" notices go only to chats that were being warned already.
+                f"Warnings for it start once {', '.join(val.missing)} {'has a' if len(val.missing) == 1 else 'have'} "
+                f"trusted price{'s' if len(val.missing) > 1 else ''} again.")))
         return Reply(title, tuple(sections), val.severity, footer=views.price_footer(val, self.clock.time()))
 
     # ---------------------------------------------------------------- commands

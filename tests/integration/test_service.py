@@ -136,6 +136,7 @@ async def test_missing_prices_are_said_plainly(assistant, prices, alice):
     reply, text = await say(assistant, alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
     assert not reply.error and "Added #1" in text
     assert "no price" in text.lower() and "15,000 USDC" in text
+    assert "Warnings for it start once ETH has a trusted price again." in text
     _, text = await say(assistant, alice, "/price ETH")
     assert "no price" in text
 
