@@ -88,5 +88,6 @@ def decide(
         return AlertState(OK, state.since, now, OK), "safe"
     interval = policy.reminder_interval(level)
     if interval is not None and not (muted or snoozed) and now - state.last_sent >= interval:
-        return AlertState(level, state.since, now, max(told, level)), "reminder"
+        # A level never announced (first seen there, or entered while snoozed) is news, not a reminder.
+        return AlertState(level, state.since, now, max(told, level)), "reminder" if told >= level else "worse"
     return state, None

@@ -208,7 +208,7 @@ class AnalysisCommands:
             start = ("LIQUIDATABLE" if r.start_hf < 1 else "DANGER" if r.start_hf < danger
                      else "WARNING" if r.start_hf < warn else None)
             lines.append(Line("Warnings", (f"already {start} at the start; " if start else "")
-                              + f"{len(sent)} warnings, {reminders} reminders" + (f"; first: {firsts}" if firsts else "")))
+                              + f"{len(sent)} warning{'' if len(sent) == 1 else 's'}, {reminders} reminder{'' if reminders == 1 else 's'}" + (f"; first: {firsts}" if firsts else "")))
         if r.liquidated_at is None:
             lines.append(Line("Liquidation", "survived"))
         else:

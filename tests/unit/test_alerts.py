@@ -47,8 +47,9 @@ class Model:
             return "safe"
         every = {2: POLICY.remind_danger, 3: POLICY.remind_liquidatable}.get(self.level)
         if every and not (muted or snoozed) and now - self.last_sent >= every:
+            news = self.told < self.level  # never announced: first seen there, or entered while quiet
             self.told, self.last_sent = max(self.told, self.level), now
-            return "reminder"
+            return "worse" if news else "reminder"
         return None
 
 
@@ -203,12 +204,23 @@ def test_an_all_clear_held_back_by_a_mute_goes_out_when_warnings_are_back_on():
     assert state.told == OK
 
 
-def test_a_position_first_seen_in_danger_is_reminded_at_the_next_look():
-    """The first look says nothing, so it must not count as a message: the reminder is not put off."""
+def test_a_position_first_seen_in_danger_is_announced_at_the_next_look():
+    """The first look says nothing, so it must not count as a message: the next look announces the level
+    as news ("DANGER", not "STILL IN DANGER": nobody was told yet), then reminders follow."""
     state, message = decide(AlertState(), 1.1, WARN, CRIT, 1_700_000_000.0, POLICY)
     assert message is None and state.level == DANGER and state.last_sent == 0.0
     state, message = decide(state, 1.1, WARN, CRIT, 1_700_000_060.0, POLICY)
-    assert message == "reminder" and state.last_sent == 1_700_000_060.0 and state.told == DANGER
+    assert message == "worse" and state.last_sent == 1_700_000_060.0 and state.told == DANGER
+    state, message = decide(state, 1.1, WARN, CRIT, 1_700_000_060.0 + POLICY.remind_danger, POLICY)
+    assert message == "reminder"
+
+
+def test_danger_entered_during_a_snooze_is_news_when_the_snooze_ends():
+    state, _ = decide(AlertState(), 1.7, WARN, CRIT, 1_700_000_000.0, POLICY)
+    state, message = decide(state, 1.1, WARN, CRIT, 1_700_000_060.0, POLICY, snoozed=True)
+    assert message is None and state.level == DANGER
+    state, message = decide(state, 1.1, WARN, CRIT, 1_700_007_200.0, POLICY)
+    assert message == "worse" and state.told == DANGER
 
 
 def test_mute_silences_everything():
