@@ -62,6 +62,9 @@ def _copy(source: Path, target: Path) -> None:
     dst = sqlite3.connect(partial)
     try:
         src.backup(dst)
+        # One self-contained file: in WAL mode, merely reading the copy would leave -wal and -shm files beside it.
+        # The bot switches a restored database back to WAL when it opens it.
+        dst.execute("PRAGMA journal_mode=DELETE").fetchone()
     finally:
         dst.close()
         src.close()

@@ -165,6 +165,9 @@ async def test_backup_and_restore_round_trip(tmp_path):
     proc = await start(env, tmp_path, "backup", str(tmp_path / "copy.db"))
     out, err = await proc.communicate()
     assert proc.returncode == 0 and b"integrity ok, 5 positions" in out, err
+    # One self-contained file: no -wal or -shm beside it, even after it was read to verify it.
+    assert not list(tmp_path.glob("copy.db-*"))
+    assert sqlite3.connect(tmp_path / "copy.db").execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     db = sqlite3.connect(tmp_path / "bot.db")
     db.execute("DELETE FROM positions")
     db.commit()
@@ -177,6 +180,8 @@ async def test_backup_and_restore_round_trip(tmp_path):
         assert restored.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == copy.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
     assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert (tmp_path / "bot.db.before-restore").exists()
+    Store(tmp_path / "bot.db").close()  # the bot opens a restored database in WAL mode again
+    assert sqlite3.connect(tmp_path / "bot.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     (tmp_path / "junk.db").write_bytes(b"not a database at all")
     proc = await start(env, tmp_path, "restore", str(tmp_path / "junk.db"))
     _, err = await proc.communicate()
