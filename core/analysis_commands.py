@@ -79,10 +79,11 @@ class AnalysisCommands:
         return Reply(f"Where {asset} earns", (Section(None, tuple(lines)),), footer=self._yield_footer(answer))
 
     def _yield_footer(self, answer) -> str:
-        age = age_text(self.clock.time() - answer.as_of)
-        origin = {"live": "DefiLlama", "cache": "DefiLlama (cached)", "bundled": "the bundled DefiLlama snapshot"}[answer.origin]
-        text = f"Data from {origin}, {age} old. APY includes compounding; past yield is not a promise."
-        return f"{text} {answer.note}".strip()
+        caveat = "APY includes compounding; past yield is not a promise."
+        if answer.origin == "live":
+            return f"Data from DefiLlama, {age_text(self.clock.time() - answer.as_of)} old. {caveat}"
+        # The note says why it is not live and what is shown instead: "DefiLlama could not be reached; showing ..."
+        return f"{answer.note}. {caveat}"
 
     # ---------------------------------------------------------------- /rate and /carry
 

@@ -37,7 +37,7 @@ async def test_yield_ranks_the_bundled_snapshot_and_says_how_old(analyst, alice,
     assert not reply.error and "Where USDC earns" in text
     expected = rank_pools(analyst.yields.bundled()[0], names_for("USDC", registry))
     assert [line.label for line in reply.sections[0].lines] == [f"{n}. {p.project}" for n, p in enumerate(expected, start=1)]
-    assert "bundled DefiLlama snapshot" in text and "2022-11-06" in text
+    assert "showing DefiLlama's snapshot of 2022-11-06, not current rates." in text
     _, text = await text_of(analyst, alice, "/yield stETH")
     assert "lido" in text and "APY 4.60%" in text
     reply, _ = await text_of(analyst, alice, "/yield USDC min-tvl 1000b")
