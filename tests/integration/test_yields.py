@@ -425,9 +425,10 @@ async def test_borrow_rate_of_a_preset_comes_from_its_ethereum_market(book, cloc
     assert await book.borrow_rate("aave-v3", "DAI") is None
 
 
-async def test_a_failed_borrow_fetch_keeps_the_pools(book, llama, store):
+@pytest.mark.parametrize("fault", ["500", "garbage"])
+async def test_a_failed_borrow_fetch_keeps_the_pools(book, llama, store, fault):
     state, _, _ = llama
-    state.borrow_fault = "500"
+    state.borrow_fault = fault
     answer = await book.answer("USDC")
     assert answer.origin == "live" and answer.pools
     assert await book.borrow_rate("aave-v3", "USDC") is None
