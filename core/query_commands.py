@@ -148,6 +148,8 @@ class QueryCommands:
         extra = []
         if self.monitor_status is not None:
             extra.append(views.monitor_section(self.monitor_status(), self.clock.time()))
+        if self.yields is not None:
+            extra.append(Section("Yield data", (Line("", self.yields.describe()),)))
         if self.outbox is not None:
             mine = {self._owner(actor), actor.user}
             extra.append(views.queue_section(self.outbox, {ChatRef(o.platform, o.id, o.kind == "group").key for o in mine}))

@@ -171,6 +171,15 @@ class YieldBook:
             return None
         return BorrowRate(pool.borrow_base / 100, (pool.borrow_reward or 0.0) / 100, pool, as_of, origin)
 
+    def describe(self) -> str:
+        """One line for /status: where yield data comes from now and how old it is (never touches the network)."""
+        pools, as_of, origin, note = self._data()
+        if origin == "bundled":
+            return note
+        rated = sum(p.borrow_base is not None for p in pools)
+        text = f"DefiLlama, {len(pools):,} pools and {rated:,} borrow rates, {age_text(self.clock.time() - as_of)} old"
+        return f"{text} ({note})" if note else text
+
     def best_for(self, asset: str, **filters) -> Pool | None:
         """The top pool for `asset` from the cache (or the bundled snapshot), without touching the network."""
         pools, _, _, _ = self._data()

@@ -439,3 +439,15 @@ async def test_borrow_rates_survive_in_the_cache_and_never_come_from_2022(book, 
     again = YieldBook(store, None, clock, registry)
     assert (await again.borrow_rate("aave-v3", "USDC")).apr == pytest.approx(0.053)
     assert await YieldBook(Store(store.path.parent / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
+
+
+async def test_describe_says_where_yield_data_comes_from(book, llama, clock):
+    state, _, _ = llama
+    state.fault = "500"
+    await book.refresh()
+    assert book.describe() == ("DefiLlama answered with HTTP 500; showing DefiLlama's snapshot of 2022-11-06, "
+                               "not current rates")
+    state.fault = None
+    await book.refresh()
+    clock.advance(120)
+    assert book.describe() == f"DefiLlama, {GOOD_COUNT} pools and 4 borrow rates, 2 min old"  # Arbitrum WETH counts too
