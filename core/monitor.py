@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlite_utils import Database
 
@@ -27,6 +29,19 @@ from .valuation import levels
 from .views import age_text, lender_name
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a crash tick builds tens of thousands of short-lived, acyclic objects
+    (cards, texts, payloads), and the collections they would trigger cost a tenth of the fan-out, finding nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Monitor:
@@ -136,11 +151,12 @@ class Monitor:
         evaluated = time.perf_counter()
         degraded = {s for s in untrusted if s in self.evaluator.assets}
         try:
-            by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
-            self._position_items([d for d in decisions if d.message], now, by_chat)
-            outage_rows = self._outage_items(degraded, reasons, by_chat)
-            worded = time.perf_counter()
-            self._store(now, snap, decisions, by_chat, outage_rows)
+            with _collector_paused():
+                by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
+                self._position_items([d for d in decisions if d.message], now, by_chat)
+                outage_rows = self._outage_items(degraded, reasons, by_chat)
+                worded = time.perf_counter()
+                self._store(now, snap, decisions, by_chat, outage_rows)
         except BaseException:
             # Nothing was stored (busy, disk full ...): the next tick must decide all of it again.
             self.evaluator.forget_tick()
