@@ -104,7 +104,9 @@ class AnalysisCommands:
         position = self._position(self._owner(actor), cmd.number)
         if not position.debt:
             return Reply(f"{position.ref} borrows nothing.")
-        apr, source = await self._borrow_rate(position, self._terms_of(position).preset.id, position.debt[0].asset)
+        if self.yields is not None:
+            await self.yields.refresh_if_due()
+        apr, source = self._borrow_rate(position, self._terms_of(position).preset.id, position.debt[0].asset)
         if apr is None:
             return Reply(f"No borrow rate is known for {position.ref}.",
                          paragraph(f"Set it with /rate {position.number} 5.2% (the APR your lender shows)."))
@@ -123,7 +125,9 @@ class AnalysisCommands:
         if coll <= debt:
             return Reply(f"{position.ref} owes more than its collateral is worth: no equity to earn on.")
         debt_asset = position.debt[0].asset
-        apr, rate_source = await self._borrow_rate(position, val.terms.preset.id, debt_asset)
+        if self.yields is not None:
+            await self.yields.refresh_if_due()  # once, so the rate, the pools and the footer are the same data
+        apr, rate_source = self._borrow_rate(position, val.terms.preset.id, debt_asset)
         given = dict(cmd.options).get("apy")
         pool = None if given is not None or self.yields is None else self.yields.best_for(
             debt_asset, stable_only=self.registry.get(debt_asset).stable, no_il=True)
@@ -154,18 +158,18 @@ class AnalysisCommands:
         verdict = ("The borrowing pays for itself." if apr is not None and apr < result.break_even_borrow_apr
                    else "The borrowing costs more than the borrowed money earns." if apr is not None
                    else f"Set what the debt costs with /rate {position.number} 5.2% to see the net.")
-        footer = self._yield_footer(await self.yields.answer(debt_asset)) if self.yields is not None and given is None else None
+        footer = self._yield_footer(self.yields.provenance()) if self.yields is not None and given is None else None
         return Reply(f"Carry of {position.ref} · {lender_name(val.terms)}", (Section(None, tuple(lines)), Section(None, (Line("", verdict),))),
                      footer=footer)
 
-    async def _borrow_rate(self, position, protocol: str, debt_asset: str) -> tuple[float | None, str]:
+    def _borrow_rate(self, position, protocol: str, debt_asset: str) -> tuple[float | None, str]:
         """(APR, where it comes from): the owner's /rate first, then the lender's own terms or the lending data."""
         apr = self.store.borrow_apr(position)
         if apr is not None:
             return apr, f"set with /rate {position.number}"
         if protocol == "liquity-v1":
             return 0.0, "Liquity v1 charges no interest, only a one-off borrowing fee"
-        rate = await self.yields.borrow_rate(protocol, debt_asset) if self.yields is not None else None
+        rate = self.yields.borrow_rate(protocol, debt_asset) if self.yields is not None else None
         if rate is None:
             return None, ""
         reward = f", borrowers also earn {rate.reward:.2%} in rewards" if rate.reward else ""

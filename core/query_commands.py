@@ -64,16 +64,16 @@ class QueryCommands:
         section = views.borrowing(val, target)
         kind, level = target or ("hf", val.levels[0])
         room = val.capacity_to(kind, level)
-        limit = risk.borrowing_power(val.exposure) - risk.debt_value(val.exposure)
+        limit = risk.capacity_to_max_ltv(val.exposure)
         label = views.target_label(val, kind, level)
+        max_ltv = fmt_pct(risk.max_ltv(val.exposure))
         if room <= 0:
             words = f"You are already past the {label}: borrowing more is not advised."
-        elif room > limit > 0:
-            # A lender refuses new debt past its max LTV, even where the target would allow more.
-            words = (f"You can borrow {views.in_units(val, limit)} more: the lender's borrow limit "
-                     f"({fmt_pct(risk.max_ltv(val.exposure))} LTV) comes before the {label}.")
+        elif limit <= 0:
+            words = f"The lender would refuse more borrowing: the position is past its borrow limit ({max_ltv} LTV)."
         elif room > limit:
-            words = f"The lender would refuse more borrowing: the position is past its borrow limit ({fmt_pct(risk.max_ltv(val.exposure))} LTV)."
+            # A lender refuses new debt past its max LTV, even where the target would allow more.
+            words = f"You can borrow {views.in_units(val, limit)} more: the lender's borrow limit ({max_ltv} LTV) comes before the {label}."
         else:
             words = f"You can borrow {views.in_units(val, room)} more and keep the {label}."
         health = Line("Health factor now", f"{fmt_hf(val.hf)} · {views.STATUS[val.severity]}")

@@ -190,7 +190,7 @@ def borrowing(val: Valuation, target: tuple[str, float] | None = None) -> Sectio
         lines.append(Line("To the borrow limit", f"over it by {in_units(val, -headroom)}: the lender would refuse more borrowing"))
     kind, value = target or ("hf", val.levels[0])
     room = val.capacity_to(kind, value)
-    past_limit = " (past the lender's borrow limit)" if room > max(headroom, 0) else ""
+    past_limit = " (past the lender's borrow limit)" if room > risk.capacity_to_max_ltv(e) else ""
     lines.append(Line(f"Keeping {target_label(val, kind, value)}", f"{in_units(val, room)} more{past_limit}"))
     return Section("You can borrow", tuple(lines))
 

@@ -157,12 +157,20 @@ class YieldBook:
         pools, as_of, origin, note = self._data()
         return YieldAnswer(rank_pools(pools, names_for(asset, self.registry), **filters), as_of, origin, note)
 
-    async def borrow_rate(self, protocol: str, asset: str) -> BorrowRate | None:
-        """The current variable borrow rate of `asset` at a lender DefiLlama covers, or None (no such data, or none yet)."""
+    async def refresh_if_due(self) -> None:
+        """Fetch first when the cache is older than REFRESH_SECONDS (and the last failure is not too recent)."""
+        await self._refresh_if_due()
+
+    def provenance(self) -> YieldAnswer:
+        """Where the data comes from now, without pools (for a footer); never touches the network."""
+        _, as_of, origin, note = self._data()
+        return YieldAnswer([], as_of, origin, note)
+
+    def borrow_rate(self, protocol: str, asset: str) -> BorrowRate | None:
+        """The variable borrow rate of `asset` at a lender DefiLlama covers, from the cache, or None (no such data)."""
         project = LENDING_PROJECTS.get(protocol)
         if project is None:
             return None
-        await self._refresh_if_due()
         pools, as_of, origin, _ = self._data()
         if origin == "bundled":
             return None  # the 2022 snapshot has no borrow rates, and 2022's would mislead anyway

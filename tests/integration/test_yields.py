@@ -415,14 +415,15 @@ def test_borrow_rates_keep_good_records_and_skip_garbage():
 
 
 async def test_borrow_rate_of_a_preset_comes_from_its_ethereum_market(book, clock):
-    rate = await book.borrow_rate("aave-v3", "usdc")
+    await book.refresh_if_due()
+    rate = book.borrow_rate("aave-v3", "usdc")
     assert rate.apr == pytest.approx(0.053)
     assert (rate.reward, rate.pool.project, rate.origin, rate.as_of) == (0.0, "aave-v3", "live", clock.now)
-    assert (await book.borrow_rate("aave-v3", "ETH")).apr == pytest.approx(0.026)  # WETH on Ethereum, not Arbitrum's 9.9 %
-    compound = await book.borrow_rate("compound-v3", "USDC")
+    assert book.borrow_rate("aave-v3", "ETH").apr == pytest.approx(0.026)  # WETH on Ethereum, not Arbitrum's 9.9 %
+    compound = book.borrow_rate("compound-v3", "USDC")
     assert (compound.apr, compound.reward) == pytest.approx((0.061, 0.004))
-    assert await book.borrow_rate("morpho", "USDC") is None  # one rate per market: not guessed
-    assert await book.borrow_rate("aave-v3", "DAI") is None
+    assert book.borrow_rate("morpho", "USDC") is None  # one rate per market: not guessed
+    assert book.borrow_rate("aave-v3", "DAI") is None
 
 
 @pytest.mark.parametrize("fault", ["500", "garbage"])
@@ -431,14 +432,14 @@ async def test_a_failed_borrow_fetch_keeps_the_pools(book, llama, store, fault):
     state.borrow_fault = fault
     answer = await book.answer("USDC")
     assert answer.origin == "live" and answer.pools
-    assert await book.borrow_rate("aave-v3", "USDC") is None
+    assert book.borrow_rate("aave-v3", "USDC") is None
 
 
 async def test_borrow_rates_survive_in_the_cache_and_never_come_from_2022(book, store, clock, registry):
     await book.refresh()
     again = YieldBook(store, None, clock, registry)
-    assert (await again.borrow_rate("aave-v3", "USDC")).apr == pytest.approx(0.053)
-    assert await YieldBook(Store(store.path.parent / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
+    assert again.borrow_rate("aave-v3", "USDC").apr == pytest.approx(0.053)
+    assert YieldBook(Store(store.path.parent / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
 
 
 async def test_describe_says_where_yield_data_comes_from(book, llama, clock):
