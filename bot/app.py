@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import signal
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from core.assets import AssetRegistry
-from core.backup import running_lock
+from core.backup import copy_database, running_lock
 from core.config import Settings
 from core.delivery import Dispatcher
 from core.monitor import Monitor
@@ -164,15 +162,8 @@ def replay_database(main: Path, resume: bool) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")  # renamed into place only when complete
-    partial.unlink(missing_ok=True)
-    target = sqlite3.connect(partial)
     if main.exists():
-        source = sqlite3.connect(main)
-        source.backup(target)
-        source.close()
-    target.close()
-    os.replace(partial, path)
+        copy_database(main, path)  # SQLite's online backup, renamed into place only when complete
     return path
 
 

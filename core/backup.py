@@ -54,7 +54,7 @@ def verify(path: Path) -> dict[str, int]:
         conn.close()
 
 
-def _copy(source: Path, target: Path) -> None:
+def copy_database(source: Path, target: Path) -> None:
     """SQLite's online backup into a temporary file, renamed into place only once complete."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -75,7 +75,7 @@ def backup(db_path: Path, target: Path) -> dict[str, int]:
     """Copy the live database to `target` (safe while the bot runs) and verify the copy."""
     verify(db_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _copy(db_path, target)
+    copy_database(db_path, target)
     return verify(target)
 
 
@@ -84,9 +84,9 @@ def restore(source: Path, db_path: Path) -> dict[str, int]:
     counts = verify(source)
     with running_lock(db_path):
         if db_path.exists():
-            _copy(db_path, db_path.with_name(db_path.name + ".before-restore"))
+            copy_database(db_path, db_path.with_name(db_path.name + ".before-restore"))
         for suffix in ("-wal", "-shm"):
             Path(str(db_path) + suffix).unlink(missing_ok=True)
-        _copy(source, db_path)
+        copy_database(source, db_path)
     verify(db_path)
     return counts
