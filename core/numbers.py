@@ -23,7 +23,7 @@ _SUFFIX = {"k": Decimal(1_000), "m": Decimal(1_000_000), "b": Decimal(1_000_000_
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-def _explain(token: str) -> str:
+def _explain(token: str, wanted: str = "an amount (try 15000, 15,000.5, 15k or 1.5m)") -> str:
     shown = token if len(token) <= MAX_TOKEN else token[:MAX_TOKEN] + "…"
     low = token.lower().lstrip("+-")
     if low in ("nan", "snan", "inf", "infinity"):
@@ -34,7 +34,7 @@ def _explain(token: str) -> str:
         return f"{shown!r}: please type digits 0-9."
     if "e" in low and any(c.isdigit() for c in low):
         return f"{shown!r}: write the number out (like 15000 or 15k), without exponents."
-    return f"{shown!r} is not an amount (try 15000, 15,000.5, 15k or 1.5m)."
+    return f"{shown!r} is not {wanted}."
 
 
 def looks_like_amount(token: str) -> bool:
@@ -69,10 +69,10 @@ def parse_amount(token: str) -> Decimal:
         return exact if value == value.to_integral() else value
 
 
-def parse_decimal(token: str, *, signed: bool = False) -> Decimal:
+def parse_decimal(token: str, *, signed: bool = False, wanted: str = "a number (like 1.5)") -> Decimal:
     """A plain decimal such as 1.5 or -30 (no exponent, no separators)."""
     if len(token) > MAX_TOKEN or not _PLAIN.fullmatch(token):
-        raise InvalidAmount(_explain(token))
+        raise InvalidAmount(_explain(token, wanted))
     if not signed and token.startswith(("+", "-")):
         raise InvalidAmount(f"{token!r}: give a number without a sign.")
     return Decimal(token)
@@ -81,7 +81,7 @@ def parse_decimal(token: str, *, signed: bool = False) -> Decimal:
 def parse_percent(token: str, *, signed: bool = False) -> Decimal:
     """'80%' or '80' -> Decimal('0.8'); with signed=True '-30%' -> Decimal('-0.3')."""
     body = token[:-1] if token.endswith("%") else token
-    return parse_decimal(body, signed=signed) / 100
+    return parse_decimal(body, signed=signed, wanted=f"a percentage (like {'-30%' if signed else '5.2%'})") / 100
 
 
 # ---------------------------------------------------------------- formatting

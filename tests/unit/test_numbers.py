@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidAmount
-from core.numbers import fmt_amount, fmt_hf, parse_amount
+from core.numbers import fmt_amount, fmt_hf, parse_amount, parse_decimal, parse_percent
 
 
 def test_a_number_just_under_the_limit_is_not_rounded_up_to_it():
@@ -44,3 +44,12 @@ def test_tiny_amounts_keep_their_significant_digits():
     assert fmt_amount(Decimal("0.000000012345678912")) == "0.000000012345679"
     assert fmt_amount(Decimal("0.12345678912")) == "0.12345679"
     assert fmt_amount(Decimal("1234.123456789")) == "1,234.12345679"
+
+
+def test_a_bad_percentage_or_number_is_named_for_what_was_wanted():
+    with pytest.raises(InvalidAmount, match=r"'abc' is not a percentage \(like 5.2%\)"):
+        parse_percent("abc")
+    with pytest.raises(InvalidAmount, match=r"'x' is not a number \(like 1.5\)"):
+        parse_decimal("x")
+    with pytest.raises(InvalidAmount, match=r"'ten' is not an amount \(try 15000"):
+        parse_amount("ten")
