@@ -323,7 +323,12 @@ class Store:
 
     def assets_in_use(self) -> list[str]:
         """Every asset held or owed in any position (what the scheduler prices)."""
-        return [row[0] for row in self.db.execute("SELECT DISTINCT asset FROM legs ORDER BY asset")]
+        # A skip scan: one index seek per distinct asset. SELECT DISTINCT walks every leg's index entry,
+        # 150 ms a price tick at a million positions, for some fifty names.
+        return [row[0] for row in self.db.execute(
+            "WITH RECURSIVE held(asset) AS (SELECT min(asset) FROM legs UNION ALL "
+            "SELECT (SELECT min(asset) FROM legs WHERE asset > held.asset) FROM held WHERE held.asset IS NOT NULL) "
+            "SELECT asset FROM held WHERE asset IS NOT NULL")]
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for /status and tests)."""

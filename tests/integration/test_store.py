@@ -128,3 +128,13 @@ def test_changing_alert_settings_reads_and_writes_in_one_transaction(store):
         other.close()
     assert slipped_in == [False]
     assert store.alert_settings(position) == {"warn": 1.8, "critical": 1.4, "enabled": False, "snoozed_until": 0.0}
+
+
+def test_assets_in_use_are_every_distinct_asset_held_or_owed(tmp_path):
+    store = Store(tmp_path / "bot.db")
+    assert store.assets_in_use() == []
+    add(store)
+    store.add_position(BOB, "ledn", "loan", (Leg("BTC", Decimal("1")), Leg("ETH", Decimal("2"))), (Leg("USD", Decimal("100")),),
+                       Overrides(), None)
+    assert store.assets_in_use() == ["BTC", "ETH", "USD", "USDC"]
+    store.close()
