@@ -206,6 +206,7 @@ class Dispatcher:
     def _load(self, queues: dict[str, deque[OutboxRow]], heads: dict[str, list], known: dict[int, str]) -> None:
         """Queue every due row not queued yet (oldest first within a chat; chats by urgency per platform)."""
         self.outbox.expire(time.time())
+        self.outbox.prune(time.time())
         for row in self.outbox.pending(time.time(), {n.platform for n in self.notifiers}):
             if known.get(row.id) == row.notice.chat.key or not self.notifier_for(row.notice.chat):
                 continue  # already queued (a row whose chat moved comes back under its new key)

@@ -15,6 +15,9 @@ from .store import Store
 
 EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
 MAX_ATTEMPTS = 8  # failed sends of one row before it is dead-lettered
+KEEP_SENT = 7 * 86400  # sent rows are kept a week (for /status and an admin's look), then deleted
+KEEP_DEAD = 30 * 86400  # dead letters a month: /status shows them and an admin may want to look
+PRUNE_EVERY = 3600  # the delete scans every finished row, so at most hourly
 _REF = re.compile(r"(#|W)(\d+)")  # how a message item names a position: "#3 (main)", "W2 (alice's #1)"
 
 
@@ -36,6 +39,7 @@ class Outbox:
     def __init__(self, store: Store):
         self.store = store
         self.db = store.db
+        self._pruned_at: float | None = None
 
     # ---------------------------------------------------------------- writing (inside a caller's transaction)
 
@@ -137,6 +141,20 @@ class Outbox:
             cursor = db.execute(
                 "UPDATE outbox SET status = 'dead', last_error = 'expired: not delivered within 12 h' "
                 "WHERE status = 'pending' AND created_at < ?", [now - EXPIRE_AFTER])
+            return cursor.rowcount
+
+    def prune(self, now: float) -> int:
+        """Delete sent rows older than KEEP_SENT and dead ones older than KEEP_DEAD (at most hourly); returns how many.
+
+        The newest row always stays, so SQLite never hands out an id (and so an alert id) a second time.
+        """
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM outbox WHERE id < (SELECT max(id) FROM outbox) AND ((status = 'sent' AND created_at < ?) "
+                "OR (status = 'dead' AND created_at < ?))", [now - KEEP_SENT, now - KEEP_DEAD])
             return cursor.rowcount
 
     def disable_destination(self, chat: ChatRef, reason: str, now: float) -> int:

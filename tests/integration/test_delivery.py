@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import pytest
 
 from core.delivery import ChatMoved, Dispatcher, Limiter, MaybeDelivered, RetryLater, Rule, Undeliverable
 from core.models import ChatRef
 from core.notices import AlertItem, Notice
-from core.outbox import MAX_ATTEMPTS
+from core.outbox import KEEP_DEAD, KEEP_SENT, MAX_ATTEMPTS, PRUNE_EVERY, Outbox
 from tests.conftest import actor, group_actor
 from tests.fakes import FakeNotifier
 
@@ -268,3 +269,18 @@ async def test_disabling_a_group_and_telling_its_members_cannot_be_split(bot):
     assert bot.outbox.disabled_destinations() == [(group.key, "Forbidden: bot was kicked from the group chat")]
     [(chat, told)] = notifier.sent
     assert chat == ChatRef("telegram", "alice") and told.items[0].kind == "disabled"
+
+
+async def test_finished_rows_are_pruned_hourly_and_ids_are_never_reused(bot):
+    old = enqueue(bot, notice(A, 1.1), notice(B, 1.1), notice(A, 1.1))
+    await Dispatcher(bot.outbox, [FakeNotifier()]).deliver()
+    bot.outbox.dead(old[2], "test")
+    now = time.time()
+    bot.store.db.execute("UPDATE outbox SET created_at = ?", [now - KEEP_SENT - 60])
+    outbox = Outbox(bot.store)  # the dispatcher's own outbox already pruned this hour
+    assert outbox.prune(now) == 2  # both sent rows; a dead letter is kept a month
+    assert [status_of(bot, r) is None for r in old] == [True, True, False]
+    assert outbox.prune(now + KEEP_DEAD) == 0  # not again within the hour
+    assert outbox.prune(now + KEEP_DEAD + PRUNE_EVERY) == 0  # the dead letter is old now, but the newest row stays
+    [new] = enqueue(bot, notice(A, 1.1))
+    assert new > old[2]  # so a new message never gets an old alert id
