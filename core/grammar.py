@@ -5,6 +5,7 @@ Every rejection is a UsageError carrying the command's usage line; nothing here 
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from decimal import Decimal
@@ -110,6 +111,9 @@ class Parser(WarningGrammar, AnalysisGrammar):
         while i < len(args) and args[i].lower() not in _KEYWORDS:
             token = args[i]
             if not looks_like_amount(token) and i + 1 < len(args) and looks_like_amount(args[i + 1]):
+                typo = difflib.get_close_matches(token.lower(), _KEYWORDS, n=1, cutoff=0.75)
+                if typo:  # '10 ETH borow 15000 USDC': a misspelt keyword, not an asset put first
+                    raise UsageError(f"Did you mean '{typo[0]}' instead of '{token}'?")
                 raise UsageError(f"Put the amount before the asset: '{args[i + 1]} {token}'.")
             amount = parse_amount(token)
             if i + 1 >= len(args) or args[i + 1].lower() in _KEYWORDS:

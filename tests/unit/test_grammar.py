@@ -167,3 +167,10 @@ def test_unknown_asset_says_which(parse):
 def test_unknown_command(parse):
     with pytest.raises(UnknownCommand):
         parse("/frobnicate 1")
+
+
+def test_a_misspelt_keyword_is_named_not_taken_for_an_asset(parse):
+    with pytest.raises(UsageError, match="Did you mean 'borrow' instead of 'borow'"):
+        parse("/add 10 ETH borow 15000 USDC on aave-v3")
+    with pytest.raises(UsageError, match="Put the amount before the asset: '10 ETH'"):
+        parse("/add ETH 10 on aave-v3")
