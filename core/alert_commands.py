@@ -6,12 +6,22 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from . import views
+from .alerts import Policy
 from .commands import COMMANDS, Command
 from .errors import InvalidAmount, NotPermitted, UsageError
 from .models import Actor, Position
 from .numbers import fmt_hf, fmt_pct
 from .replies import Line, Reply, Section, paragraph
 from .valuation import levels
+
+
+def _span(seconds: float) -> str:
+    """A pause in words: '45 min', '12 h', '2 d'."""
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 86400:g} d"
 
 
 def _when(ts: float) -> str:
@@ -81,10 +91,12 @@ class AlertCommands:
             return self._alerts_overview(actor)
         position = await self._editable(actor, cmd, "change warning settings for")
         if cmd.confirmed:
-            self.store.update_alert_settings(position, warn=None, critical=None)
+            self.store.update_alert_settings(position, warn=None, critical=None, remind_cap=None)
         elif cmd.switch is not None:
             self.store.update_alert_settings(position, enabled=cmd.switch)
-        elif cmd.warn is not None or cmd.critical is not None:
+        if cmd.remind is not None:
+            self.store.update_alert_settings(position, remind_cap=float(cmd.remind))
+        if cmd.warn is not None or cmd.critical is not None:
             warn, critical, _ = self._thresholds(position)
             if cmd.warn is not None:
                 warn = self._as_hf(position, cmd.warn, cmd.percent)
@@ -106,11 +118,19 @@ class AlertCommands:
         settings = self.store.alert_settings(position)
         on = settings["enabled"] and self.store.alerts_enabled(position.owner)
         lines = [Line("Thresholds", self._in_terms(position, warn, critical) + ("" if custom else " (defaults)")),
+                 Line("Reminders", self._reminders(settings["remind_cap"])),
                  Line("Warnings", "on" if on else "off")]
         if settings["snoozed_until"] > self.clock.time():
             lines.append(Line("Snoozed until", _when(settings["snoozed_until"])))
         ref = f"W{watch}" if watch is not None else position.ref
         return Reply(f"Warnings for {ref}", (Section(None, tuple(lines)),))
+
+    @staticmethod
+    def _reminders(cap: float | None) -> str:
+        """How reminders pace themselves for a position with this cap (None: the default)."""
+        limit = Policy.remind_cap if cap is None else cap
+        return (f"in danger after 60 min, liquidatable after 15 min, each pause then twice the last, up to "
+                f"{_span(limit)}{'' if cap is not None else ' (default; /alerts ID remind 4h changes it)'}")
 
     def _alerts_overview(self, actor: Actor) -> Reply:
         owner = self._owner(actor)
@@ -128,7 +148,8 @@ class AlertCommands:
             lines.append(Line(p.ref, f"{self._in_terms(p, warn, critical)}{'' if custom else ' (defaults)'} · {state}"))
         master = "on" if self.store.alerts_enabled(owner) else "OFF for every position (/alerts on)"
         return Reply("Warning settings", (Section(None, tuple(lines)),),
-                     footer=f"Warnings: {master}. Reminders every 60 min in danger, every 15 min when liquidatable.")
+                     footer=f"Warnings: {master}. Reminders in danger after 60 min, when liquidatable after 15 min, "
+                            f"then each pause twice the last, up to {_span(Policy.remind_cap)} unless set per position.")
 
     async def _cmd_snooze(self, actor: Actor, cmd: Command) -> Reply:
         now = self.clock.time()

@@ -1,8 +1,9 @@
 """Alert rules for one position: levels, hysteresis, reminders, snooze and mute, as a pure function.
 
 Levels: 0 ok, 1 warning (HF below warn), 2 danger (below critical), 3 liquidatable (below 1).
-A worse level is announced at once; while in danger or liquidatable a reminder repeats (60 and
-15 minutes); going back needs the health factor to clear the boundary by a recovery margin, so a
+A worse level is announced at once; while in danger or liquidatable a reminder repeats, first
+after 60 or 15 minutes, then each pause twice the last (15, 30 min, 1 h, 2 h ...) up to a cap,
+12 h unless the owner set another; a worse level starts the pace again; going back needs the health factor to clear the boundary by a recovery margin, so a
 price flapping on a threshold announces one crossing, not one per tick; reaching ok after an
 announcement sends "back to safe", which closes the episode.
 
@@ -30,10 +31,22 @@ class Policy:
     rearm_margin: float = 0.02  # HF must clear a boundary by 2 % before a level is left
     remind_danger: float = 3600.0
     remind_liquidatable: float = 900.0
+    remind_cap: float = 12 * 3600.0  # the longest pause between reminders, unless the owner sets another
 
     def reminder_interval(self, level: int) -> float | None:
-        """Seconds between reminders at this level (None: no reminders)."""
+        """Seconds before the first reminder at this level (None: no reminders)."""
         return {DANGER: self.remind_danger, LIQUIDATABLE: self.remind_liquidatable}.get(level)
+
+
+def reminder_pause(first: float, since: float, last_sent: float, cap: float) -> float:
+    """The pause before the next reminder: each is twice the one before (15, 30, 60 min ...), at most `cap`.
+
+    Stateless: after reminders at since+15, +45, +105 min, the time told so far plus the first
+    pause is the doubled pause (105 + 15 = 120), so nothing new needs storing. A last message
+    within the first pause of the level's start was its announcement: the first pause follows.
+    """
+    told_for = last_sent - since
+    return first if told_for < first else min(cap, told_for + first)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ def decide(
     policy: Policy = Policy(),
     snoozed: bool = False,
     muted: bool = False,
+    remind_cap: float | None = None,
 ) -> tuple[AlertState, str | None]:
     """The new state and the message to send: "worse", "reminder", "safe" or None."""
     raw = level_of(hf, warn, danger)
@@ -86,8 +100,9 @@ def decide(
 
     if level == OK and told > OK and not muted:  # recovered while muted: the all-clear is still owed
         return AlertState(OK, state.since, now, OK), "safe"
-    interval = policy.reminder_interval(level)
-    if interval is not None and not (muted or snoozed) and now - state.last_sent >= interval:
+    first = policy.reminder_interval(level)
+    cap = policy.remind_cap if remind_cap is None else remind_cap
+    if first is not None and not (muted or snoozed) and now - state.last_sent >= reminder_pause(first, state.since, state.last_sent, cap):
         # A level never announced (first seen there, or entered while snoozed) is news, not a reminder.
         return AlertState(level, state.since, now, max(told, level)), "reminder" if told >= level else "worse"
     return state, None

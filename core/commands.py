@@ -64,9 +64,9 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("protocols", "/protocols [LENDER]", "the lender presets, their parameters and dates", ("/protocols maker",)),
         CommandSpec(
             "alerts",
-            "/alerts [on|off]  or  /alerts ID [warn 1.6] [critical 1.25] | on | off | reset",
+            "/alerts [on|off]  or  /alerts ID [warn 1.6] [critical 1.25] [remind 12h] | on | off | reset",
             "your warning settings; thresholds per position (health factor, or % in the lender's metric)",
-            ("/alerts", "/alerts 1 warn 1.6 critical 1.25", "/alerts 2 warn 70% critical 75%", "/alerts off"),
+            ("/alerts", "/alerts 1 warn 1.6 critical 1.25", "/alerts 2 warn 70% critical 75%", "/alerts 1 remind 4h", "/alerts off"),
         ),
         CommandSpec("snooze", "/snooze ID|all 2h  or  /snooze ID off", "quiet warnings for a while (liquidation still reaches you)",
                     ("/snooze 1 2h", "/snooze all 30m", "/snooze 1 off")),
@@ -144,5 +144,6 @@ class Command:
     critical: Decimal | None = None
     percent: bool = False  # thresholds given in the lender's metric (LTV % or CR %)
     seconds: int | None = None
+    remind: int | None = None  # /alerts: the longest pause between reminders, in seconds
     everything: bool = False  # "all"
     options: tuple[tuple[str, object], ...] = ()  # named extras: yield filters, /il prices and range

@@ -96,7 +96,8 @@ class Evaluator:
         specs = {"row_id": (np.int64, 0), "alive": (bool, False), "warn": (np.float64, 1.5), "danger": (np.float64, 1.2),
                  "num": (np.float64, 0.0), "den": (np.float64, 0.0), "level": (np.int8, UNKNOWN),
                  "since": (np.float64, 0.0), "last_sent": (np.float64, 0.0), "told": (np.int8, 0),
-                 "snoozed_until": (np.float64, 0.0), "muted": (bool, False)}
+                 "snoozed_until": (np.float64, 0.0), "muted": (bool, False),
+                 "remind_cap": (np.float64, self.policy.remind_cap)}
         for name, (dtype, fill) in specs.items():
             grown = np.full(capacity, fill, dtype)
             if hasattr(self, name):
@@ -118,7 +119,8 @@ class Evaluator:
     # ---------------------------------------------------------------- positions
 
     def put(self, row_id: int, collateral: list[tuple[str, float]], debt: list[tuple[str, float]], warn: float, danger: float,
-            state: AlertState = AlertState(), snoozed_until: float = 0.0, muted: bool = False) -> None:
+            state: AlertState = AlertState(), snoozed_until: float = 0.0, muted: bool = False,
+            remind_cap: float | None = None) -> None:
         """Add a position, or replace its legs and options (weights: amount * LT; debt amounts)."""
         i = self.index.get(row_id)
         if i is None:
@@ -132,6 +134,7 @@ class Evaluator:
             self._drop_legs(i)
         self.alive[i] = True
         self.warn[i], self.danger[i], self.snoozed_until[i], self.muted[i] = warn, danger, snoozed_until, muted
+        self.remind_cap[i] = self.policy.remind_cap if remind_cap is None else remind_cap
         for legs, items in ((self.coll, collateral), (self.debt, debt)):
             for symbol, w in items:
                 a = self.asset_index(symbol)
@@ -260,8 +263,12 @@ class Evaluator:
         high = level >= DANGER
         if high.any():
             quiet = muted | (self.snoozed_until[sel] > now)  # reminders wait out a snooze
-            interval = np.where(level == 2, p.remind_danger, p.remind_liquidatable)
-            need |= high & ~quiet & (now - self.last_sent[sel] >= interval)
+            first = np.where(level == 2, p.remind_danger, p.remind_liquidatable)
+            last_sent = self.last_sent[sel]
+            # alerts.reminder_pause over arrays: each pause twice the last, up to the position's cap
+            told_for = last_sent - self.since[sel]
+            pause = np.where(told_for < first, first, np.minimum(self.remind_cap[sel], told_for + first))
+            need |= high & ~quiet & (now - last_sent >= pause)
         if pick is not None:
             need &= pick
         decisions = []
@@ -270,10 +277,11 @@ class Evaluator:
             rows = where[js]  # pull the few rows needed out of the arrays once, as Python values
             columns = zip(js.tolist(), self.row_id[rows].tolist(), level[js].tolist(), self.since[rows].tolist(),
                           self.last_sent[rows].tolist(), self.told[rows].tolist(), hf[js].tolist(), warn[js].tolist(),
-                          danger[js].tolist(), (self.snoozed_until[rows] > now).tolist(), self.muted[rows].tolist())
-            for _, row_id, lvl, since, last_sent, told, h, w, d, snoozed, muted in columns:
+                          danger[js].tolist(), (self.snoozed_until[rows] > now).tolist(), self.muted[rows].tolist(),
+                          self.remind_cap[rows].tolist())
+            for _, row_id, lvl, since, last_sent, told, h, w, d, snoozed, muted, cap in columns:
                 state = AlertState(lvl, since, last_sent, told)
-                new, message = decide(state, h, w, d, now, p, snoozed, muted)
+                new, message = decide(state, h, w, d, now, p, snoozed, muted, cap)
                 if new != state or message:
                     decisions.append(Decision(row_id, new, message, h))
         self.fresh.clear()

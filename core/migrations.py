@@ -175,8 +175,44 @@ def _borrow_rates_from_lending_data(db: Database) -> None:
     )
 
 
-def migrate(db: Database) -> list[str]:
+@migrations(name="0006_reminder_cap_watch_numbers_buttons")
+def _reminder_cap_watch_numbers_buttons(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE alert_settings ADD COLUMN remind_cap REAL;
+        ALTER TABLE destinations ADD COLUMN next_watch INTEGER NOT NULL DEFAULT 1;
+        UPDATE destinations SET next_watch = coalesce((SELECT max(number) + 1 FROM watches w
+                                                        WHERE w.chat_key = destinations.chat_key), 1);
+        CREATE TABLE buttons (
+            token TEXT PRIMARY KEY,
+            chat_key TEXT NOT NULL,
+            message_id TEXT,
+            command TEXT,
+            presser TEXT,
+            position_id INTEGER,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX buttons_expiry ON buttons(expires_at);
+        """
+    )
+
+
+class NewerDatabase(Exception):
+    """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
+
+
+def check_known(db: Database, where: str = "the database") -> None:
+    """Refuse a database that a newer version migrated: every command would then fail on a schema it does not know."""
+    known = [m.name for m in migrations._migrations]
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        raise NewerDatabase(f"{where} was written by a newer collateral-bot (it has migration {unknown[-1]}; "
+                            f"this version knows up to {known[-1]}): upgrade collateral-bot, or restore an older backup")
+
+
+def migrate(db: Database, where: str = "the database") -> list[str]:
     """Apply pending migrations; returns the names applied. Safe to re-run after a crash."""
+    check_known(db, where)
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
     return pending

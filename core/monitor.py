@@ -69,7 +69,7 @@ class Monitor:
         legs = db.conn.execute("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id")
         rows = db.conn.execute(
             "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
-            "a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
+            "a.level, a.since, a.last_sent, a.told, s.remind_cap FROM positions p JOIN owners o ON o.key = p.owner_key "
             "LEFT JOIN alert_settings s ON s.position_id = p.id LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
         )
         count = 0
@@ -82,7 +82,7 @@ class Monitor:
                 (debt if leg[1] == "debt" else coll).append((leg[2], leg[3]))
                 leg = legs.fetchone()
             state = AlertState(r[9], r[10], r[11], r[12]) if r[9] is not None else AlertState()
-            if self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], state):
+            if self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], state, r[13]):
                 count += 1
         for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
             if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
@@ -91,7 +91,7 @@ class Monitor:
         return count
 
     def _put(self, row_id, protocol, market, overrides, coll, debt, warn, critical, enabled, snoozed_until, owner_enabled,
-             state: AlertState | None = None) -> bool:
+             state: AlertState | None = None, remind_cap: float | None = None) -> bool:
         terms = self._terms_for(Card(row_id, None, 0, None, protocol, market, overrides or "{}", tuple(coll), tuple(debt)))
         if terms is None or not coll:
             self.evaluator.remove(row_id)
@@ -107,6 +107,7 @@ class Monitor:
             state or AlertState(),
             snoozed_until or 0.0,
             not ((enabled if enabled is not None else 1) and owner_enabled),
+            remind_cap,
         )
         return True
 
@@ -116,8 +117,8 @@ class Monitor:
         """Reload one position (added, changed, new thresholds, snoozed, muted)."""
         db = self.store.db
         r = db.execute(
-            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until "
-            "FROM positions p JOIN owners o ON o.key = p.owner_key LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?",
+            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
+            "s.remind_cap FROM positions p JOIN owners o ON o.key = p.owner_key LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?",
             [row_id]).fetchone()
         if r is None:
             self.evaluator.remove(row_id)
@@ -125,7 +126,7 @@ class Monitor:
         coll, debt = [], []
         for side, asset, amount in db.execute("SELECT side, asset, amount FROM legs WHERE position_id = ? ORDER BY id", [row_id]):
             (debt if side == "debt" else coll).append((asset, amount))
-        self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], self.evaluator.state_of(row_id))
+        self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], self.evaluator.state_of(row_id), r[9])
 
     def position_removed(self, row_id: int) -> None:
         """Forget a deleted position."""

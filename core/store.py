@@ -49,7 +49,7 @@ class Store:
         # Alert state and the outbox must survive power loss, not only a process crash.
         self.db.execute("PRAGMA synchronous = FULL")
         self.now = now
-        migrate(self.db)
+        migrate(self.db, str(path))
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -247,23 +247,24 @@ class Store:
             )
 
     def alert_settings(self, position: Position) -> dict:
-        """warn, critical (None: the lender's defaults), enabled, snoozed_until."""
-        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until FROM alert_settings WHERE position_id = ?",
+        """warn, critical (None: the lender's defaults), enabled, snoozed_until, remind_cap (None: the default)."""
+        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until, remind_cap FROM alert_settings WHERE position_id = ?",
                               [position.row_id]).fetchone()
         if row is None:
-            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0}
-        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3]}
+            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0, "remind_cap": None}
+        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3], "remind_cap": row[4]}
 
     def update_alert_settings(self, position: Position, **fields) -> None:
-        """Change some of a position's alert options (warn, critical, enabled, snoozed_until)."""
+        """Change some of a position's alert options (warn, critical, enabled, snoozed_until, remind_cap)."""
         with self.transaction() as db:  # read, merge, write: another writer must not slip in between
             current = self.alert_settings(position)
             current.update(fields)
             db.execute(
-                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until, remind_cap) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
-                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until",
-                [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"]],
+                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until, remind_cap = excluded.remind_cap",
+                [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"],
+                 current["remind_cap"]],
             )
 
     def borrow_apr(self, position: Position) -> float | None:

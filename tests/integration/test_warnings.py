@@ -251,3 +251,27 @@ async def test_a_degraded_notice_is_not_lost_to_a_failed_commit(bot):
     assert bot.queued() == []
     await bot.tick()
     assert outage_notes(bot, ALICE_DM) == [("degraded", "ETH")]
+
+
+async def test_reminders_back_off_and_alerts_sets_their_cap(bot):
+    """A position liquidatable for a day: reminders at 15, 30, 60 min ... not 96 of them; /alerts ID remind 1h caps the pause."""
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    reply = await add(bot, ALICE, "/alerts 2 remind 1h")
+    assert "up to 1 h" in str(reply.sections)
+    await bot.tick(ETH=3000)
+    await bot.tick(ETH=1700)  # both liquidatable
+    counts = {"#1": 0, "#2": 0}
+    for _ in range(24 * 4):  # a day in 15-minute ticks
+        await bot.tick(900, ETH=1700)
+    for kind, _, ref in items_for(bot, ALICE_DM):
+        if kind == "reminder":
+            counts[ref] += 1
+    # #1: after 15, 30, 60 min, 2, 4, 8 h (15.75 h in all; the next would come 12 h later) = 6
+    # #2: 15, 30, 60, then hourly for the rest of the day (1.75 h + 22) = 25
+    assert counts == {"#1": 6, "#2": 25}
+    await add(bot, ALICE, "/alerts 2 reset")
+    assert "up to 12 h (default" in str((await add(bot, ALICE, "/alerts 2")).sections)
+    await bot.tick(900, ETH=2400)
+    await bot.tick(900, ETH=3000)
+    assert [k for k, _, _ in items_for(bot, ALICE_DM)][-1] == "safe"

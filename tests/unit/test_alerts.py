@@ -21,14 +21,15 @@ class Model:
         self.level = None  # unknown until the first look
         self.told = 0
         self.last_sent = 0.0
+        self.since = 0.0  # when the current level began
 
     def step(self, hf, now, snoozed, muted):
         level = 3 if hf < 1 else 2 if hf < CRIT else 1 if hf < WARN else 0
         if self.level is None:  # nothing is said, so nothing counts as sent
-            self.level = level
+            self.level, self.since = level, now
             return None
         if level > self.level:
-            self.level = level
+            self.level, self.since = level, now
             if muted or (snoozed and level != 3):
                 return None
             self.told, self.last_sent = max(self.told, level), now
@@ -37,7 +38,7 @@ class Model:
             m = 1 + POLICY.rearm_margin
             with_margin = 3 if hf < m else 2 if hf < CRIT * m else 1 if hf < WARN * m else 0
             if with_margin < self.level:
-                self.level = max(level, with_margin)
+                self.level, self.since = max(level, with_margin), now
                 if self.level == 0 and self.told > 0 and not muted:  # good news passes a snooze
                     self.told, self.last_sent = 0, now
                     return "safe"
@@ -45,7 +46,10 @@ class Model:
         if self.level == 0 and self.told > 0 and not muted:  # owed since it recovered while muted
             self.told, self.last_sent = 0, now
             return "safe"
-        every = {2: POLICY.remind_danger, 3: POLICY.remind_liquidatable}.get(self.level)
+        first = {2: POLICY.remind_danger, 3: POLICY.remind_liquidatable}.get(self.level)
+        # each pause is the time told so far at this level plus the first pause: 15, 30, 60 min ... up to the cap
+        told_for = self.last_sent - self.since
+        every = first and (first if told_for < first else min(POLICY.remind_cap, told_for + first))
         if every and not (muted or snoozed) and now - self.last_sent >= every:
             news = self.told < self.level  # never announced: first seen there, or entered while quiet
             self.told, self.last_sent = max(self.told, self.level), now
@@ -167,12 +171,12 @@ def test_flapping_ten_thousand_ticks_around_the_danger_threshold():
     assert [m for _, m, _ in sent] == ["worse", "reminder"]  # two hours on the line: one reminder
 
 
-def test_reminders_every_hour_in_danger_and_every_quarter_when_liquidatable():
-    _, sent = run([1.7] + [1.1] * 241, step=60.0)  # four hours in danger after the first minute
+def test_reminders_first_after_an_hour_in_danger_and_a_quarter_when_liquidatable_then_back_off():
+    _, sent = run([1.7] + [1.1] * 421, step=60.0)  # seven hours in danger after the first minute
     reminders = [t for t, m, _ in sent if m == "reminder"]
-    assert len(reminders) == 4 and all(b - a == 3600 for a, b in zip(reminders, reminders[1:]))
-    _, sent = run([1.7] + [0.9] * 61, step=60.0)
-    assert len([m for _, m, _ in sent if m == "reminder"]) == 4
+    assert [round((b - a) / 60) for a, b in zip([sent[0][0]] + reminders, reminders)] == [60, 120, 240]
+    _, sent = run([1.7] + [0.9] * 106, step=60.0)  # 1 h 45 min liquidatable: at 15, 45 and 105 min
+    assert len([m for _, m, _ in sent if m == "reminder"]) == 3
 
 
 def test_snooze_silences_but_not_liquidation():
@@ -226,3 +230,42 @@ def test_danger_entered_during_a_snooze_is_news_when_the_snooze_ends():
 def test_mute_silences_everything():
     _, sent = run([1.7, 1.1, 0.9, 0.9, 1.8], muted=True)
     assert sent == []
+
+
+def test_reminders_back_off_to_the_cap_and_a_worse_level_resets_the_pace():
+    """Liquidatable for two days, looked at every minute: 15, 30, 60 min, 2, 4, 8 h, then every 12 h."""
+    now = 1_700_000_000.0
+    state, _ = decide(AlertState(), 1.3, WARN, CRIT, now, POLICY)
+    state, message = decide(state, 1.1, WARN, CRIT, now, POLICY)
+    assert message == "worse"
+    state, message = decide(state, 0.9, WARN, CRIT, now + 60, POLICY)
+    assert message == "worse" and state.level == LIQUIDATABLE
+    entered, sent = now + 60, [now + 60]
+    for minute in range(2, 2 * 24 * 60):
+        state, message = decide(state, 0.9, WARN, CRIT, now + minute * 60, POLICY)
+        if message:
+            assert message == "reminder"
+            sent.append(now + minute * 60)
+    gaps = [round((b - a) / 60) for a, b in zip(sent, sent[1:])]
+    assert gaps[:6] == [15, 30, 60, 120, 240, 480] and set(gaps[6:]) == {720}
+    assert sent[-1] - entered < 2 * 86400 and len(sent) == 9  # not 193 at a steady 15 min
+    # a custom cap of 1 h: 15, 30, 60, 60 ...
+    state, _ = decide(AlertState(), 0.9, WARN, CRIT, now, POLICY)
+    state = AlertState(state.level, now, now, LIQUIDATABLE)
+    times = []
+    for minute in range(1, 6 * 60):
+        state, message = decide(state, 0.9, WARN, CRIT, now + minute * 60, POLICY, remind_cap=3600)
+        if message:
+            times.append(minute)
+    assert times[:5] == [15, 45, 105, 165, 225]
+
+
+def test_a_worse_level_starts_the_reminder_pace_again():
+    now = 1_700_000_000.0
+    state = AlertState(DANGER, now - 10 * 3600, now - 3 * 3600, DANGER)  # in danger for 10 h, told 3 h ago
+    state, message = decide(state, 1.1, WARN, CRIT, now, POLICY)
+    assert message is None  # the pause has grown past 3 h
+    state, message = decide(state, 0.9, WARN, CRIT, now + 60, POLICY)
+    assert message == "worse"
+    state, message = decide(state, 0.9, WARN, CRIT, now + 60 + 15 * 60, POLICY)
+    assert message == "reminder"  # liquidatable: back to 15 min
