@@ -6,29 +6,34 @@ import json
 import logging
 import sys
 
-from core.config import Secret, Settings
+from core import redact
+from core.config import Settings
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces secret values in a record's final message (PTB and httpx log URLs holding tokens)."""
+    """Replaces secret values in a record's final message (PTB and httpx log URLs holding tokens).
+
+    The secrets are core.redact's, the same list the outbox masks its stored errors with.
+    """
 
     def __init__(self, secrets: list[str]):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        redact.remember(*secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value masked now."""
+        return redact.remembered()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
+        masked = redact.scrub(message)
         if masked != message or record.exc_info:
             record.msg, record.args = masked, None
             if record.exc_info:  # tracebacks are formatted later: render and mask them now
-                text = logging.Formatter().formatException(record.exc_info)
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
+                text = redact.scrub(logging.Formatter().formatException(record.exc_info))
                 record.msg = f"{masked}\n{text}"
                 record.exc_info, record.exc_text = None, None
         return True
@@ -46,26 +51,18 @@ class JsonFormatter(logging.Formatter):
 
 
 def scrub(text: str) -> str:
-    """`text` with every secret known to the log handlers masked (for the one line printed when the bot stops)."""
-    for handler in logging.getLogger().handlers:
-        for f in handler.filters:
-            if isinstance(f, RedactingFilter):
-                for secret in f.secrets:
-                    text = text.replace(secret, "***")
-    return text
+    """`text` with every configured secret masked (for the one line printed when the bot stops)."""
+    return redact.scrub(text)
 
 
 def mask(value: str) -> None:
-    """Mask one more secret (one made up at run time) in everything logged from now on."""
-    for handler in logging.getLogger().handlers:
-        for f in handler.filters:
-            if isinstance(f, RedactingFilter) and value and value not in f.secrets:
-                f.secrets.append(value)
+    """Mask one more secret (one made up at run time) in everything written from now on."""
+    redact.remember(value)
 
 
 def setup(settings: Settings, default_level: str) -> None:
     """Log to stderr at LOG_LEVEL (or the mode's default), as text or JSON, with secrets masked in both."""
-    secrets = [v.reveal() for v in settings.__dict__.values() if isinstance(v, Secret)]
+    secrets = settings.secrets()
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -40,6 +41,17 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+DISCORD_API_VERSION = "/api/v10"  # the version discord.py 2.7 speaks
+
+
+def discord_api(root: str) -> str:
+    """A Discord REST root with its version path: 'https://host' and 'https://host/api' gain '/api/v10'."""
+    root = root.rstrip("/")
+    if re.search(r"/api/v\d+$", root):
+        return root
+    return root + ("/v10" if root.endswith("/api") else DISCORD_API_VERSION)
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,7 @@ class Settings:
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
             discord_bot_token=secret("DISCORD_BOT_TOKEN"),
             telegram_api_base_url=url("TELEGRAM_API_BASE_URL", cls.telegram_api_base_url),
-            discord_api_base_url=url("DISCORD_API_BASE_URL", cls.discord_api_base_url),
+            discord_api_base_url=discord_api(url("DISCORD_API_BASE_URL", cls.discord_api_base_url)),
             discord_gateway_url=url("DISCORD_GATEWAY_URL", cls.discord_gateway_url),
             price_sources=sources,
             coingecko_base_url=url("COINGECKO_BASE_URL", cls.coingecko_base_url),
@@ -159,6 +171,10 @@ class Settings:
             discord_guild_id=integer("DISCORD_GUILD_ID", 0, 1, 2**63) or None,
             log_level=level,
         )
+
+    def secrets(self) -> list[str]:
+        """Every configured secret's value (for masking, never for showing)."""
+        return [v.reveal() for v in self.__dict__.values() if isinstance(v, Secret)]
 
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked (for `collateral-bot config`)."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from .models import ChatRef
 from .outbox import Outbox, OutboxRow
 from .ports import Notifier
+from .redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,14 @@ class RetryLater(DeliveryError):
 
 
 class Undeliverable(DeliveryError):
-    """Permanent: the bot was blocked or removed, the chat is gone, a permission is missing."""
+    """Permanent: the bot was blocked or removed, the chat is gone, a permission is missing.
+
+    `title` is the chat's name as its members see it, when the platform still knows it.
+    """
+
+    def __init__(self, reason: str, title: str | None = None):
+        super().__init__(reason)
+        self.title = title
 
 
 class Rejected(DeliveryError):
@@ -313,7 +321,7 @@ class Dispatcher:
         except Undeliverable as err:
             self.outcomes[(chat.platform, "disabled")] += 1
             log.warning("disabling %s: %s", chat.key, err)
-            if self.outbox.disable_destination(chat, str(err), now):
+            if self.outbox.disable_destination(chat, str(err), now, err.title):
                 self._wake.set()  # the members who shared positions there were told
             queues.pop(key, None)
             return 0
@@ -332,7 +340,8 @@ class Dispatcher:
         except Exception as err:  # noqa: BLE001 - any other failure is retried with back-off
             outcome = "retried"
             log.warning("send to %s failed (attempt %d): %s", chat.key, row.attempts + 1, type(err).__name__)
-            next_ready = self._back_off(row, key, queues, now, f"{type(err).__name__}: {err}"[:200])
+            # masked before it is cut: a cut could leave part of a secret unrecognisable to the mask
+            next_ready = self._back_off(row, key, queues, now, scrub(f"{type(err).__name__}: {err}")[:200])
         else:
             self.outbox.mark_sent(row.id, time.time())
             self.sent += 1

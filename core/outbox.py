@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from sqlite_utils import Database
 
 from .models import ChatRef, Owner
+from .redact import scrub
 from .notices import AlertItem, Notice, alert_id
 from .store import Store
 
@@ -115,11 +116,13 @@ class Outbox:
 
     def mark_sent(self, row_id: int, now: float, note: str | None = None) -> None:
         """The platform accepted it."""
+        note = scrub(note)
         with self.store.transaction() as db:
             db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = ? WHERE id = ?", [now, note, row_id])
 
     def retry(self, row_id: int, at: float, error: str, count_attempt: bool = True) -> bool:
         """Try again at `at`; after MAX_ATTEMPTS failed attempts it is dead-lettered. Returns whether it will be retried."""
+        error = scrub(error)  # an exception's text may quote a URL that holds a key (ALERT_WEBHOOK_URL)
         with self.store.transaction() as db:
             attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0] + int(count_attempt)
             if attempts >= MAX_ATTEMPTS:
@@ -132,6 +135,7 @@ class Outbox:
 
     def dead(self, row_id: int, reason: str) -> None:
         """Never deliverable: keep it with the reason, for /status."""
+        reason = scrub(reason)
         with self.store.transaction() as db:
             db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", [reason, row_id])
 
@@ -157,14 +161,17 @@ class Outbox:
                 "OR (status = 'dead' AND created_at < ?))", [now - KEEP_SENT, now - KEEP_DEAD])
             return cursor.rowcount
 
-    def disable_destination(self, chat: ChatRef, reason: str, now: float) -> int:
+    def disable_destination(self, chat: ChatRef, reason: str, now: float, title: str | None = None) -> int:
         """Stop sending to a chat (blocked, kicked, gone), dead-letter what waits for it and, for a group,
         tell each member who shared a position there; returns how many were told.
 
-        One transaction: a crash cannot leave the chat disabled with its members never told.
+        One transaction: a crash cannot leave the chat disabled with its members never told. `title`
+        is the chat's name as its members see it, when the platform still told us.
         """
+        reason = scrub(reason)
         with self.store.transaction() as db:
-            db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ? WHERE chat_key = ?", [reason, now, chat.key])
+            db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ?, title = coalesce(?, title) WHERE chat_key = ?",
+                       [reason, now, title, chat.key])
             db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE chat_key = ? AND status = 'pending'",
                        [f"destination disabled: {reason}", chat.key])
             notices = self._owner_notices(db, chat, reason, now) if chat.is_group else []
