@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from core import redact
 from core.assets import AssetRegistry
 from core.backup import copy_database, running_lock
 from core.config import Settings
@@ -87,6 +88,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 record_history: bool = True, interval: float | None = None, on_commit=None) -> AsyncIterator[App]:
     """Open everything in order; close it in reverse on exit."""
     clock = clock or SystemClock()
+    redact.remember(*settings.secrets())  # masked in the database's error texts as in the logs
     interval = interval or settings.price_interval_seconds
     registry, presets = AssetRegistry.bundled(), Presets.bundled()
     with running_lock(settings.database_path):  # one bot per database: a second start says so plainly
@@ -208,6 +210,16 @@ async def run_replay(settings: Settings, user: str, start: str, speed: float, un
         chat.say(ticker.summary())
 
 
+class StartupError(Exception):
+    """A chat platform refused or failed the start; the message is one line, secrets masked."""
+
+
+def describe(err: BaseException) -> str:
+    """An exception as a short line for a person: its kind and its message, masked."""
+    text = " ".join(str(err).split())
+    return logs.scrub(f"{type(err).__name__}: {text}" if text else type(err).__name__)[:300]
+
+
 class PlatformAdmins:
     """core.ports.ChatAdmins that asks the platform a chat lives on."""
 
@@ -248,7 +260,10 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                     runner = web.AppRunner(web_app)
                     await runner.setup()
                     await web.TCPSite(runner, "0.0.0.0", settings.telegram_webhook_port).start()
-                await telegram.start(webhook, secret if webhook else None)
+                try:
+                    await telegram.start(webhook, secret if webhook else None)
+                except Exception as err:
+                    raise StartupError(f"Telegram did not start: {describe(err)}") from err
                 started.append(telegram)
                 log.info("telegram adapter started (%s)", "webhook" if webhook else "long polling")
             if settings.discord_bot_token:
@@ -256,7 +271,10 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 discord_adapter = DiscordAdapter(app.assistant, settings.discord_guild_id)
                 admins.by_platform["discord"] = DiscordAdmins()
                 app.dispatcher.notifiers.append(DiscordNotifier(discord_adapter.client))
-                await discord_adapter.start(settings.discord_bot_token.reveal())
+                try:
+                    await discord_adapter.start(settings.discord_bot_token.reveal())
+                except Exception as err:
+                    raise StartupError(f"Discord did not start: {describe(err)}") from err
                 started.append(discord_adapter)
                 log.info("discord adapter started")
             app.start()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.backup import BackupError, backup, restore
 from core.config import ConfigError, Settings
+from core.migrations import NewerDatabase
 
 from . import app, logs
 
@@ -83,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(app.run(settings, user))
     except KeyboardInterrupt:
         pass
-    except (ValueError, BackupError) as err:  # a replay window the bundle lacks; the database already in use
-        print(f"collateral-bot: {err}", file=sys.stderr)
+    except (ValueError, BackupError, NewerDatabase) as err:  # a replay window the bundle lacks; the database in use or too new
+        print(f"collateral-bot: {logs.scrub(str(err))}", file=sys.stderr)
         return 2
+    except app.StartupError as err:  # the platform refused or failed the start: one line, no traceback
+        log.debug("start failed", exc_info=err.__cause__)
+        print(f"collateral-bot: stopped: {err}", file=sys.stderr)
+        return 1
     except Exception as err:  # e.g. Telegram refusing the token, whose message quotes the token: mask it
         log.error("stopped by %s", type(err).__name__, exc_info=True)
         print(f"collateral-bot: stopped: {logs.scrub(str(err))[:300]}", file=sys.stderr)

@@ -114,6 +114,7 @@ class TelegramAdapter:
         self.assistant = assistant
         self.outbox = outbox
         self.username = ""
+        self._requests: tuple[AiohttpRequest, ...] = ()  # closed by hand when a start fails half-way
         # New messages only: an edited "/borrow 500 ..." must not borrow again.
         application.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.on_command))
         application.add_handler(CallbackQueryHandler(self.on_button))
@@ -124,17 +125,28 @@ class TelegramAdapter:
               timeout: float = 10.0) -> TelegramAdapter:
         """An Application pointed at `api_base` (the real Bot API, a self-hosted one, or an emulator)."""
         builder = (ApplicationBuilder().token(token).base_url(f"{api_base}/bot").base_file_url(f"{api_base}/file/bot")
-                   .concurrent_updates(64)
-                   .request(AiohttpRequest(32, timeout, timeout, timeout))
-                   .get_updates_request(AiohttpRequest(1, timeout, timeout, timeout)))
+                   .concurrent_updates(64))
+        requests = (AiohttpRequest(32, timeout, timeout, timeout), AiohttpRequest(1, timeout, timeout, timeout))
+        builder = builder.request(requests[0]).get_updates_request(requests[1])
         if webhook:
             builder = builder.updater(None)
-        return cls(builder.build(), assistant, outbox)
+        adapter = cls(builder.build(), assistant, outbox)
+        adapter._requests = requests
+        return adapter
 
     # ---------------------------------------------------------------- life cycle
 
     async def start(self, webhook_url: str | None = None, secret: str | None = None) -> None:
-        """Initialize, publish the command menu, then poll (or register the webhook)."""
+        """Initialize, publish the command menu, then poll (or register the webhook); a failure closes what was opened."""
+        try:
+            await self._start(webhook_url, secret)
+        except BaseException:
+            await self.stop()
+            for request in self._requests:  # PTB's shutdown skips an Application whose initialize() failed
+                await request.shutdown()
+            raise
+
+    async def _start(self, webhook_url: str | None, secret: str | None) -> None:
         await self.application.initialize()
         self.username = self.application.bot.username or ""
         await self.application.bot.set_my_commands(
@@ -151,7 +163,10 @@ class TelegramAdapter:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
-        await self.application.shutdown()
+        try:
+            await self.application.shutdown()
+        except Exception as err:  # noqa: BLE001 - shutting down anyway; the sessions are closed below
+            log.warning("telegram shutdown: %s", type(err).__name__)
 
     def webhook_route(self, secret: str) -> web.RouteDef:
         """An aiohttp route that checks Telegram's secret token and queues the update for PTB."""

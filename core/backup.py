@@ -21,8 +21,12 @@ def _lock_path(db_path: Path) -> Path:
 
 @contextmanager
 def running_lock(db_path: Path):
-    """Held by a running bot for as long as it uses the database (restore refuses to run under it)."""
+    """Held by a running bot for as long as it uses the database (restore refuses to run under it).
+
+    Taken beside the resolved file, so a symlink (or a second spelling of the path) meets the same lock.
+    """
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    db_path = db_path.resolve()
     with open(_lock_path(db_path), "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
