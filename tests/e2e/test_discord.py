@@ -371,7 +371,8 @@ async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_ap
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update(DATABASE_PATH=str(tmp_path / "bot.db"), NO_PROXY="127.0.0.1,localhost", **price_apis.env(),
                TELEGRAM_BOT_TOKEN=telegram_emu.token, TELEGRAM_API_BASE_URL=telegram_emu.root,
-               DISCORD_BOT_TOKEN=discord_emu.token, DISCORD_API_BASE_URL=discord_emu.api_base,
+               # a bare root, as the README calls it: the bot adds /api/v10 itself
+               DISCORD_BOT_TOKEN=discord_emu.token, DISCORD_API_BASE_URL=discord_emu.api_base.removesuffix("/api/v10"),
                DISCORD_GATEWAY_URL=discord_emu.gateway_url)
     proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env, cwd=tmp_path,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

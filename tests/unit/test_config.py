@@ -58,3 +58,15 @@ def test_a_discord_id_keeps_all_its_digits_and_rate_limits_are_whole_numbers():
 def test_the_alert_webhook_is_masked_like_a_secret():
     s = Settings.from_mapping({"ALERT_WEBHOOK_URL": "https://hooks.example/T000/secret-path"})
     assert "secret-path" not in str(s.describe()) and s.alert_webhook_url.reveal().endswith("secret-path")
+
+
+@pytest.mark.parametrize("given, used", [
+    ("https://discord.example", "https://discord.example/api/v10"),
+    ("https://discord.example/", "https://discord.example/api/v10"),
+    ("https://discord.example/api", "https://discord.example/api/v10"),
+    ("https://discord.example/api/v10", "https://discord.example/api/v10"),
+    ("https://discord.example/api/v9/", "https://discord.example/api/v9"),
+])
+def test_a_discord_root_gets_its_api_version(given, used, tmp_path):
+    settings = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "x.db"), "DISCORD_API_BASE_URL": given})
+    assert settings.discord_api_base_url == used
