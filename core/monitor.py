@@ -25,6 +25,7 @@ from .prices.feed import PriceFeed
 from .prices.guard import AssetState, Trust
 from .protocols import Presets, Terms
 from .store import Store
+from .text import clean_name
 from .valuation import levels
 from .views import age_text, lender_name
 
@@ -219,7 +220,7 @@ class Monitor:
                 "JOIN destinations d ON d.chat_key = w.chat_key JOIN positions p ON p.id = w.position_id "
                 f"JOIN owners o ON o.key = p.owner_key WHERE w.position_id IN ({marks}) AND d.disabled_reason IS NULL", chunk):
                 c = by_id[pid]
-                ref = f"W{number} ({owner_name or c.owner.id}'s #{c.number})"
+                ref = f"W{number} ({clean_name(owner_name) or c.owner.id}'s #{c.number})"
                 routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, f"W{number}"))
         return routes
 
@@ -239,7 +240,7 @@ class Monitor:
                 buttons = (("Details", f"/health {handle}"), ("Snooze 1h", f"/snooze {handle} 1h"),
                            ("Snooze 24h", f"/snooze {handle} 24h"))
                 by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {said}", d.hf,
-                                               buttons if d.message != "safe" else buttons[:1]))
+                                               buttons if d.message != "safe" else buttons[:1], d.row_id))
 
     def _terms_for(self, card: Card) -> Terms | None:
         """The preset resolved for a stored position (cached: thousands share a handful)."""

@@ -8,7 +8,7 @@ from . import help as help_text
 from . import risk, views
 from .commands import COMMANDS, Command
 from .errors import InvalidAmount, UnsupportedByProtocol
-from .models import Actor, ChatRef, Severity
+from .models import Actor, Severity
 from .numbers import fmt_hf, fmt_pct, fmt_usd
 from .replies import Line, Reply, Section, paragraph, text_lines
 from .valuation import Valuation, severity_for, shock_multipliers, value
@@ -151,8 +151,9 @@ class QueryCommands:
         if self.yields is not None:
             extra.append(Section("Yield data", (Line("", self.yields.describe()),)))
         if self.outbox is not None:
-            mine = {self._owner(actor), actor.user}
-            extra.append(views.queue_section(self.outbox, {ChatRef(o.platform, o.id, o.kind == "group").key for o in mine}))
+            # In a group only the group's own deliveries: a member's DM failures are nobody else's business.
+            extra.append(views.queue_section(self.outbox, actor.chat.key,
+                                             "this group" if actor.chat.is_group else "your private chat"))
         return replace(reply, sections=reply.sections + tuple(extra))
 
     def pulse(self, actor: Actor) -> str | None:

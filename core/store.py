@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from .errors import LimitReached
 from .migrations import migrate
 from .models import Card, ChatRef, Leg, Overrides, Owner, Position
+from .text import clean_name
 
 MAX_POSITIONS_PER_OWNER = 100
 
@@ -95,8 +96,15 @@ class Store:
                 raise LimitReached(f"You already track {count} positions, the most one owner may have.")
             number = db.execute("SELECT next_number FROM owners WHERE key = ?", [owner.key]).fetchone()[0]
             db.execute("UPDATE owners SET next_number = ? WHERE key = ?", [number + 1, owner.key])
-            row_id = db["positions"].insert(
+            # SQLite hands a deleted row's id to the next insert; a button or message pinned to the old
+            # position must never find a new one under it, so ids only grow.
+            row_id = db.execute("SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'position_seq'), 0), "
+                                "coalesce((SELECT max(id) FROM positions), 0)) + 1").fetchone()[0]
+            db.execute("INSERT INTO kv (key, value) VALUES ('position_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       [str(row_id)])
+            db["positions"].insert(
                 {
+                    "id": row_id,
                     "owner_key": owner.key,
                     "number": number,
                     "protocol": protocol,
@@ -106,7 +114,7 @@ class Store:
                     "created_at": now,
                     "updated_at": now,
                 }
-            ).last_pk
+            )
             self._insert_legs(db, row_id, collateral, debt)
         return Position(owner, number, protocol, market, collateral, debt, overrides, label, now, row_id)
 
@@ -227,10 +235,11 @@ class Store:
     # ---------------------------------------------------------------- owners' names and alert options
 
     def set_display_name(self, owner: Owner, name: str) -> None:
-        """How others see this owner in a group ('alice'); only for an owner already stored."""
+        """How others see this owner in a group ('alice'), cleaned of invisible characters; only for an owner already stored."""
+        name = clean_name(name)
         if name:
             self.db.execute("UPDATE owners SET display_name = ? WHERE key = ? AND coalesce(display_name, '') != ?",
-                            [name[:40], owner.key, name[:40]])
+                            [name, owner.key, name])
 
     def alerts_enabled(self, owner: Owner) -> bool:
         """The owner's master switch for pushed warnings."""
@@ -287,9 +296,13 @@ class Store:
             db.execute("INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, 1, ?) "
                        "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
                        [chat.key, chat.platform, chat.chat_id, title])
-            number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM watches WHERE chat_key = ?", [chat.key]).fetchone()[0]
+            # Never a number used before in this chat: an old "Details" button or message naming W2 must not reach
+            # another member's position once W2 was unshared.
+            number = db.execute("SELECT max(d.next_watch, coalesce((SELECT max(number) + 1 FROM watches WHERE chat_key = ?), 1)) "
+                                "FROM destinations d WHERE d.chat_key = ?", [chat.key, chat.key]).fetchone()[0]
             db.execute("INSERT INTO watches (chat_key, number, position_id, created_at) VALUES (?, ?, ?, ?)",
                        [chat.key, number, position.row_id, self.now()])
+            db.execute("UPDATE destinations SET next_watch = ? WHERE chat_key = ?", [number + 1, chat.key])
             return number, True
 
     def watched(self, chat: ChatRef, number: int) -> Position | None:
@@ -309,7 +322,8 @@ class Store:
             "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key WHERE w.chat_key = ? ORDER BY w.number",
             [chat.key]).fetchall()
         positions = self.positions_by_row_ids([r[1] for r in rows])
-        return [(r[0], positions[r[1]], r[2]) for r in rows if r[1] in positions]
+        # cleaned again on the way out: names stored before cleaning existed
+        return [(r[0], positions[r[1]], clean_name(r[2]) or "someone") for r in rows if r[1] in positions]
 
     def shared_in(self, position: Position) -> list[tuple[str, str | None, int]]:
         """Where a position is shared: (chat key, the chat's title if known, its W-number there)."""

@@ -313,14 +313,14 @@ def monitor_section(info: dict, now: float) -> Section:
     return Section("Warnings", (Line("", text),))
 
 
-def queue_section(outbox, my_chats: set[str]) -> Section:
-    """/status: the outbox, and what could not be delivered to this caller's chats."""
+def queue_section(outbox, chat_key: str, chat_name: str) -> Section:
+    """/status: the outbox, and what could not be delivered to the chat asking (only that chat's own)."""
     counts = outbox.counts()
     lines = [Line("Messages", f"{counts['pending']} waiting, {counts['sent']} sent, {counts['dead']} undeliverable")]
     for key, reason in outbox.disabled_destinations():
-        if key in my_chats:
-            lines.append(Line("Not delivering", f"to this chat: {reason}"))
+        if key == chat_key:
+            lines.append(Line("Not delivering", f"to {chat_name}: {reason}"))
     for alert, key, reason in outbox.dead_letters(20):
-        if key in my_chats:
+        if key == chat_key:
             lines.append(Line("Undelivered", f"{alert}: {reason}"))
     return Section("Delivery", tuple(lines))

@@ -173,7 +173,7 @@ async def test_status_shows_the_queue_and_undeliverable(bot):
     reply = await bot.assistant.handle(ALICE, "/status")
     text = "\n".join(f"{line.label} {line.value}" for s in reply.sections for line in s.lines)
     assert "0 waiting, 0 sent, 1 undeliverable" in text
-    assert "to this chat: bot was blocked by the user" in text
+    assert "to your private chat: bot was blocked by the user" in text
     assert "last check" in text
 
 
