@@ -251,7 +251,7 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 telegram = TelegramAdapter.build(settings.telegram_bot_token.reveal(), settings.telegram_api_base_url,
                                                  app.assistant, app.outbox, webhook=bool(webhook), timeout=settings.http_timeout_seconds)
                 admins.by_platform["telegram"] = TelegramAdmins(telegram.application)
-                app.dispatcher.notifiers.append(TelegramNotifier(telegram.application))
+                app.dispatcher.notifiers.append(TelegramNotifier(telegram.application, app.assistant.buttons))
                 secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
                 logs.mask(secret)  # PTB logs setWebhook's parameters at DEBUG; a generated secret is a secret too
                 if webhook:
@@ -270,7 +270,7 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                 point_at(settings.discord_api_base_url, settings.discord_gateway_url)
                 discord_adapter = DiscordAdapter(app.assistant, settings.discord_guild_id)
                 admins.by_platform["discord"] = DiscordAdmins()
-                app.dispatcher.notifiers.append(DiscordNotifier(discord_adapter.client))
+                app.dispatcher.notifiers.append(DiscordNotifier(discord_adapter.client, app.assistant.buttons))
                 try:
                     await discord_adapter.start(settings.discord_bot_token.reveal())
                 except Exception as err:

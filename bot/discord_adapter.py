@@ -17,6 +17,7 @@ import discord
 import yarl
 from discord import app_commands
 
+from core.buttons import EXPIRED, ButtonBook
 from core.delivery import MaybeDelivered, Rejected, RetryLater, Undeliverable
 from core.models import Actor, ChatRef, Owner
 from core.notices import Notice
@@ -55,40 +56,49 @@ def embed(reply: Reply) -> discord.Embed:
     return e
 
 
-class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cmd:(?:(?P<scope>[ug]):)?(?P<command>/[^\n]{1,90})"):
-    """A button whose custom id is the command it runs, as the person who pressed it.
+class TokenButton(discord.ui.DynamicItem[discord.ui.Button], template=r"btn:(?P<token>[A-Za-z0-9_-]{22})"):
+    """A button whose custom id is a token the bot issued (core.buttons): what it runs, on which position,
+    in whose scope and for whom is kept by the bot, so a forged or copied id finds nothing."""
 
-    The scope says whose positions the command's plain ids mean: "g" the channel's group's, "u" the
-    presser's own. Without it a press of `/remove 1 yes` on a `server: True` confirmation would
-    delete the admin's personal #1. Ids without a scope come from messages sent before it existed.
-    """
+    handler = None  # set by the adapter: async (interaction, token) -> None
 
-    handler = None  # set by the adapter: async (interaction, command, scope) -> None
-
-    def __init__(self, label: str, command: str, scope: str | None = "u"):
-        custom_id = f"cmd:{scope}:{command}" if scope else f"cmd:{command}"
-        if len(custom_id) > 100:  # Discord's limit; a cut command would run something else
-            raise ValueError(f"button command too long for a custom id: {command[:40]!r}")
-        super().__init__(discord.ui.Button(label=label, custom_id=custom_id, style=discord.ButtonStyle.secondary))
-        self.command, self.scope = command, scope
+    def __init__(self, label: str, token: str):
+        super().__init__(discord.ui.Button(label=label, custom_id=f"btn:{token}", style=discord.ButtonStyle.secondary))
+        self.token = token
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> CommandButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> TokenButton:
         """Rebuilt from the custom id of whatever message was clicked."""
-        return cls(item.label or "", match["command"], match["scope"])
+        return cls(item.label or "", match["token"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Run the command as the presser, in the scope the button was made for."""
-        await CommandButton.handler(interaction, self.command, self.scope)
+        """Redeem the token as the presser."""
+        await TokenButton.handler(interaction, self.token)
 
 
-def buttons(reply: Reply, scope: str = "u") -> discord.ui.View | None:
-    """The reply's buttons, scoped to the group ("g") or the user ("u"); "Keep it" and the like dismiss the message."""
+class RetiredButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cmd:[^\n]{1,96}"):
+    """Buttons from before tokens carried their command in the clear: they are answered, never run."""
+
+    def __init__(self, custom_id: str):
+        super().__init__(discord.ui.Button(label="-", custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> RetiredButton:
+        """Rebuilt from an old custom id."""
+        return cls(item.custom_id or "cmd:")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Say it expired, to the presser alone."""
+        await interaction.response.send_message(embed=embed(Reply.failure(EXPIRED)), ephemeral=True)
+
+
+def buttons(reply: Reply, tokens: tuple[str, ...]) -> discord.ui.View | None:
+    """The reply's buttons, each carrying only its token."""
     if not reply.buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for b in reply.buttons:
-        view.add_item(CommandButton(b.label, b.command, scope) if b.command else CommandButton(b.label, "/dismiss", None))
+    for b, token in zip(reply.buttons, tokens):
+        view.add_item(TokenButton(b.label, token))
     return view
 
 
@@ -120,8 +130,9 @@ class DiscordNotifier:
 
     platform = "discord"
 
-    def __init__(self, client: discord.Client):
+    def __init__(self, client: discord.Client, buttons: ButtonBook):
         self.client = client
+        self.buttons = buttons
         self._unauthorized = False  # the last send met a 401 (logged once until a send succeeds again)
 
     def accepts(self, chat: ChatRef) -> bool:
@@ -141,8 +152,10 @@ class DiscordNotifier:
             channel = await self._channel(chat)
             # A group's notice names its own positions by plain id (members' shared ones as W1, which mean
             # the same in any scope), so its buttons act for the group; a DM's act for its reader.
-            view = buttons(reply, "g" if chat.is_group else "u")
-            await channel.send(embed=embed(reply), **({"view": view} if view else {}))
+            reader = None if chat.is_group else Owner("discord", "user", chat.chat_id)
+            tokens = self.buttons.issue(chat, reply.buttons, reader, "g" if chat.is_group else "u")
+            view = buttons(reply, tokens)
+            message = await channel.send(embed=embed(reply), **({"view": view} if view else {}))
             self._unauthorized = False
         except discord.Forbidden as err:
             raise Undeliverable(f"Discord {err.code}: {err.text or 'forbidden'}") from None
@@ -166,6 +179,7 @@ class DiscordNotifier:
             raise
         except asyncio.TimeoutError:
             raise MaybeDelivered("Discord did not answer in time") from None
+        self.buttons.bind(tokens, message.id)
 
 
 class CollateralClient(discord.Client):
@@ -181,7 +195,7 @@ class CollateralClient(discord.Client):
 
     async def setup_hook(self) -> None:
         """Sync the commands; register the buttons that outlive any one message."""
-        self.add_dynamic_items(CommandButton)
+        self.add_dynamic_items(TokenButton, RetiredButton)
         if self.guild_id:
             guild = discord.Object(id=self.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -198,7 +212,7 @@ class DiscordAdapter:
         self.defer_after = 2.0  # seconds before an interaction is deferred: Discord drops one unanswered after 3 s
         self.client = CollateralClient(self, guild_id)
         self._task: asyncio.Task | None = None
-        CommandButton.handler = self.press
+        TokenButton.handler = self.press
 
     # ---------------------------------------------------------------- life cycle
 
@@ -253,49 +267,46 @@ class DiscordAdapter:
     async def _answer(self, interaction: discord.Interaction, reply: Reply, private: bool, scope: str) -> None:
         # A refusal (bad input, a rate limit) is for the caller alone, even after a public command.
         kwargs = {"embed": embed(reply), "ephemeral": private or reply.error}
-        view = buttons(reply, scope)
-        if view:
-            kwargs["view"] = view
+        tokens = ()
+        if reply.buttons:
+            actor = self.actor(interaction)
+            tokens = self.assistant.buttons.issue(actor.chat, reply.buttons, actor.user, scope)
+            kwargs["view"] = buttons(reply, tokens)
         if reply.attachment is not None:
             kwargs["file"] = discord.File(io.BytesIO(reply.attachment.content), filename=reply.attachment.filename)
         if interaction.response.is_done():
-            await interaction.followup.send(**kwargs)
+            message = await interaction.followup.send(wait=True, **kwargs)
         else:
-            await interaction.response.send_message(**kwargs)
+            answer = await interaction.response.send_message(**kwargs)
+            message = getattr(answer, "resource", None)
+        if tokens:
+            self.assistant.buttons.bind(tokens, getattr(message, "id", None))  # unbound, the first press binds them
 
-    async def press(self, interaction: discord.Interaction, command: str, scope: str | None) -> None:
-        """A button: the command runs as the presser, so the core checks their rights again."""
-        if command == "/dismiss":
-            await interaction.response.edit_message(view=None)
-            return
-        if scope is None:
-            # Sent before buttons carried a scope: a public message in a server channel can only be a
-            # notice to that channel, whose plain ids are the group's; anything else answered one user.
-            message = interaction.message
-            public = message is not None and not message.flags.ephemeral
-            scope = "g" if interaction.guild_id is not None and public else "u"
+    async def press(self, interaction: discord.Interaction, token: str) -> None:
+        """A button: only what the bot issued on that message runs, as the presser, so the core checks their rights."""
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
-        confirm = command.endswith(" yes")  # a confirmation replaces the question; anything else answers the presser
         hidden = interaction.guild_id is not None
-
-        async def defer() -> None:
-            # A price refresh (Details on a warning) can outlast Discord's 3 s: acknowledge now, answer after.
+        message_id = interaction.message.id if interaction.message is not None else None
+        confirm = self.assistant.buttons.confirms(token)  # a confirmation edits its question; anything else answers anew
+        work = asyncio.ensure_future(self.assistant.press(self.actor(interaction), token, message_id))
+        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
+        if not done:  # a price refresh (Details on a warning) can outlast Discord's 3 s: acknowledge now, answer after
             if confirm:
                 await interaction.response.defer()  # "updating this message", edited below
             else:
                 await interaction.response.defer(ephemeral=hidden, thinking=True)
-
-        reply = await self._within_deadline(self.actor(interaction, server=scope == "g"), command, defer)
-        deferred = interaction.response.is_done()
-        if confirm and not reply.error:
-            if deferred:
-                await interaction.edit_original_response(embed=embed(reply), view=None)
-            else:
-                await interaction.response.edit_message(embed=embed(reply), view=None)
+        pressed = await work
+        reply, deferred = pressed.reply, interaction.response.is_done()
+        if pressed.action == "dismiss":
+            await interaction.response.edit_message(view=None)
+        elif pressed.action == "confirm" and deferred:
+            await interaction.edit_original_response(embed=embed(reply), view=None)
+        elif pressed.action == "confirm":
+            await interaction.response.edit_message(embed=embed(reply), view=None)
         elif deferred:
-            await interaction.followup.send(embed=embed(reply), ephemeral=hidden)
+            await interaction.followup.send(embed=embed(reply), ephemeral=hidden or pressed.action == "refused")
         else:
-            await interaction.response.send_message(embed=embed(reply), ephemeral=hidden)
+            await interaction.response.send_message(embed=embed(reply), ephemeral=hidden or pressed.action == "refused")
 
     # ---------------------------------------------------------------- autocomplete
 

@@ -12,6 +12,7 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from core.buttons import EXPIRED, ButtonBook
 from core.commands import COMMANDS
 from core.delivery import ChatMoved, MaybeDelivered, Rejected, RetryLater, Undeliverable
 from core.grammar import command_name
@@ -27,7 +28,6 @@ from .telegram_request import AiohttpRequest
 log = logging.getLogger(__name__)
 
 ANONYMOUS_ADMIN = 1087968824  # Telegram's "GroupAnonymousBot": an admin posting as the group
-NOOP = "noop"  # callback data of a button that only dismisses
 UNAUTHORIZED_PAUSE = 600.0  # seconds without any Telegram send after a 401
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # all the bot handles; edits and channel posts are not asked for
 
@@ -40,9 +40,9 @@ def _seconds(retry_after) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard; each carries the command it runs (Telegram allows 64 bytes)."""
-    buttons = [InlineKeyboardButton(b.label, callback_data=(b.command or NOOP)[:64]) for b in reply.buttons]
+def keyboard(reply: Reply, tokens: tuple[str, ...]) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard; each carries only its token (core.buttons says what it stands for)."""
+    buttons = [InlineKeyboardButton(b.label, callback_data=token) for b, token in zip(reply.buttons, tokens)]
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
@@ -74,8 +74,9 @@ class TelegramNotifier:
 
     platform = "telegram"
 
-    def __init__(self, application: Application):
+    def __init__(self, application: Application, buttons: ButtonBook):
         self.application = application
+        self.buttons = buttons
 
     def accepts(self, chat: ChatRef) -> bool:
         """Every Telegram chat."""
@@ -85,9 +86,11 @@ class TelegramNotifier:
         """sendMessage; returns once Telegram accepted it."""
         # One message, not parts: a warning must be sent or retried as a whole (4096 is Telegram's limit).
         reply = fitted_notice(notice, lambda r: len(html_text(r)) <= 4096)
+        reader = None if chat.is_group else Owner("telegram", "user", chat.chat_id)  # a DM's buttons are its reader's
+        tokens = self.buttons.issue(chat, reply.buttons, reader)
         try:
-            await self.application.bot.send_message(int(chat.chat_id), html_text(reply), parse_mode=ParseMode.HTML,
-                                                    reply_markup=keyboard(reply), disable_web_page_preview=True)
+            sent = await self.application.bot.send_message(int(chat.chat_id), html_text(reply), parse_mode=ParseMode.HTML,
+                                                           reply_markup=keyboard(reply, tokens), disable_web_page_preview=True)
         except RetryAfter as err:
             raise RetryLater(_seconds(err.retry_after), "chat") from None
         except ChatMigrated as err:
@@ -104,6 +107,7 @@ class TelegramNotifier:
             if "chat not found" in text or "user not found" in text or "deactivated" in text:
                 raise Undeliverable(f"Bad Request: {err.message}") from None
             raise Rejected(f"Bad Request: {err.message}") from None
+        self.buttons.bind(tokens, sent.message_id)  # unbound tokens still work: the first press binds them
 
 
 class TelegramAdapter:
@@ -209,43 +213,48 @@ class TelegramAdapter:
             self.outbox.enable_destination(actor.chat)  # they talk to us again: they unblocked the bot
         reply = await self.assistant.handle(actor, message.text)
         if not reply.silent:
-            await self._send(chat.id, reply)
+            await self._send(chat, reply, actor)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A button press: the command runs as the presser, so the core checks their rights again."""
+        """A button press: only what the bot issued on that message runs, as the presser, so the core checks their rights."""
         query = update.callback_query
-        data = query.data or ""
-        if data == NOOP:
-            await query.answer("OK")
-            if query.message:
-                await query.edit_message_reply_markup(None)
-            return
-        if query.message is None or not data.startswith("/"):
-            await query.answer("That button no longer works.")
+        if query.message is None:  # a button on an inline message: the bot sends none
+            await query.answer(EXPIRED)
             return
         actor = self._actor(query.from_user, query.message.chat)
-        reply = await self.assistant.handle(actor, data)
-        if reply.error:  # a refusal is for the presser alone: a pop-up, the message and the group left as they were
+        pressed = await self.assistant.press(actor, query.data or "", query.message.message_id)
+        reply = pressed.reply
+        if pressed.action == "refused":  # for the presser alone: a pop-up, the message and the group left as they were
             await query.answer(reply.title[:190], show_alert=not reply.silent)
             return
         await query.answer(reply.title[:190])
-        if data.endswith(" yes"):  # a confirmation: the question becomes its answer
+        if pressed.action == "dismiss":
+            await query.edit_message_reply_markup(None)
+        elif pressed.action == "confirm":  # the question becomes its answer
             await query.edit_message_text(html_text(reply), parse_mode=ParseMode.HTML)
-        elif data.startswith("/health"):
-            await self._send(query.message.chat.id, reply)
+        elif pressed.action == "show":
+            await self._send(query.message.chat, reply, actor)
 
-    async def _send(self, chat_id: int, reply: Reply) -> None:
+    async def _send(self, chat, reply: Reply, actor: Actor) -> None:
         parts = split_message(html_text(reply))
+        tokens = self.assistant.buttons.issue(chat_ref(chat), reply.buttons, actor.user) if reply.buttons else ()
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            await self.application.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
-                                                    reply_markup=keyboard(reply) if last else None,
-                                                    disable_web_page_preview=True)
+            sent = await self.application.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML,
+                                                           reply_markup=keyboard(reply, tokens) if last else None,
+                                                           disable_web_page_preview=True)
+            if last:
+                self.buttons_sent(tokens, sent)
+        chat_id = chat.id
         attachment = reply.attachment
         if attachment is not None and attachment.mime.startswith("image/"):
             await self.application.bot.send_photo(chat_id, InputFile(attachment.content, filename=attachment.filename))
         elif attachment is not None:
             await self.application.bot.send_document(chat_id, InputFile(attachment.content, filename=attachment.filename))
+
+    def buttons_sent(self, tokens: tuple[str, ...], message) -> None:
+        """Tie the tokens to the message Telegram made of them."""
+        self.assistant.buttons.bind(tokens, getattr(message, "message_id", None))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log handler errors (without update contents, which may hold amounts)."""

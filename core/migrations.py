@@ -190,6 +190,7 @@ def _reminder_cap_watch_numbers_buttons(db: Database) -> None:
             command TEXT,
             presser TEXT,
             position_id INTEGER,
+            scope TEXT,
             expires_at REAL NOT NULL
         );
         CREATE INDEX buttons_expiry ON buttons(expires_at);

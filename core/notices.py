@@ -38,6 +38,7 @@ class AlertItem:
     text: str
     hf: float | None = None
     buttons: tuple[tuple[str, str], ...] = ()  # (label, command) pressed by whoever reads it
+    position_id: int | None = None  # the position the buttons act on (a press then acts on it or on nothing)
 
     @property
     def label(self) -> str:
@@ -74,8 +75,8 @@ class Notice:
     def to_json(self) -> str:
         """The outbox payload."""
         chat = {"platform": self.chat.platform, "chat_id": self.chat.chat_id, "is_group": self.chat.is_group}
-        items = [{"kind": i.kind, "level": i.level, "ref": i.ref, "text": i.text, "hf": i.hf, "buttons": i.buttons}
-                 for i in self.items]
+        items = [{"kind": i.kind, "level": i.level, "ref": i.ref, "text": i.text, "hf": i.hf, "buttons": i.buttons,
+                  "position_id": i.position_id} for i in self.items]
         return _ENCODE({"chat": chat, "tick_at": self.tick_at, "items": items})
 
     @classmethod
@@ -107,7 +108,7 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
     lines = tuple(Line(i.label, i.text) for i in items[:shown])
     if shown is not None and shown < len(items):
         lines += (Line("", f"…and {len(items) - shown} more: /positions shows them all"),)
-    buttons = tuple(Button(label, command) for label, command in (items[0].buttons if items else ()))
+    buttons = tuple(Button(label, command, items[0].position_id) for label, command in (items[0].buttons if items else ()))
     return Reply(f"{title} [{notice.alert_id}]", (Section(None, lines),), severity, buttons=buttons,
                  footer=f"alert {notice.alert_id}: if you see it twice, it is the same alert")
 

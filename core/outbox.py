@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from sqlite_utils import Database
 
 from .models import ChatRef, Owner
-from .redact import scrub
 from .notices import AlertItem, Notice, alert_id
+from .redact import scrub
 from .store import Store
 
 EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
@@ -208,6 +208,7 @@ class Outbox:
         new = ChatRef(chat.platform, new_chat_id, chat.is_group)
         with self.store.transaction() as db:
             title = db.execute("SELECT title FROM destinations WHERE chat_key = ?", [new.key]).fetchone()
+            used = db.execute("SELECT coalesce(max(next_watch), 1) FROM destinations WHERE chat_key = ?", [new.key]).fetchone()[0]
             db.execute("DELETE FROM destinations WHERE chat_key = ?", [new.key])
             db.execute("UPDATE destinations SET chat_key = ?, chat_id = ?, title = coalesce(?, title) WHERE chat_key = ?",
                        [new.key, new_chat_id, title[0] if title else None, chat.key])
@@ -220,6 +221,7 @@ class Outbox:
                 db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, ?, ?)",
                            [new.key, json.dumps(sorted(assets | there)), min(since, then)])
             watches = self._merge_watches(db, chat, new)
+            db.execute("UPDATE destinations SET next_watch = max(next_watch, ?) WHERE chat_key = ?", [used, new.key])
             numbers = self._merge_owner(db, chat, new) if chat.is_group else {}
             for row_id, payload in db.execute("SELECT id, payload FROM outbox WHERE chat_key = ? AND status = 'pending'", [chat.key]).fetchall():
                 notice = Notice.from_json(payload, "")
@@ -250,6 +252,9 @@ class Outbox:
             db.execute("UPDATE watches SET chat_key = ?, number = ? WHERE chat_key = ? AND position_id = ?",
                        [new.key, changed.get(number, number), old.key, pid])
         db.execute("DELETE FROM watches WHERE chat_key = ?", [old.key])
+        # W-numbers are never handed out twice, in either chat's past
+        db.execute("UPDATE destinations SET next_watch = max(next_watch, ?, coalesce((SELECT max(number) + 1 FROM watches "
+                   "WHERE chat_key = ?), 1)) WHERE chat_key = ?", [top + 1, new.key, new.key])
         return {a: b for a, b in changed.items() if a != b}
 
     @staticmethod

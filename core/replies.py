@@ -25,10 +25,15 @@ class Section:
 
 @dataclass(frozen=True)
 class Button:
-    """A button; pressing it runs `command` as the presser (None just dismisses)."""
+    """A button; pressing it runs `command` as the presser (None just dismisses).
+
+    `position` is the row id of the position the command names: a press acts on that very position
+    or on nothing, even if the number now means another one.
+    """
 
     label: str
     command: str | None
+    position: int | None = None
 
 
 @dataclass(frozen=True)

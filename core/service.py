@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ from . import views
 from .alert_commands import AlertCommands
 from .analysis_commands import AnalysisCommands
 from .assets import AssetRegistry
+from .buttons import ButtonBook, Issued, Refused
 from .commands import COMMANDS, Command, PositionSpec
 from .errors import CoreError, InvalidAmount, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
 from .grammar import MAX_LEGS, Parser
@@ -46,6 +47,15 @@ class NoEvents:
         """Ignored."""
 
 
+@dataclass(frozen=True)
+class Pressed:
+    """What a button press came to, and what the adapter should do with the message it was on."""
+
+    reply: Reply
+    action: str  # "refused" (a pop-up, nothing changed), "dismiss" (drop the buttons), "confirm" (the question
+    # becomes its answer), "show" (send the reply), "notify" (a pop-up with the reply's title)
+
+
 class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
     """Every command of the bot, platform-free; adapters call `handle`."""
 
@@ -65,6 +75,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.history = history  # core.prices.history.PriceHistory, for /chart
         self.parser = Parser(registry)
         self.limiter = limiter  # None: no rate limit (the console is one person at a keyboard)
+        self.buttons = ButtonBook(store, clock)  # what every button the bot sent stands for
 
     async def handle(self, actor: Actor, text: str) -> Reply:
         """Parse and run one command; every failure becomes a short reply, never a traceback."""
@@ -84,6 +95,39 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
             ref = secrets.token_hex(3)
             log.exception("command failed (ref %s)", ref)
             return Reply.failure(f"Something went wrong on my side (ref {ref}). Please try again in a moment.")
+
+    async def press(self, actor: Actor, token: str, message_id: object) -> Pressed:
+        """A button press: run what the bot issued on that message, for that presser, on that very position, or nothing."""
+        try:
+            issued = self.buttons.redeem(token, actor.chat, message_id, actor.user)
+            if issued.command is None:
+                self.buttons.spend(issued)
+                return Pressed(Reply("OK"), "dismiss")
+            if issued.scope == "g" and actor.chat.is_group:
+                actor = replace(actor, acting_for=Owner(actor.chat.platform, "group", actor.chat.chat_id))
+            elif issued.scope == "u":
+                actor = replace(actor, acting_for=actor.user)
+            if issued.position_id is not None:
+                self._check_pin(actor, issued)
+        except Refused as err:
+            return Pressed(Reply.failure(str(err)), "refused")
+        reply = await self.handle(actor, issued.command)
+        if reply.error:
+            return Pressed(reply, "refused")
+        if issued.confirms:
+            self.buttons.spend(issued)
+            return Pressed(reply, "confirm")
+        return Pressed(reply, "show" if issued.command.startswith("/health") else "notify")
+
+    def _check_pin(self, actor: Actor, issued: Issued) -> None:
+        """The command's position must still be the one the button was made for (numbers and W-numbers move on)."""
+        try:
+            cmd = self.parser.parse(issued.command)
+            found = self._lookup(actor, cmd.number, cmd.watch) if cmd.number is not None or cmd.watch is not None else None
+        except CoreError:
+            found = None
+        if found is None or found.row_id != issued.position_id:
+            raise Refused("That button was for a position that is gone or now has another number; it no longer works.")
 
     # ---------------------------------------------------------------- helpers
 
@@ -305,7 +349,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
             return Reply(
                 f"Remove {position.ref} ({views.position_summary(position)})?",
                 paragraph(f"This cannot be undone. Send /remove {position.number} yes to confirm."),
-                buttons=(Button("Remove it", f"/remove {position.number} yes"), Button("Keep it", None)),
+                buttons=(Button("Remove it", f"/remove {position.number} yes", position.row_id), Button("Keep it", None)),
             )
         self.store.delete_position(owner, position.number)
         self.events.position_removed(position.row_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -16,7 +17,7 @@ import discord
 import pytest
 
 from bot.app import PlatformAdmins, build
-from bot.discord_adapter import UNAUTHORIZED_PAUSE, CommandButton, DiscordAdapter, DiscordAdmins, DiscordNotifier
+from bot.discord_adapter import UNAUTHORIZED_PAUSE, DiscordAdapter, DiscordAdmins, DiscordNotifier
 from core.commands import COMMANDS
 from core.config import Settings
 from core.models import ChatRef, Owner
@@ -63,6 +64,14 @@ def custom_ids(record: dict) -> list[str]:
     return [c["custom_id"] for row in data.get("components") or [] for c in row.get("components", [])]
 
 
+def by_label(record: dict) -> dict[str, str]:
+    """The buttons of a message: label -> custom id, each an opaque token the bot issued."""
+    data = record.get("data") or record.get("payload") or record
+    found = {c["label"]: c["custom_id"] for row in data.get("components") or [] for c in row.get("components", [])}
+    assert all(re.fullmatch(r"btn:[A-Za-z0-9_-]{22}", v) for v in found.values()), found  # no command in the clear
+    return found
+
+
 @pytest.fixture
 async def world(tmp_path, price_apis, monkeypatch):
     emu = DiscordEmulator()
@@ -78,7 +87,7 @@ async def world(tmp_path, price_apis, monkeypatch):
         admins.by_platform["discord"] = DiscordAdmins()
         app.assistant.admins = admins
         adapter = DiscordAdapter(app.assistant)
-        app.dispatcher.notifiers.append(DiscordNotifier(adapter.client))
+        app.dispatcher.notifiers.append(DiscordNotifier(adapter.client, app.assistant.buttons))
         await adapter.start(emu.token, timeout=10)
         try:
             yield World(emu, app, adapter, price_apis.world)
@@ -187,16 +196,16 @@ async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
     await world.tick()
     post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
     assert "W1 (alice's #1)" in embed_text(post)
-    assert custom_ids(post) == ["cmd:g:/health W1", "cmd:g:/snooze W1 1h", "cmd:g:/snooze W1 24h"]
+    assert list(by_label(post)) == ["Details", "Snooze 1h", "Snooze 24h"]
     assert (post.get("payload") or post)["embeds"][0]["color"] == 0xE67E22  # danger orange
     await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DANGER" in embed_text(r))
 
     position = world.app.store.position(Owner("discord", "user", str(ALICE)), 1)
-    iid = await world.emu.click(BOB, post["id"], "cmd:g:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(BOB, post["id"], by_label(post)["Snooze 1h"], guild_id=GUILD, channel_id=CHANNEL)
     answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert "Only the owner of W1" in embed_text(answer) and answer["data"]["flags"] & 64
     assert world.app.store.alert_settings(position)["snoozed_until"] == 0.0
-    iid = await world.emu.click(ALICE, post["id"], "cmd:g:/snooze W1 1h", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(ALICE, post["id"], by_label(post)["Snooze 1h"], guild_id=GUILD, channel_id=CHANNEL)
     answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert "Snoozed W1 until" in embed_text(answer)
     assert world.app.store.alert_settings(position)["snoozed_until"] > 0
@@ -226,7 +235,7 @@ async def test_a_slow_button_is_deferred_then_answered(world):
     for source in (world.prices.coingecko, world.prices.binance, world.prices.coinbase):
         source.fault, source.delay = "slow", 1.5
     world.emu.response_deadline, world.adapter.defer_after = 1.0, 0.2
-    iid = await world.emu.click(BOB, post["id"], "cmd:g:/health W1", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(BOB, post["id"], by_label(post)["Details"], guild_id=GUILD, channel_id=CHANNEL)
     answer = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("method") == "POST")
     assert world.emu.response_to(iid)["type"] == 5 and world.emu.response_to(iid)["data"]["flags"] & 64
     assert "W1" in embed_text(answer) and "Health" in embed_text(answer)
@@ -243,7 +252,7 @@ async def test_a_deferred_confirmation_still_replaces_the_question(world, monkey
 
     monkeypatch.setattr(world.app.assistant, "handle", slow_handle)
     world.adapter.defer_after = 0.1
-    iid = await world.emu.click(ALICE, ask["message_id"], "cmd:u:/remove 1 yes", guild_id=GUILD, channel_id=CHANNEL)
+    iid = await world.emu.click(ALICE, ask["message_id"], by_label(ask)["Remove it"], guild_id=GUILD, channel_id=CHANNEL)
     edit = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid and r.get("method") == "PATCH")
     assert world.emu.response_to(iid)["type"] == 6 and edit["message_id"] == ask["message_id"]
     assert "Removed #1" in embed_text(edit) and world.emu.messages[ask["message_id"]]["components"] == []
@@ -286,9 +295,9 @@ async def test_server_positions_need_manage_server_checked_in_code(world):
 async def test_confirmation_buttons(world):
     await world.slash(ALICE, "add", amount="1", asset="ETH", lender="aave-v3")
     ask = await world.slash(ALICE, "remove", position=1, guild=False)
-    assert custom_ids(ask) == ["cmd:u:/remove 1 yes", "cmd:/dismiss"]
+    assert list(by_label(ask)) == ["Remove it", "Keep it"]
     message = ask.get("message_id") or ask.get("message", {}).get("id")
-    iid = await world.emu.click(ALICE, message, "cmd:u:/remove 1 yes")
+    iid = await world.emu.click(ALICE, message, by_label(ask)["Remove it"])
     done = await world.emu.wait_for(lambda r: r.get("interaction_id") == iid)
     assert done["type"] == 7 and "Removed #1" in embed_text(done)
     assert world.app.store.positions(Owner("discord", "user", str(ALICE))) == []
@@ -308,17 +317,17 @@ async def test_a_server_confirmation_removes_the_channels_position_not_the_admin
     await world.slash(CAROL, "add", amount="50", asset="ETH", lender="aave-v3", label="reserve", server=True)
 
     ask = await world.slash(CAROL, "remove", position=1, server=True)
-    assert "treasury" in embed_text(ask) and custom_ids(ask) == ["cmd:g:/remove 1 yes", "cmd:/dismiss"]
-    refused = await click(world, BOB, ask["message_id"], "cmd:g:/remove 1 yes")  # the press is checked again
-    assert "Only this group's admins" in embed_text(refused) and len(world.app.store.positions(server)) == 2
-    done = await click(world, CAROL, ask["message_id"], "cmd:g:/remove 1 yes")
+    assert "treasury" in embed_text(ask) and list(by_label(ask)) == ["Remove it", "Keep it"]
+    refused = await click(world, BOB, ask["message_id"], by_label(ask)["Remove it"])  # the press is checked again
+    assert "This button is for the person who asked" in embed_text(refused) and len(world.app.store.positions(server)) == 2
+    done = await click(world, CAROL, ask["message_id"], by_label(ask)["Remove it"])
     assert done["type"] == 7 and "Removed #1 (treasury)" in embed_text(done)
     assert [p.label for p in world.app.store.positions(server)] == ["reserve"]
     assert [p.label for p in world.app.store.positions(carol)] == ["mine"]
 
     ask = await world.slash(CAROL, "forget", server=True)
-    assert custom_ids(ask) == ["cmd:g:/forget yes", "cmd:/dismiss"]
-    await click(world, CAROL, ask["message_id"], "cmd:g:/forget yes")
+    assert list(by_label(ask)) == ["Delete everything", "Keep it"]
+    await click(world, CAROL, ask["message_id"], by_label(ask)["Delete everything"])
     assert world.app.store.positions(server) == [] and [p.label for p in world.app.store.positions(carol)] == ["mine"]
 
 
@@ -331,33 +340,31 @@ async def test_snooze_on_a_channels_own_warning_snoozes_the_channels_position(wo
     world.prices.prices["ETH"] = 2000.0
     await world.tick()
     post = await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "DANGER" in embed_text(r))
-    assert custom_ids(post) == ["cmd:g:/health 1", "cmd:g:/snooze 1 1h", "cmd:g:/snooze 1 24h"]
+    assert list(by_label(post)) == ["Details", "Snooze 1h", "Snooze 24h"]
     dm = await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(CAROL) and "DANGER" in embed_text(r))
-    assert custom_ids(dm)[1] == "cmd:u:/snooze 1 1h"
+    assert by_label(dm)["Snooze 1h"] != by_label(post)["Snooze 1h"]
 
     treasury, mine = world.app.store.position(server, 1), world.app.store.position(carol, 1)
-    details = await click(world, BOB, post["id"], "cmd:g:/health 1")  # members read the channel's own
+    details = await click(world, BOB, post["id"], by_label(post)["Details"])  # members read the channel's own
     assert "treasury" in embed_text(details) and details["data"]["flags"] & 64
-    refused = await click(world, BOB, post["id"], "cmd:g:/snooze 1 1h")
+    refused = await click(world, BOB, post["id"], by_label(post)["Snooze 1h"])
     assert "Only this group's admins" in embed_text(refused)
     assert world.app.store.alert_settings(treasury)["snoozed_until"] == 0.0
-    answer = await click(world, CAROL, post["id"], "cmd:g:/snooze 1 1h")
+    answer = await click(world, CAROL, post["id"], by_label(post)["Snooze 1h"])
     assert "Snoozed #1 (treasury) until" in embed_text(answer)
     assert world.app.store.alert_settings(treasury)["snoozed_until"] > 0
     assert world.app.store.alert_settings(mine)["snoozed_until"] == 0.0
 
 
-async def test_a_button_sent_before_scopes_existed_still_means_the_channels_position(world):
-    carol, server = Owner("discord", "user", str(CAROL)), Owner("discord", "group", str(CHANNEL))
-    await world.slash(CAROL, "add", amount="1", asset="ETH", lender="aave-v3", label="mine")
+async def test_a_button_with_a_command_in_its_id_is_never_run(world):
+    """Ids like 'cmd:g:/remove 1 yes' came from older versions, and anyone can forge one: answered, never run."""
     await world.slash(CAROL, "add", amount="100", asset="ETH", lender="aave-v3", label="treasury", server=True)
-    old = discord.ui.View(timeout=None)
-    old.add_item(CommandButton("Snooze 1h", "/snooze 1 1h", None))  # a notice as the channel got it before
-    sent = await world.adapter.client.get_channel(CHANNEL).send("old warning", view=old)
-    answer = await click(world, CAROL, sent.id, "cmd:/snooze 1 1h")
-    assert "Snoozed #1 (treasury) until" in embed_text(answer)
-    assert world.app.store.alert_settings(world.app.store.position(server, 1))["snoozed_until"] > 0
-    assert world.app.store.alert_settings(world.app.store.position(carol, 1))["snoozed_until"] == 0.0
+    forged = discord.ui.View(timeout=None)
+    forged.add_item(discord.ui.Button(label="Remove", custom_id="cmd:g:/remove 1 yes"))
+    sent = await world.adapter.client.get_channel(CHANNEL).send("old warning", view=forged)
+    answer = await click(world, CAROL, sent.id, "cmd:g:/remove 1 yes")
+    assert "expired" in embed_text(answer) and answer["data"]["flags"] & 64
+    assert world.app.store.position(Owner("discord", "group", str(CHANNEL)), 1) is not None
 
 
 async def test_telegram_and_discord_in_one_collateral_bot_run(tmp_path, price_apis):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ async def world(tmp_path, price_apis):
         app.assistant.admins = admins
         adapter = TelegramAdapter.build(emu.token, emu.root, app.assistant, app.outbox, timeout=2.0)
         admins.by_platform["telegram"] = TelegramAdmins(adapter.application)
-        app.dispatcher.notifiers.append(TelegramNotifier(adapter.application))
+        app.dispatcher.notifiers.append(TelegramNotifier(adapter.application, app.assistant.buttons))
         await adapter.start()
         try:
             yield World(emu, app, adapter, price_apis.world)
@@ -96,20 +97,27 @@ async def test_export_is_a_document(world):
     assert doc["size"] > 50
 
 
-async def test_remove_asks_with_buttons_and_a_replayed_press_runs_as_the_presser(world):
+def tokens(message: dict) -> dict[str, str]:
+    """A message's buttons: label -> callback data, each an opaque token the bot issued."""
+    found = {b["text"]: b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row}
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", v) for v in found.values()), found  # no command in the clear
+    return found
+
+
+async def test_remove_asks_with_buttons_and_a_replayed_press_does_nothing(world):
     alice, bob, dm, bob_dm, _ = people(world.emu)
     await world.say(dm, alice, "/add 1 ETH on aave-v3", "Added #1")
     ask = await world.say(dm, alice, "/remove 1", "Remove #1")
-    [[yes, keep]] = ask["reply_markup"]["inline_keyboard"]
-    assert yes["callback_data"] == "/remove 1 yes"
-    # bob replays alice's callback data under a message of his own: it runs as bob, on bob's #1, never alice's
+    yes = tokens(ask)["Remove it"]
+    # bob replays alice's callback data under a message of his own: the bot never issued it there, so nothing runs
     await world.say(bob_dm, bob, "/add 2 ETH on aave-v3", "Added #1")
     bob_msg = world.emu.messages(BOB)[-1]
-    world.emu.press_button(bob_dm, bob, bob_msg["message_id"], yes["callback_data"])
-    await world.emu.wait_for(lambda m: m["chat"]["id"] == BOB and "Removed #1" in m["text"])
-    assert world.app.store.positions(Owner("telegram", "user", str(BOB))) == []
+    world.emu.press_button(bob_dm, bob, bob_msg["message_id"], yes)
+    await world.emu.wait_for_answer(lambda a: "expired" in a.get("text", ""))
+    assert world.app.store.positions(Owner("telegram", "user", str(BOB)))
     assert world.app.store.positions(Owner("telegram", "user", str(ALICE)))  # alice's position is untouched
-    world.emu.press_button(dm, alice, ask["message_id"], yes["callback_data"])
+    yes = tokens(ask)["Remove it"]
+    world.emu.press_button(dm, alice, ask["message_id"], yes)
     await world.emu.wait_for(lambda m: m["message_id"] == ask["message_id"] and "Removed #1" in m["text"])
     assert any("Removed #1" in a.get("text", "") for a in world.emu.callback_answers)
 
@@ -125,8 +133,8 @@ async def test_group_watch_warning_buttons_and_who_may_press_them(world):
     await world.tick()
     warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "DANGER" in m["text"])
     assert "W1 (alice's #1)" in warning["text"]
-    buttons = {b["text"]: b["callback_data"] for row in warning["reply_markup"]["inline_keyboard"] for b in row}
-    assert buttons == {"Details": "/health W1", "Snooze 1h": "/snooze W1 1h", "Snooze 24h": "/snooze W1 24h"}
+    buttons = tokens(warning)
+    assert list(buttons) == ["Details", "Snooze 1h", "Snooze 24h"]
     await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DANGER" in m["text"])  # and in alice's DM
     position = world.app.store.position(Owner("telegram", "user", str(ALICE)), 1)
 
@@ -194,7 +202,7 @@ async def test_no_token_in_any_log_at_debug(tmp_path, price_apis, capsys):
     try:
         async with build(settings) as app:
             adapter = TelegramAdapter.build(emu.token, emu.root, app.assistant, app.outbox, timeout=2.0)
-            app.dispatcher.notifiers.append(TelegramNotifier(adapter.application))
+            app.dispatcher.notifiers.append(TelegramNotifier(adapter.application, app.assistant.buttons))
             await adapter.start()
             alice = emu.user(ALICE, "Alice")
             emu.send_text(emu.private_chat(alice), alice, "/price ETH")
@@ -325,3 +333,70 @@ async def test_a_revoked_token_pauses_all_of_telegram_instead_of_failing_each_wa
     # one request met the 401; the other warning was not tried with a token Telegram refuses
     assert len([c for c in world.emu.calls if c[0] == "sendMessage"]) == sends + 1
     assert world.app.outbox.dead_letters() == [] and world.app.outbox.counts()["pending"] == 2
+
+
+# ---------------------------------------------------------------- buttons that cannot be forged or go stale
+
+
+async def test_forged_callback_data_changes_nothing(world):
+    """A non-admin pressing data the bot never put on a message (a command, or the old 'noop') in a group."""
+    alice, bob, dm, _, group = people(world.emu)
+    world.emu.set_member(GROUP, ALICE, "creator")
+    ask = await world.say(group, alice, "/add 1 ETH on aave-v3", "Added #1")
+    ask = await world.say(group, alice, "/remove 1", "Remove #1")
+    edits_before = [c for c, _ in world.emu.calls if c.startswith("editMessage")]
+    for forged in ("/yield USDC chain yes", "noop", "/remove 1 yes", "A" * 22):
+        world.emu.press_button(group, bob, ask["message_id"], forged)
+        await world.emu.wait_for_answer(lambda a, n=len(world.emu.callback_answers): "expired" in (a.get("text") or "")
+                                        and world.emu.callback_answers.index(a) >= n - 1)
+    await asyncio.sleep(0.2)
+    assert [c for c, _ in world.emu.calls if c.startswith("editMessage")] == edits_before  # the message and its buttons stay
+    assert world.app.store.positions(Owner("telegram", "group", str(GROUP)))
+    # a real token from this message, pressed by someone other than who asked: refused too
+    world.emu.press_button(group, bob, ask["message_id"], tokens(ask)["Keep it"])
+    await world.emu.wait_for_answer(lambda a: "for the person who asked" in (a.get("text") or ""))
+    assert [c for c, _ in world.emu.calls if c.startswith("editMessage")] == edits_before
+
+
+async def test_a_stale_remove_button_never_removes_another_position(world):
+    alice, _, dm, _, group = people(world.emu)
+    await world.say(dm, alice, "/add 1 ETH on aave-v3 as old", "Added #1 (old)")
+    ask = await world.say(dm, alice, "/remove 1", "Remove #1")
+    await world.say(dm, alice, "/forget yes", "Done: deleted 1 position")
+    await world.say(dm, alice, "/add 2 ETH on aave-v3 as new", "Added #1 (new)")
+    world.emu.press_button(dm, alice, ask["message_id"], tokens(ask)["Remove it"])
+    await world.emu.wait_for_answer(lambda a: "no longer works" in (a.get("text") or ""))
+    [left] = world.app.store.positions(Owner("telegram", "user", str(ALICE)))
+    assert left.label == "new"
+    # the same for a group admin: the group's #1 was replaced, the old button acts on nothing
+    world.emu.set_member(GROUP, ALICE, "creator")
+    await world.say(group, alice, "/add 1 ETH on aave-v3 as vault", "Added #1 (vault)")
+    ask = await world.say(group, alice, "/remove 1", "Remove #1")
+    await world.say(group, alice, "/forget yes", "Done: deleted 1 position")
+    await world.say(group, alice, "/add 3 ETH on aave-v3 as treasury", "Added #1 (treasury)")
+    world.emu.press_button(group, alice, ask["message_id"], tokens(ask)["Remove it"])
+    await world.emu.wait_for_answer(lambda a: "no longer works" in (a.get("text") or "") and a is not world.emu.callback_answers[0])
+    assert [p.label for p in world.app.store.positions(Owner("telegram", "group", str(GROUP)))] == ["treasury"]
+
+
+async def test_w_numbers_are_never_reused_and_an_old_details_button_shows_nothing(world):
+    alice, bob, dm, bob_dm, group = people(world.emu)
+    carol = world.emu.user(1003, "Carol", "carol")
+    carol_dm = world.emu.private_chat(carol)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(bob_dm, bob, "/add 10 ETH borrow 16000 USDC on aave-v3", "Added #1")
+    await world.say(carol_dm, carol, "/add 10 ETH borrow 17000 USDC on aave-v3", "Added #1")
+    await world.say(group, alice, "/watch 1", "W1: your #1")
+    await world.say(group, bob, "/watch 1", "W2: your #1")
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "W2 (bob's #1)" in m["text"])
+    await world.say(group, bob, "/unwatch W2", "no longer receives warnings for W2")
+    reply = await world.say(group, carol, "/watch 1", "your #1")
+    assert reply["text"].startswith("W3: your #1")  # not W2 again
+    details = [t for label, t in tokens(warning).items() if label == "Details"][0]
+    world.emu.press_button(group, alice, warning["message_id"], details)
+    await world.emu.wait_for_answer(lambda a: "no longer works" in (a.get("text") or ""))
+    assert not any(m["chat"]["id"] == GROUP and "carol" in m["text"] and m["message_id"] > warning["message_id"]
+                   for m in world.emu.sent if "W3" not in m["text"])

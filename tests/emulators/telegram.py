@@ -542,6 +542,17 @@ class TelegramEmulator:
         """Messages the bot sent in that chat, in order."""
         return [m for m in self.sent if m["chat"]["id"] == chat_id]
 
+    async def wait_for_answer(self, predicate: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+        """Wait until a callback answer (a pop-up) satisfies predicate(answer) and return it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            for answer in self.callback_answers:
+                if predicate(answer):
+                    return answer
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no callback answer matched within {timeout}s: {self.callback_answers[-10:]}")
+
     async def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 5.0) -> dict:
         """Wait until a sent message satisfies predicate(msg) and return it; AssertionError on timeout."""
         loop = asyncio.get_running_loop()
