@@ -102,6 +102,21 @@ def buttons(reply: Reply, tokens: tuple[str, ...]) -> discord.ui.View | None:
     return view
 
 
+def can_post(permissions: discord.Permissions | None) -> bool | None:
+    """Whether these permissions let the bot post a warning (an embed) in a channel; None when unknown."""
+    if permissions is None:
+        return None
+    return permissions.administrator or (permissions.view_channel and permissions.send_messages and permissions.embed_links)
+
+
+def channel_title(channel, guild) -> str | None:
+    """'#alerts in Borrowers': a channel as its members see it."""
+    name = getattr(channel, "name", None)
+    if not name:
+        return None
+    return f"#{name} in {guild.name}" if guild is not None and getattr(guild, "name", None) else f"#{name}"
+
+
 def point_at(api_base: str, gateway: str) -> None:
     """Send discord.py to another REST root and gateway (a Discord-compatible server, or a test emulator)."""
     discord.http.Route.BASE = api_base.rstrip("/")
@@ -148,6 +163,7 @@ class DiscordNotifier:
     async def send(self, chat: ChatRef, notice: Notice) -> None:
         """Post the warning as an embed with its buttons; discord.py itself waits out 429s."""
         reply = fitted_notice(notice, lambda r: not embed_parts(r)["cut"])  # a warning is one embed, never cut short
+        channel = None
         try:
             channel = await self._channel(chat)
             # A group's notice names its own positions by plain id (members' shared ones as W1, which mean
@@ -158,7 +174,8 @@ class DiscordNotifier:
             message = await channel.send(embed=embed(reply), **({"view": view} if view else {}))
             self._unauthorized = False
         except discord.Forbidden as err:
-            raise Undeliverable(f"Discord {err.code}: {err.text or 'forbidden'}") from None
+            raise Undeliverable(f"Discord {err.code}: {err.text or 'forbidden'}",
+                                channel_title(channel, getattr(channel, "guild", None)) if chat.is_group else None) from None
         except discord.NotFound as err:
             if err.code in (10003, 10013, 10004):  # unknown channel, user, guild
                 raise Undeliverable(f"Discord {err.code}: {err.text or 'not found'}") from None
@@ -192,6 +209,24 @@ class CollateralClient(discord.Client):
         self.guild_id = guild_id
         self.tree = app_commands.CommandTree(self)
         register(self.tree, adapter)
+
+    # The gateway says what changed about the bot's rights; a channel it stopped posting to may be open again.
+    async def on_guild_channel_update(self, before, after) -> None:
+        """A channel's permission overwrites may have changed."""
+        self.adapter.recheck(after.guild)
+
+    async def on_guild_role_update(self, before, after) -> None:
+        """A role's permissions may have changed."""
+        self.adapter.recheck(after.guild)
+
+    async def on_member_update(self, before, after) -> None:
+        """The bot's own roles may have changed."""
+        if self.user is not None and after.id == self.user.id:
+            self.adapter.recheck(after.guild)
+
+    async def on_guild_join(self, guild) -> None:
+        """Invited (back) into a server."""
+        self.adapter.recheck(guild)
 
     async def setup_hook(self) -> None:
         """Sync the commands; register the buttons that outlive any one message."""
@@ -241,20 +276,46 @@ class DiscordAdapter:
     def actor(self, interaction: discord.Interaction, server: bool = False) -> Actor:
         """The person, the channel, and whose positions plain ids mean (theirs, or the channel's with server=True)."""
         user = Owner("discord", "user", str(interaction.user.id))
+        title, may_post = None, None
         if interaction.guild_id is None:
             chat = ChatRef("discord", str(interaction.user.id))
         else:
             chat = ChatRef("discord", str(interaction.channel_id), is_group=True)
+            title = channel_title(interaction.channel, interaction.guild)
+            may_post = can_post(interaction.app_permissions)
         acting_for = Owner("discord", "group", chat.chat_id) if server and chat.is_group else user
-        return Actor(user, chat, interaction.user.display_name or interaction.user.name, acting_for)
+        return Actor(user, chat, interaction.user.display_name or interaction.user.name, acting_for, title, may_post)
+
+    def recheck(self, guild) -> None:
+        """Channels of this server the bot had stopped posting to: those it may post in again get their warnings back."""
+        if guild is None or guild.me is None:
+            return
+        for chat_id in self.assistant.stopped_chats("discord"):
+            channel = guild.get_channel(int(chat_id)) if chat_id.isdigit() else None
+            if channel is not None and can_post(channel.permissions_for(guild.me)):
+                self.assistant.chat_access(ChatRef("discord", chat_id, True), True, channel_title(channel, guild))
+
+    def _before(self, actor: Actor) -> Reply | None:
+        """What the platform just told: a channel the bot may post in again; DMs worth trying again (a note to say)."""
+        if actor.chat.is_group and actor.may_post:
+            self.assistant.chat_access(actor.chat, True, actor.chat_title)
+        return self.assistant.welcome_back(actor)
+
+    @staticmethod
+    async def _note(interaction: discord.Interaction, note: Reply | None) -> None:
+        """Said to the user alone, after the answer."""
+        if note is not None:
+            await interaction.followup.send(embed=embed(note), ephemeral=True)
 
     async def run(self, interaction: discord.Interaction, text: str, server: bool = False) -> None:
         """Answer a command: the core decides, this only renders (ephemeral unless public in a guild)."""
         hidden = private(text, interaction.guild_id is not None)
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
-        reply = await self._within_deadline(self.actor(interaction, server), text,
-                                            lambda: interaction.response.defer(ephemeral=hidden, thinking=True))
+        actor = self.actor(interaction, server)
+        note = self._before(actor)
+        reply = await self._within_deadline(actor, text, lambda: interaction.response.defer(ephemeral=hidden, thinking=True))
         await self._answer(interaction, reply, hidden, "g" if server and interaction.guild_id is not None else "u")
+        await self._note(interaction, note)
 
     async def _within_deadline(self, actor: Actor, text: str, defer) -> Reply:
         """The core's reply; when it is not ready after `defer_after` seconds, `defer()` first (Discord wants an answer within 3 s)."""
@@ -288,7 +349,9 @@ class DiscordAdapter:
         hidden = interaction.guild_id is not None
         message_id = interaction.message.id if interaction.message is not None else None
         confirm = self.assistant.buttons.confirms(token)  # a confirmation edits its question; anything else answers anew
-        work = asyncio.ensure_future(self.assistant.press(self.actor(interaction), token, message_id))
+        actor = self.actor(interaction)
+        note = self._before(actor)
+        work = asyncio.ensure_future(self.assistant.press(actor, token, message_id))
         done, _ = await asyncio.wait({work}, timeout=self.defer_after)
         if not done:  # a price refresh (Details on a warning) can outlast Discord's 3 s: acknowledge now, answer after
             if confirm:
@@ -307,6 +370,7 @@ class DiscordAdapter:
             await interaction.followup.send(embed=embed(reply), ephemeral=hidden or pressed.action == "refused")
         else:
             await interaction.response.send_message(embed=embed(reply), ephemeral=hidden or pressed.action == "refused")
+        await self._note(interaction, note)
 
     # ---------------------------------------------------------------- autocomplete
 

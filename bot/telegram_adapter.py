@@ -10,7 +10,15 @@ from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from core.buttons import EXPIRED, ButtonBook
 from core.commands import COMMANDS
@@ -29,7 +37,8 @@ log = logging.getLogger(__name__)
 
 ANONYMOUS_ADMIN = 1087968824  # Telegram's "GroupAnonymousBot": an admin posting as the group
 UNAUTHORIZED_PAUSE = 600.0  # seconds without any Telegram send after a 401
-UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # all the bot handles; edits and channel posts are not asked for
+# all the bot handles (its own membership tells when it may post in a group again); edits and channel posts are not asked for
+UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 
 
 def _seconds(retry_after) -> float:
@@ -122,6 +131,7 @@ class TelegramAdapter:
         # New messages only: an edited "/borrow 500 ..." must not borrow again.
         application.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.on_command))
         application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         application.add_error_handler(self.on_error)
 
     @classmethod
@@ -191,7 +201,7 @@ class TelegramAdapter:
 
     def _actor(self, user, chat) -> Actor:
         name = user.username or user.first_name or str(user.id)
-        return Actor(Owner("telegram", "user", str(user.id)), chat_ref(chat), name)
+        return Actor(Owner("telegram", "user", str(user.id)), chat_ref(chat), name, chat_title=chat.title)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A slash command in any chat."""
@@ -209,11 +219,25 @@ class TelegramAdapter:
                                      "account so I can check who you are.")
             return
         actor = self._actor(user, chat)
-        if not actor.chat.is_group and self.outbox is not None:
-            self.outbox.enable_destination(actor.chat)  # they talk to us again: they unblocked the bot
+        note = self.assistant.welcome_back(actor)  # a private chat again: they unblocked the bot
         reply = await self.assistant.handle(actor, message.text)
         if not reply.silent:
             await self._send(chat, reply, actor)
+        if note is not None:
+            await self._send(chat, note, actor)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram says the bot was added to, removed from or restricted in a group: warnings there follow."""
+        change = update.my_chat_member
+        if change is None or change.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+            return
+        member = change.new_chat_member
+        status = member.status
+        may_post = status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER) or (
+            status == ChatMemberStatus.RESTRICTED and getattr(member, "is_member", False) and getattr(member, "can_send_messages", False))
+        reason = "the bot was removed from the group" if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED) \
+            else "the bot may not send messages there"
+        self.assistant.chat_access(chat_ref(change.chat), may_post, change.chat.title, reason)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: only what the bot issued on that message runs, as the presser, so the core checks their rights."""

@@ -177,12 +177,21 @@ class AlertCommands:
         if position is None:
             raise NotPermitted(f"You have no position #{cmd.number}. Only your own positions can be shared (message me to add one).")
         self.store.set_display_name(actor.user, actor.name)
-        number, new = self.store.add_watch(actor.chat, position)
+        number, new = self.store.add_watch(actor.chat, position, actor.chat_title)
+        notes = [f"/unwatch W{number} stops it; you or an admin can do that."]
+        stopped = self.outbox.disabled_reason(actor.chat) if self.outbox is not None else None
+        if actor.may_post is False:  # the platform says the bot cannot post here: say so instead of a promise
+            notes.insert(0, "I cannot post in this channel right now (I need permission to view it, send messages and "
+                            "embed links): its warnings start once I can.")
+        elif stopped is not None:  # answering here shows the bot may post again: the owner's /watch restarts it
+            self.outbox.enable_destination(actor.chat, actor.chat_title)
+            self.events_wake()
+            notes.insert(0, f"Warnings here had stopped ({stopped}); they restart now.")
         val = await self._value(position)
         health = f"HF {fmt_hf(val.hf)} {views.STATUS[val.severity]}" if val.priced else "no price right now"
         verb = "now sends its warnings here" if new else "already sends its warnings here"
         return Reply(f"W{number}: your #{position.number} ({views.lender_name(val.terms)}, {health}) {verb}.",
-                     paragraph(f"/unwatch W{number} stops it; you or an admin can do that."))
+                     paragraph(*notes))
 
     async def _cmd_unwatch(self, actor: Actor, cmd: Command) -> Reply:
         if not actor.chat.is_group:

@@ -50,6 +50,8 @@ class Actor:
     chat: ChatRef
     name: str = ""
     acting_for: Owner | None = None  # whose positions plain ids mean (default: the group's in a group, else the user's)
+    chat_title: str | None = None  # the group's name as its members see it ("Borrowers", "#alerts in Borrowers")
+    may_post: bool | None = None  # whether the platform lets the bot post in this chat now (None: it did not say)
 
 
 @dataclass(frozen=True)

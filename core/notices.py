@@ -49,6 +49,8 @@ class AlertItem:
             return "MONITORING RESTORED"
         if self.kind == "disabled":
             return "DELIVERY STOPPED"
+        if self.kind == "enabled":
+            return "DELIVERY RESTARTED"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 

@@ -13,6 +13,7 @@ from .models import ChatRef, Owner
 from .notices import AlertItem, Notice, alert_id
 from .redact import scrub
 from .store import Store
+from .text import clean_name
 
 EXPIRE_AFTER = 12 * 3600  # a warning half a day late is noise: dead-letter it instead
 MAX_ATTEMPTS = 8  # failed sends of one row before it is dead-lettered
@@ -171,30 +172,57 @@ class Outbox:
         reason = scrub(reason)
         with self.store.transaction() as db:
             db.execute("UPDATE destinations SET disabled_reason = ?, disabled_at = ?, title = coalesce(?, title) WHERE chat_key = ?",
-                       [reason, now, title, chat.key])
+                       [reason, now, clean_name(title, 80) or None, chat.key])
             db.execute("UPDATE outbox SET status = 'dead', last_error = ? WHERE chat_key = ? AND status = 'pending'",
                        [f"destination disabled: {reason}", chat.key])
             notices = self._owner_notices(db, chat, reason, now) if chat.is_group else []
             self.enqueue_many(db, notices, now)
         return len(notices)
 
-    def _owner_notices(self, db: Database, chat: ChatRef, reason: str, now: float) -> list[Notice]:
-        """One 'delivery stopped' message per member who shared a position into this chat."""
+    def _owner_notices(self, db: Database, chat: ChatRef, reason: str | None, now: float) -> list[Notice]:
+        """One message per member who shared a position into this chat: delivery stopped (with the reason), or restarted."""
         rows = db.execute(
-            "SELECT w.number, p.number, o.platform, o.external_id, coalesce(d.title, w.chat_key) FROM watches w "
+            "SELECT w.number, p.number, o.platform, o.external_id, d.title FROM watches w "
             "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key "
             "JOIN destinations d ON d.chat_key = w.chat_key WHERE w.chat_key = ? AND o.kind = 'user'", [chat.key]).fetchall()
         by_owner: dict[ChatRef, list[AlertItem]] = {}
         for watch, number, platform, user_id, title in rows:
-            text = (f"I can no longer post in {title} ({reason}), so warnings for your #{number} (W{watch} there) stop going "
-                    f"there. Once I may post again, /watch {number} in it restarts them.")
-            by_owner.setdefault(ChatRef(platform, user_id), []).append(AlertItem("disabled", -1, f"#{number}", text))
+            where = clean_name(title, 80) or "a group you shared it into"  # its name as members see it, never our key
+            if reason is not None:
+                text = (f"I can no longer post in {where} ({reason}), so warnings for your #{number} (W{watch} there) stop "
+                        f"going there. They restart by themselves once I may post there again, or when you send /watch "
+                        f"{number} in it.")
+                item = AlertItem("disabled", -1, f"#{number}", text)
+            else:
+                text = f"I may post in {where} again: warnings for your #{number} (W{watch} there) go there again."
+                item = AlertItem("enabled", -1, f"#{number}", text)
+            by_owner.setdefault(ChatRef(platform, user_id), []).append(item)
         return [Notice(c, tuple(items), now) for c, items in by_owner.items()]
 
-    def enable_destination(self, chat: ChatRef) -> None:
-        """Send to a chat again (the user talked to the bot again)."""
+    def known(self, chat: ChatRef) -> bool:
+        """Whether the bot ever sent to (or was asked to send to) this chat."""
+        return self.db.execute("SELECT 1 FROM destinations WHERE chat_key = ?", [chat.key]).fetchone() is not None
+
+    def disabled_reason(self, chat: ChatRef) -> str | None:
+        """Why sending to this chat stopped, or None when it is not stopped."""
+        row = self.db.execute("SELECT disabled_reason FROM destinations WHERE chat_key = ?", [chat.key]).fetchone()
+        return row[0] if row else None
+
+    def enable_destination(self, chat: ChatRef, title: str | None = None, tell: bool = False) -> str | None:
+        """Send to a chat again (the user talked to the bot again, or the platform says it may post); returns why it had
+        stopped, None when it was not stopped. With `tell`, members who shared positions there hear it restarted."""
+        reason = self.disabled_reason(chat)
+        if reason is None:
+            if title:
+                self.db.execute("UPDATE destinations SET title = ? WHERE chat_key = ?", [clean_name(title, 80) or None, chat.key])
+            return None
+        now = time.time()
         with self.store.transaction() as db:
-            db.execute("UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL WHERE chat_key = ?", [chat.key])
+            db.execute("UPDATE destinations SET disabled_reason = NULL, disabled_at = NULL, title = coalesce(?, title) "
+                       "WHERE chat_key = ?", [clean_name(title, 80) or None, chat.key])
+            if tell and chat.is_group:
+                self.enqueue_many(db, self._owner_notices(db, chat, None, now), now)
+        return reason
 
     def move_destination(self, chat: ChatRef, new_chat_id: str, now: float | None = None) -> ChatRef:
         """A group became a supergroup: follow it, in one transaction (destination, watches, outage, owner, queue).

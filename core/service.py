@@ -18,7 +18,7 @@ from .buttons import ButtonBook, Issued, Refused
 from .commands import COMMANDS, Command, PositionSpec
 from .errors import CoreError, InvalidAmount, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
 from .grammar import MAX_LEGS, Parser
-from .models import Actor, Leg, Owner, Position, Severity
+from .models import Actor, ChatRef, Leg, Owner, Position, Severity
 from .numbers import MAX_AMOUNT, fmt_amount, fmt_hf
 from .outbox import Outbox
 from .ports import ChatAdmins, Clock, NoGroups, PositionEvents, PriceBook
@@ -128,6 +128,50 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
             found = None
         if found is None or found.row_id != issued.position_id:
             raise Refused("That button was for a position that is gone or now has another number; it no longer works.")
+
+    def welcome_back(self, actor: Actor) -> Reply | None:
+        """The user talks to the bot again: a direct-message destination stopped by a refusal is tried again, and they
+        are told, privately, what they missed. Only their own DM, so nothing private reaches a group.
+
+        On Telegram only a message in that private chat counts (a block is lifted there); on Discord any interaction
+        does, since DMs closed to a server's members open again by a setting the bot never hears of.
+        """
+        if self.outbox is None or (actor.chat.is_group and actor.user.platform != "discord"):
+            return None
+        dm = ChatRef(actor.user.platform, actor.user.id)
+        reason = self.outbox.enable_destination(dm)
+        if reason is None:
+            return None
+        log.info("re-enabled the direct messages of %s", dm.key)
+        hint = " If your privacy settings still close DMs from server members, open them for this server." \
+            if actor.user.platform == "discord" else ""
+        return Reply("Your warnings reach your direct messages again.",
+                     paragraph(f"I could not message you before ({reason}), so warnings sent meanwhile did not reach you; "
+                               f"/positions shows where things stand.{hint}"))
+
+    def chat_access(self, chat: ChatRef, may_post: bool, title: str | None = None, reason: str = "") -> None:
+        """The platform says whether the bot may post in a group now (added back, permissions changed, removed)."""
+        if self.outbox is None or not chat.is_group:
+            return
+        if may_post:
+            if self.outbox.enable_destination(chat, title, tell=True) is not None:
+                log.info("may post in %s again: its warnings restart", chat.key)
+                self.events_wake()
+        elif self.outbox.disabled_reason(chat) is None and self.outbox.known(chat):
+            self.outbox.disable_destination(chat, reason or "the bot may no longer post there", self.clock.time(), title)
+            self.events_wake()
+
+    def stopped_chats(self, platform: str) -> list[str]:
+        """Chat ids of the groups on this platform that the bot stopped posting to (for adapters that can re-check)."""
+        if self.outbox is None:
+            return []
+        return [key.split(":", 1)[1] for key, _ in self.outbox.disabled_destinations() if key.startswith(f"{platform}:")]
+
+    def events_wake(self) -> None:
+        """New outbox rows: let the dispatcher know (when one runs)."""
+        wake = getattr(self.events, "wake", None)
+        if callable(wake):
+            wake()
 
     # ---------------------------------------------------------------- helpers
 

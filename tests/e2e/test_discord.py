@@ -412,3 +412,48 @@ async def test_a_chart_is_a_file_and_yield_is_public(world):
     assert picture["filename"] == "chart-1-whatif.png" and picture["data"][:4] == b"\x89PNG"
     reply = await world.slash(BOB, "yield", asset="USDC")
     assert not reply["data"].get("flags", 0) & 64 and "Where USDC earns" in embed_text(reply)
+
+
+async def test_a_channel_that_refused_heals_on_a_permission_update_and_dms_on_the_next_interaction(world):
+    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
+    await world.slash(ALICE, "watch", position=1)
+    await world.tick()
+    world.emu.fail_next_message(403, 50013, "Missing Permissions", channel_id=CHANNEL)
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    dm_channel = world.emu.dm_channels[ALICE]
+    stopped = await world.emu.wait_for(lambda r: r.get("channel_id") == dm_channel and "DELIVERY STOPPED" in embed_text(r))
+    assert "#alerts in Borrowers" in embed_text(stopped) and "discord:" not in embed_text(stopped)  # names as users see them
+
+    await world.emu.role_updated(GUILD)  # an admin gives the bot its permissions back
+    await asyncio.sleep(0.3)
+    await world.app.dispatcher.deliver(patience=1.0)
+    await world.emu.wait_for(lambda r: r.get("channel_id") == dm_channel and "DELIVERY RESTARTED" in embed_text(r))
+    assert world.app.outbox.disabled_destinations() == []
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    await world.emu.wait_for(lambda r: r.get("channel_id") == CHANNEL and "LIQUIDATABLE" in embed_text(r))
+
+    # alice closes her DMs: the refusal stops her DM, her next interaction opens it again and tells her, privately
+    world.emu.fail_next_message(403, 50007, "Cannot send messages to this user", channel_id=dm_channel)
+    world.prices.prices["ETH"] = 2400.0
+    await world.tick()
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    assert (f"discord:{ALICE}", "Discord 50007: Cannot send messages to this user") in world.app.outbox.disabled_destinations()
+    reply = await world.slash(ALICE, "positions")
+    note = await world.emu.wait_for(lambda r: r.get("interaction_id") == reply["interaction_id"]
+                                    and "direct messages again" in embed_text(r))
+    assert note["data"]["flags"] & 64 and "50007" in embed_text(note)
+    assert world.app.outbox.disabled_destinations() == []
+
+    def dm_rows() -> list[tuple[int, str]]:
+        return world.app.store.db.execute("SELECT id, status FROM outbox WHERE chat_key = ?", [f"discord:{ALICE}"]).fetchall()
+
+    before = dm_rows()
+    world.prices.prices["ETH"] = 2400.0
+    await world.tick()
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    [(_, status)] = dm_rows()[len(before):]
+    assert status in ("pending", "sent")  # queued for her DMs again (sent once Discord's 5-per-5-s DM window allows)

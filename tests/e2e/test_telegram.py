@@ -400,3 +400,72 @@ async def test_w_numbers_are_never_reused_and_an_old_details_button_shows_nothin
     await world.emu.wait_for_answer(lambda a: "no longer works" in (a.get("text") or ""))
     assert not any(m["chat"]["id"] == GROUP and "carol" in m["text"] and m["message_id"] > warning["message_id"]
                    for m in world.emu.sent if "W3" not in m["text"])
+
+
+# ---------------------------------------------------------------- delivery that heals; facts that stay private
+
+
+async def test_a_group_that_refused_heals_when_the_bot_is_back_or_the_owner_watches_again(world):
+    alice, bob, dm, _, group = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(group, alice, "/watch 1", "W1: your #1")
+    await world.tick()
+    world.emu.bot_membership(group, bob, "kicked")  # bob removes the bot: Telegram says so, and sends then fail
+    await asyncio.sleep(0.3)
+    await world.app.dispatcher.deliver(patience=1.0)
+    stopped = await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DELIVERY STOPPED" in m["text"])
+    assert "Borrowers" in stopped["text"] and "telegram:" not in stopped["text"]  # the group's title, not our key
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    assert not any(m["chat"]["id"] == GROUP and "DANGER" in m["text"] for m in world.emu.sent)
+    world.emu.bot_membership(group, bob, "member", old="kicked")  # added back
+    await asyncio.sleep(0.3)
+    await world.app.dispatcher.deliver(patience=1.0)
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DELIVERY RESTARTED" in m["text"] and "Borrowers" in m["text"])
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "LIQUIDATABLE" in m["text"])
+
+    # a send refused without a word from Telegram: the owner's /watch there restarts it, as the DM promised
+    world.prices.prices["ETH"] = 2400.0  # out of liquidation (no message), then back in: refused
+    await world.tick()
+    world.emu.fail_next("sendMessage", 403, "Forbidden: bot is not a member of the group chat", chat_id=GROUP)
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    stopped = await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and "DELIVERY STOPPED" in m["text"]
+                                       and "not a member" in m["text"])
+    assert "/watch 1 in it" in stopped["text"]
+    reply = await world.say(group, alice, "/watch 1", "W1: your #1")
+    assert "they restart now" in reply["text"]
+    world.prices.prices["ETH"] = 2400.0
+    await world.tick()
+    world.prices.prices["ETH"] = 1700.0
+    await world.tick()
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "LIQUIDATABLE" in m["text"]
+                             and world.emu.messages(GROUP).index(m) > world.emu.messages(GROUP).index(reply))
+
+
+async def test_status_in_a_group_says_nothing_of_a_members_direct_messages(world):
+    alice, bob, dm, _, group = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.tick()
+    world.emu.block(ALICE)
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    assert [k for k, _ in world.app.outbox.disabled_destinations()] == [f"telegram:{ALICE}"]
+    reply = await world.say(group, alice, "/status", "Status")
+    assert "Not delivering" not in reply["text"] and "Forbidden" not in reply["text"] and "Undelivered" not in reply["text"]
+
+
+async def test_display_names_are_cleaned_before_a_group_sees_them(world):
+    _, _, _, _, group = people(world.emu)
+    mallory = world.emu.user(1009, "\u202eecilA\u202c\u200b")  # renders as "Alice" reversed-in-place, with a hidden tail
+    await world.say(world.emu.private_chat(mallory), mallory, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    await world.say(group, mallory, "/watch 1", "W1: your #1")
+    watching = await world.say(group, mallory, "/watching", "W1")
+    assert "ecilA's #1" in watching["text"] and not any(c in watching["text"] for c in "\u202e\u202c\u200b")
+    await world.tick()
+    world.prices.prices["ETH"] = 2000.0
+    await world.tick()
+    warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "DANGER" in m["text"])
+    assert "W1 (ecilA's #1)" in warning["text"] and not any(c in warning["text"] for c in "\u202e\u202c\u200b")

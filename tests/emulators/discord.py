@@ -362,6 +362,15 @@ class DiscordEmulator:
         return await self._interact(MESSAGE_COMPONENT, user_id, data, guild_id=guild_id, channel_id=channel_id,
                                     message=message)
 
+    async def role_updated(self, guild_id: int, role_id: int | None = None, permissions: int | None = None) -> None:
+        """A role of the guild changes (the bot's own by default): a GUILD_ROLE_UPDATE dispatch."""
+        guild = self._guild(guild_id)
+        if role_id is None:
+            role_id = next(r for r, role in guild["roles"].items() if role.get("tags", {}).get("bot_id") == str(self.bot_user_id))
+        if permissions is not None:
+            guild["roles"][role_id]["permissions"] = str(permissions)
+        await self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": copy.deepcopy(guild["roles"][role_id])})
+
     async def dispatch(self, event: str, data: dict) -> None:
         """Send any DISPATCH event to the connected bot."""
         await self._dispatch(self._require_session(), event, data)

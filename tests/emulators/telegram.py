@@ -492,6 +492,14 @@ class TelegramEmulator:
         _wake(self._update_waiters)
         return update_id
 
+    def bot_membership(self, chat: dict, by: dict, status: str, old: str = "member") -> int:
+        """The bot's own status in a group changes (kicked, left, added back as member): a my_chat_member update."""
+        self.set_member(chat["id"], self.bot_id, status)
+        def member(state: str) -> dict:
+            return {"user": dict(self.bot_user), "status": state, **({"until_date": 0} if state == "kicked" else {})}
+        return self.inject({"my_chat_member": {"chat": dict(chat), "from": dict(by), "date": int(time.time()),
+                                               "old_chat_member": member(old), "new_chat_member": member(status)}})
+
     def _new_message(self, chat: dict, sender: dict, **content: Any) -> dict:
         """Store a message in `chat` with the chat's next message_id."""
         chat = self._chats.setdefault(chat["id"], dict(chat))
