@@ -83,7 +83,7 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object a line
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, how long due warnings keep going out (Docker kills after 10 s)
     user_commands_per_minute: int = 30  # per user, in bursts of up to a third of it; 0 turns the limit off
-    chat_commands_per_minute: int = 60  # per group chat, all its members together
+    chat_commands_per_minute: int = 60  # per group chat, shared equally by the members active lately
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:

@@ -469,3 +469,19 @@ async def test_display_names_are_cleaned_before_a_group_sees_them(world):
     await world.tick()
     warning = await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "DANGER" in m["text"])
     assert "W1 (ecilA's #1)" in warning["text"] and not any(c in warning["text"] for c in "\u202e\u202c\u200b")
+
+
+async def test_two_members_flooding_a_group_do_not_lock_out_the_admin(world):
+    from core.ratelimit import CommandLimiter
+
+    world.app.assistant.limiter = CommandLimiter(world.app.clock, 30, 60)  # as `collateral-bot run` sets it
+    alice, bob, _, _, group = people(world.emu)
+    admin = world.emu.user(1005, "Admin", "admin")
+    world.emu.set_member(GROUP, 1005, "creator")
+    for _ in range(25):
+        world.emu.send_text(group, alice, "/help")
+        world.emu.send_text(group, bob, "/help")
+    await world.emu.wait_for(lambda m: m["chat"]["id"] == GROUP and "more commands than I take" in m["text"])
+    await asyncio.sleep(0.5)
+    reply = await world.say(group, admin, "/status", "Status")
+    assert reply["chat"]["id"] == GROUP

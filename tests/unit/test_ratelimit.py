@@ -25,12 +25,30 @@ def test_a_burst_passes_then_one_refusal_is_told_and_the_rest_are_quiet():
     assert not limiter.check(alice).allowed and limiter.check(alice).tell is False
 
 
-def test_users_do_not_share_a_bucket_but_a_group_chat_does():
+def test_users_do_not_share_a_bucket_and_a_group_shares_its_budget_fairly():
     clock = FakeClock()
-    limiter = CommandLimiter(clock, per_user=30, per_chat=6)
-    members = [user(f"u{i}", group="-100") for i in range(3)]
-    assert [limiter.check(m).allowed for m in members] == [True, True, False]  # the group's burst is 2
-    assert limiter.check(user("u0")).allowed  # in a private chat only the user's own bucket counts
+    limiter = CommandLimiter(clock, per_user=30, per_chat=60)
+    flooders, admin = [user(f"u{i}", group="-100") for i in range(2)], user("admin", group="-100")
+    taken = [sum(limiter.check(f).allowed for _ in range(50)) for f in flooders]
+    assert taken == [10, 10]  # each is held by their own limit (and their share of the group's)
+    assert limiter.check(admin).allowed  # a member within their own limit is still answered
+    assert limiter.check(user("u0")).allowed is False  # u0's own bucket is spent everywhere
+    # over a minute the group as a whole stays near its budget: three active members, 20 a minute each
+    answered = 0
+    for _ in range(60):
+        clock.advance(1)
+        answered += sum(limiter.check(m).allowed for m in (*flooders, admin) for _ in range(5))
+    assert 55 <= answered <= 60 + 3 * 7  # a minute of the budget, plus at most a burst each
+
+
+def test_a_member_idle_for_five_minutes_gives_back_their_share():
+    clock = FakeClock()
+    limiter = CommandLimiter(clock, per_user=1000, per_chat=60)
+    a, b = user("a", group="-1"), user("b", group="-1")
+    limiter.check(a), limiter.check(b)
+    clock.advance(301)
+    limiter.check(a)
+    assert limiter._members(a, clock.time()) == 1
 
 
 def test_zero_turns_a_limit_off():
