@@ -20,6 +20,7 @@ from core.assets import AssetRegistry
 from core.backup import copy_database, running_lock
 from core.config import Settings
 from core.delivery import Dispatcher
+from core.heavy import HeavyWork
 from core.monitor import Monitor
 from core.outbox import Outbox
 from core.ports import Clock, PriceSource, SystemClock
@@ -62,7 +63,8 @@ class App:
     refresher: Scheduler  # the hourly yield refresh, beside the ticks
 
     def start(self) -> None:
-        """Ticks, yield refreshes and delivery, in the background."""
+        """Ticks, yield refreshes and delivery, in the background (and the chart workers, started now)."""
+        self.assistant.heavy.warm()
         self.scheduler.start()
         self.refresher.start()
         self.dispatcher.start()
@@ -111,12 +113,17 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
                 count = monitor.load()
                 log.info("monitoring %d positions", count)
+                heavy = HeavyWork(settings.heavy_workers)
                 assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
-                                      monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history)
+                                      monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
+                                      heavy=heavy)
                 scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
                 refresher = Scheduler([yields.refresh], yields.REFRESH_SECONDS, "yields")
-                yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
-                          refresher)
+                try:
+                    yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
+                              refresher)
+                finally:
+                    heavy.close()
         finally:
             store.close()
 

@@ -42,6 +42,10 @@ class ConsoleChat:
         self.stdout.write(text + "\n\n")
         self.stdout.flush()
 
+    async def _progress(self, text: str) -> None:
+        """Word while a command still runs (a queued chart)."""
+        self.say(text)
+
     def notice(self, text: str) -> None:
         """Print one pushed line (a replay tick, a price notice)."""
         self.stdout.write(text + "\n")
@@ -72,7 +76,7 @@ class ConsoleChat:
                 return
             if not text.startswith("/"):
                 text = "/" + text
-            reply = await self.assistant.handle(self.actor, text)
+            reply = await self.assistant.handle(self.actor, text, self._progress)
             self.say(plain_text(reply) + self._save(reply))
         if until_done is not None:
             await until_done

@@ -102,6 +102,19 @@ def buttons(reply: Reply, tokens: tuple[str, ...]) -> discord.ui.View | None:
     return view
 
 
+def _once(defer):
+    """`defer` made safe to call twice (a progress note and the 2 s deadline may both want it)."""
+    called = False
+
+    async def run() -> None:
+        nonlocal called
+        if not called:
+            called = True
+            await defer()
+
+    return run
+
+
 def can_post(permissions: discord.Permissions | None) -> bool | None:
     """Whether these permissions let the bot post a warning (an embed) in a channel; None when unknown."""
     if permissions is None:
@@ -313,13 +326,19 @@ class DiscordAdapter:
         _PERMISSIONS.set((str(interaction.user.id), interaction.permissions))
         actor = self.actor(interaction, server)
         note = self._before(actor)
-        reply = await self._within_deadline(actor, text, lambda: interaction.response.defer(ephemeral=hidden, thinking=True))
+        defer = _once(lambda: interaction.response.defer(ephemeral=hidden, thinking=True))
+
+        async def progress(words: str) -> None:  # said at once, to the caller alone, while the answer waits
+            await defer()
+            await interaction.followup.send(content=words, ephemeral=True)
+
+        reply = await self._within_deadline(actor, text, defer, progress)
         await self._answer(interaction, reply, hidden, "g" if server and interaction.guild_id is not None else "u")
         await self._note(interaction, note)
 
-    async def _within_deadline(self, actor: Actor, text: str, defer) -> Reply:
+    async def _within_deadline(self, actor: Actor, text: str, defer, progress=None) -> Reply:
         """The core's reply; when it is not ready after `defer_after` seconds, `defer()` first (Discord wants an answer within 3 s)."""
-        work = asyncio.ensure_future(self.assistant.handle(actor, text))  # copies the context: _PERMISSIONS goes along
+        work = asyncio.ensure_future(self.assistant.handle(actor, text, progress))  # copies the context: _PERMISSIONS goes along
         done, _ = await asyncio.wait({work}, timeout=self.defer_after)
         if not done:
             await defer()

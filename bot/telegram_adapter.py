@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import secrets
 import warnings
@@ -220,7 +221,10 @@ class TelegramAdapter:
             return
         actor = self._actor(user, chat)
         note = self.assistant.welcome_back(actor)  # a private chat again: they unblocked the bot
-        reply = await self.assistant.handle(actor, message.text)
+        async def progress(text: str) -> None:  # said at once while the answer waits (a queued chart)
+            await self.application.bot.send_message(chat.id, html.escape(text), parse_mode=ParseMode.HTML)
+
+        reply = await self.assistant.handle(actor, message.text, progress)
         if not reply.silent:
             await self._send(chat, reply, actor)
         if note is not None:

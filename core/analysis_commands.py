@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import datetime, timezone
 
@@ -11,9 +10,10 @@ from . import carry as carry_math
 from . import charts, il, risk
 from .commands import Command
 from .errors import UsageError
+from .heavy import bundled_backtest
 from .models import Actor, Severity
 from .numbers import fmt_hf, fmt_units, fmt_usd
-from .prices.replay import load_candles
+from .progress import PROGRESS
 from .replies import Attachment, Line, Reply, Section, paragraph
 from .valuation import levels
 from .views import age_text, lender_name, position_summary
@@ -50,13 +50,14 @@ def _round_up(x: float) -> float:
 class AnalysisCommands:
     """Needs from the Assistant: store, prices, registry, presets, clock, yields, history, and its helpers."""
 
-    _candles = None
+    async def _heavy(self, actor: Actor, what: str, fn, *args):
+        """fn(*args) in the heavy-work pool, in this user's fair turn; a user who has to wait is told so."""
+        async def queued(ahead: int) -> None:
+            await progress(f"Your {what} is queued behind {ahead} other request{'s' if ahead != 1 else ''}; "
+                           "it comes as soon as it is ready.")
 
-    async def _bundle(self) -> dict:
-        """The bundled hourly history, read once (off the event loop: it is a few thousand rows a file)."""
-        if AnalysisCommands._candles is None:
-            AnalysisCommands._candles = await asyncio.to_thread(load_candles)
-        return AnalysisCommands._candles
+        progress = PROGRESS.get()
+        return await self.heavy.run(actor.user.key, fn, *args, on_queued=queued if progress else None)
 
     # ---------------------------------------------------------------- /yield
 
@@ -188,11 +189,7 @@ class AnalysisCommands:
         coll = [bt.Leg(leg.asset, float(leg.amount), terms.collateral[leg.asset].lt) for leg in position.collateral]
         at_par = terms.preset.debt_at_par
         debt = [bt.Owed(leg.asset, float(leg.amount), at_par and self.registry.get(leg.asset).stable) for leg in position.debt]
-        candles = await self._bundle()
-        if cmd.topic == "all":
-            results = await asyncio.to_thread(bt.backtest_all, coll, debt, warn, danger, candles, self.registry)
-        else:
-            results = [await asyncio.to_thread(bt.backtest, coll, debt, warn, danger, cmd.topic, candles, self.registry)]
+        results = await self._heavy(actor, "backtest", bundled_backtest, cmd.topic, coll, debt, warn, danger)
         sections = [self._backtest_section(r, warn, danger) for r in results]
         worst = max((1 if r.liquidated_at else 0 for r in results), default=0)
         return Reply(f"{position.ref} through real crashes ({position_summary(position)})", tuple(sections),
@@ -261,8 +258,8 @@ class AnalysisCommands:
         title = f"{position.ref} · {lender_name(val.terms)} · {main.asset}"
         if cmd.topic == "whatif":
             prices, health = charts.health_points(e, main.asset)
-            image = await asyncio.to_thread(charts.health_curve, prices, health, main.asset, main.price, marks["liquidation"],
-                                            warn, danger, title)
+            image = await self._heavy(actor, "chart", charts.health_curve, prices, health, main.asset, main.price,
+                                      marks["liquidation"], warn, danger, title)
             caption = f"Health factor of {position.ref} against the {main.asset} price"
         else:
             now = self.clock.time()
@@ -271,8 +268,8 @@ class AnalysisCommands:
                 return Reply(f"Not enough {main.asset} price history yet for a chart of {position.ref}.",
                              paragraph("The bot records prices as it runs; try /chart "
                                        f"{position.number} whatif for the health factor against price meanwhile."))
-            image = await asyncio.to_thread(charts.price_chart, series, main.asset, marks["liquidation"], marks["warning"],
-                                            marks["danger"], title)
+            image = await self._heavy(actor, "chart", charts.price_chart, series, main.asset, marks["liquidation"],
+                                      marks["warning"], marks["danger"], title)
             caption = f"{main.asset} over the last {age_text(now - series[0][0])} with the levels of {position.ref}"
         lines = [Line(name.capitalize(), fmt_usd(p) if p else "none") for name, p in marks.items()]
         return Reply(caption, (Section(None, tuple(lines)),),

@@ -84,6 +84,7 @@ class Settings:
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, how long due warnings keep going out (Docker kills after 10 s)
     user_commands_per_minute: int = 30  # per user, in bursts of up to a third of it; 0 turns the limit off
     chat_commands_per_minute: int = 60  # per group chat, shared equally by the members active lately
+    heavy_workers: int = 1  # worker processes for charts and backtests (0: a thread in this process)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
@@ -163,6 +164,7 @@ class Settings:
             shutdown_grace_seconds=number("SHUTDOWN_GRACE_SECONDS", 5.0, 0, 600),
             user_commands_per_minute=integer("USER_COMMANDS_PER_MINUTE", 30, 0, 100_000),
             chat_commands_per_minute=integer("CHAT_COMMANDS_PER_MINUTE", 60, 0, 100_000),
+            heavy_workers=integer("HEAVY_WORKERS", 1, 0, 64),
             http_port=integer("HTTP_PORT", 0, 1, 65535) or None,
             alert_webhook_url=Secret(url("ALERT_WEBHOOK_URL", "http://unset")) if get("ALERT_WEBHOOK_URL") else None,
             telegram_webhook_url=url("TELEGRAM_WEBHOOK_URL", "http://unset") if get("TELEGRAM_WEBHOOK_URL") else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -18,10 +18,12 @@ from .buttons import ButtonBook, Issued, Refused
 from .commands import COMMANDS, Command, PositionSpec
 from .errors import CoreError, InvalidAmount, InvalidChange, LimitReached, NotPermitted, PositionNotFound, UnsupportedByProtocol
 from .grammar import MAX_LEGS, Parser
+from .heavy import HeavyWork
 from .models import Actor, ChatRef, Leg, Owner, Position, Severity
 from .numbers import MAX_AMOUNT, fmt_amount, fmt_hf
 from .outbox import Outbox
 from .ports import ChatAdmins, Clock, NoGroups, PositionEvents, PriceBook
+from .progress import PROGRESS
 from .protocols import Presets, Terms
 from .query_commands import QueryCommands
 from .ratelimit import CommandLimiter
@@ -61,7 +63,8 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
 
     def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
                  events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
-                 monitor_status=None, yields=None, history=None, limiter: CommandLimiter | None = None):
+                 monitor_status=None, yields=None, history=None, limiter: CommandLimiter | None = None,
+                 heavy: HeavyWork | None = None):
         self.store = store
         self.prices = prices
         self.registry = registry
@@ -76,9 +79,13 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.parser = Parser(registry)
         self.limiter = limiter  # None: no rate limit (the console is one person at a keyboard)
         self.buttons = ButtonBook(store, clock)  # what every button the bot sent stands for
+        self.heavy = heavy or HeavyWork()  # charts and backtests, off the event loop and fair across users
 
-    async def handle(self, actor: Actor, text: str) -> Reply:
-        """Parse and run one command; every failure becomes a short reply, never a traceback."""
+    async def handle(self, actor: Actor, text: str, progress: Callable[[str], Awaitable[None]] | None = None) -> Reply:
+        """Parse and run one command; every failure becomes a short reply, never a traceback.
+
+        `progress` says something to the user while the command still runs (its heavy work is queued)."""
+        PROGRESS.set(progress)
         if self.limiter is not None:
             verdict = self.limiter.check(actor)
             if not verdict.allowed:

@@ -485,3 +485,16 @@ async def test_two_members_flooding_a_group_do_not_lock_out_the_admin(world):
     await asyncio.sleep(0.5)
     reply = await world.say(group, admin, "/status", "Status")
     assert reply["chat"]["id"] == GROUP
+
+
+async def test_a_queued_chart_is_announced_then_delivered(world):
+    import time as clock
+
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/add 10 ETH borrow 15000 USDC on aave-v3", "Added #1")
+    busy = asyncio.create_task(world.app.assistant.heavy.run("someone else", clock.sleep, 1.5))  # the worker is taken
+    await asyncio.sleep(0.1)
+    await world.say(dm, alice, "/chart 1 whatif", "Your chart is queued behind 1 other request")
+    photo = await world.emu.wait_for(lambda m: m["chat"]["id"] == ALICE and m.get("file_name", "").endswith(".png"), timeout=20)
+    assert photo["size"] > 1000
+    await busy
