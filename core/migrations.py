@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("collateral-bot")
@@ -207,8 +209,12 @@ def check_known(db: Database, where: str = "the database") -> None:
     known = [m.name for m in migrations._migrations]
     unknown = [m.name for m in migrations.applied(db) if m.name not in known]
     if unknown:
+        try:
+            mine = f"collateral-bot {version('collateral-bot')}"
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            mine = "this collateral-bot"
         raise NewerDatabase(f"{where} was written by a newer collateral-bot (it has migration {unknown[-1]}; "
-                            f"this version knows up to {known[-1]}): upgrade collateral-bot, or restore an older backup")
+                            f"{mine} knows up to {known[-1]}): upgrade collateral-bot, or restore an older backup")
 
 
 def migrate(db: Database, where: str = "the database") -> list[str]:
