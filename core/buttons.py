@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .models import ChatRef, Owner
 from .ports import Clock
@@ -109,6 +109,7 @@ class ButtonBook:
             raise Refused("This button is for the person who asked.")
         if issued.message_id is None and mid is not None:
             self.bind([token], mid)  # sent before its id was recorded (a crash between the two): the first press binds it
+            issued = replace(issued, message_id=mid)
         return issued
 
     def spend(self, issued: Issued) -> None:
