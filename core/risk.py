@@ -103,12 +103,26 @@ def borrowing_power(e: Exposure) -> float:
     return sum(leg.value * leg.ltv for leg in e.collateral)
 
 
+AT_ONE = 1e-12  # how far from 1 a float health factor may land and still be exactly 1
+
+
+def settle(hf: float) -> float:
+    """A health factor as the lender's fixed-point math has it at the liquidation line: within 1e-12 of 1 is 1.
+
+    The contracts compare integers, so a position exactly at its threshold is exactly 1 there and not
+    liquidatable (every lender liquidates strictly below 1). Floats land a hair either side of 1
+    (28,062 DAI against 10 ETH at $4,068.99 and Maker's 145 % gives 0.9999999999999999); their error
+    is near 1e-16, far below any price's precision, so 1e-12 gives back the exact answer.
+    """
+    return 1.0 if abs(hf - 1.0) <= AT_ONE else hf
+
+
 def health_factor(e: Exposure) -> float:
-    """HF = sum(value_i * LT_i) / debt; infinite with no debt; below 1 is liquidatable."""
+    """HF = sum(value_i * LT_i) / debt, settled at a fixed point; infinite with no debt; below 1 is liquidatable."""
     debt = debt_value(e)
     if debt <= 0:
         return INF
-    return weighted_collateral(e) / debt
+    return settle(weighted_collateral(e) / debt)
 
 
 def loan_to_value(e: Exposure) -> float:
@@ -271,6 +285,9 @@ def _stability_pool(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
     if penalty is None:
         return LiquidationCost(p.debt, None, None, True, None)
     gas = float(params.get("collateral_gas_compensation", 0.005)) * p.collateral
+    cap = params.get("collateral_gas_compensation_cap")
+    if cap is not None:  # at most that many units of the collateral token, at its price where liquidation happens
+        gas = min(gas, sum(float(cap) * leg.price * p.share for leg in p.e.collateral))
     seized = min(p.collateral, p.debt * (1 + penalty) + gas)
     return LiquidationCost(p.debt, seized, max(0.0, seized - p.debt), True, penalty)
 
