@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alerts import DANGER, UNKNOWN, AlertState, Policy, decide
+from .risk import AT_ONE
 
 PAR = "$PAR"  # debt a lender counts at exactly $1 (DAI in a Maker vault, USD at Ledn)
 FULL_EVERY = 256  # incremental ticks between full recomputations (float drift)
@@ -250,6 +251,7 @@ class Evaluator:
         num, den = self.num[sel], self.den[sel]
         with np.errstate(divide="ignore", invalid="ignore"):
             hf = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
+        hf = np.where(np.abs(hf - 1.0) <= AT_ONE, 1.0, hf)  # risk.settle over arrays: exactly at the line is not past it
         warn, danger, level = self.warn[sel], self.danger[sel], self.level[sel]
         raw = (hf < warn).view(np.int8) + (hf < danger).view(np.int8) + (hf < 1).view(np.int8)
         need = raw > level
