@@ -73,6 +73,13 @@ class Terms:
     margin_ltvs: tuple[float, ...] = ()  # CeFi: margin-call LTVs, ascending
     liquidation_ltv: float | None = None  # CeFi: where the lender sells
     min_ratio: float | None = None  # Maker/Liquity: the minimum collateral ratio (mat, MCR)
+    draw_fee: float = 0.0  # added to every new draw (Liquity v1's borrowing fee): drawing x books x * (1 + fee)
+
+    @property
+    def debt_ceiling(self) -> float | None:
+        """The market's remaining room to lend, when the preset records one (Maker's `line`; 0: it lends nothing more)."""
+        line = self.market.params.get("debt_ceiling")
+        return None if line is None else _f(line)
 
     @property
     def metric(self) -> str:
@@ -298,4 +305,7 @@ class Presets:
                 )
         if margin and liq_ltv is not None and any(m >= liq_ltv for m in margin):
             raise UnsupportedByProtocol("Margin-call LTVs must be below the liquidation LTV.")
-        return Terms(preset, market, resolved, margin, liq_ltv, min_ratio)
+        fee = 0.0
+        if "borrowing_fee" in market.params:  # Liquity v1 charges it on every draw, the opening one and each later one
+            fee = float(o.fee) if o.fee is not None else _f(market.params["borrowing_fee"])
+        return Terms(preset, market, resolved, margin, liq_ltv, min_ratio, fee)

@@ -98,17 +98,52 @@ class Valuation:
             out.append((m, risk.liquidation_price(at_margin, asset)))
         return out
 
+    def borrowing_power(self) -> float:
+        """The most the lender lets this position owe, in USD, computed as its contract does."""
+        e = self.exposure
+        assert e is not None
+        if self.terms.preset.id != "aave-v3":
+            return risk.borrowing_power(e)
+        # Aave's GenericLogic averages LTV over the collateral in whole basis points, by integer division
+        # (rounded down), on values in 8-decimal base-currency units; the limit is then total * avgLtv.
+        units = [(round(leg.value * 10**8), round(leg.ltv * 10_000)) for leg in e.collateral]
+        total = sum(v for v, _ in units)
+        if total <= 0:
+            return 0.0
+        avg_bps = sum(v * bps for v, bps in units) // total
+        return total * avg_bps / 10_000 / 10**8
+
+    def max_ltv(self) -> float:
+        """The borrow limit as an LTV, as the lender computes it."""
+        coll = risk.collateral_value(self.exposure)
+        return self.borrowing_power() / coll if coll > 0 else 0.0
+
+    def _drawable(self, room_in_debt: float) -> float:
+        """What can be drawn when the debt may grow by `room_in_debt`: a draw fee makes each draw book more than it pays."""
+        return room_in_debt / (1 + self.terms.draw_fee)
+
+    def headroom(self) -> float:
+        """USD still drawable before the lender's borrow limit (negative: over it by that much debt); 0 under a full ceiling."""
+        room = self.borrowing_power() - risk.debt_value(self.exposure)
+        if room > 0 and self.terms.debt_ceiling is not None:
+            room = min(room, self.terms.debt_ceiling)
+        return self._drawable(room) if room > 0 else room
+
     def capacity_to(self, kind: str, value: float) -> float:
-        """USD borrowable before reaching a target: hf, ltv or cr."""
+        """USD drawable before reaching a target: hf, ltv or cr (after a draw fee; never past a full debt ceiling)."""
         e = self.exposure
         assert e is not None
         if kind == "hf":
-            return risk.capacity_to_health(e, value)
-        if kind == "ltv":
-            return max(0.0, value * risk.collateral_value(e) - risk.debt_value(e))
-        if kind == "cr":
-            return max(0.0, risk.collateral_value(e) / value - risk.debt_value(e))
-        raise ValueError(kind)
+            room = risk.capacity_to_health(e, value)
+        elif kind == "ltv":
+            room = max(0.0, value * risk.collateral_value(e) - risk.debt_value(e))
+        elif kind == "cr":
+            room = max(0.0, risk.collateral_value(e) / value - risk.debt_value(e))
+        else:
+            raise ValueError(kind)
+        if self.terms.debt_ceiling is not None:
+            room = min(room, self.terms.debt_ceiling)
+        return self._drawable(room)
 
     def liquidation_cost(self) -> risk.LiquidationCost | None:
         """What a liquidation would take under this lender's rules."""

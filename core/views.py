@@ -140,7 +140,7 @@ def health(val: Valuation) -> Section:
     else:
         lines = [
             Line("Health factor", f"{fmt_hf(hf)} · {status} (warning below {fmt_hf(warn)}, liquidation below 1.00)"),
-            Line("LTV", f"{fmt_pct(ltv)} (borrow limit {fmt_pct(risk.max_ltv(e))}, liquidation at {fmt_pct(risk.liquidation_threshold(e))})"),
+            Line("LTV", f"{fmt_pct(ltv)} (borrow limit {fmt_pct(val.max_ltv())}, liquidation at {fmt_pct(risk.liquidation_threshold(e))})"),
         ]
     return Section("Health", tuple(lines))
 
@@ -183,14 +183,17 @@ def borrowing(val: Valuation, target: tuple[str, float] | None = None) -> Sectio
     e = val.exposure
     assert e is not None
     lines = []
-    headroom = risk.borrowing_power(e) - risk.debt_value(e)
-    if headroom >= 0:
-        lines.append(Line("To the borrow limit", f"{in_units(val, headroom)} more ({fmt_pct(risk.max_ltv(e))} LTV)"))
+    headroom = val.headroom()
+    ceiling = val.terms.debt_ceiling
+    if ceiling is not None and ceiling <= 0:
+        lines.append(Line("To the borrow limit", f"none: {lender_name(val.terms)} lends nothing more (its debt ceiling is 0)"))
+    elif headroom >= 0:
+        lines.append(Line("To the borrow limit", f"{in_units(val, headroom)} more ({fmt_pct(val.max_ltv())} LTV)"))
     else:
         lines.append(Line("To the borrow limit", f"over it by {in_units(val, -headroom)}: the lender would refuse more borrowing"))
     kind, value = target or ("hf", val.levels[0])
     room = val.capacity_to(kind, value)
-    past_limit = " (past the lender's borrow limit)" if room > risk.capacity_to_max_ltv(e) else ""
+    past_limit = " (past the lender's borrow limit)" if room > max(0.0, headroom) else ""
     lines.append(Line(f"Keeping {target_label(val, kind, value)}", f"{in_units(val, room)} more{past_limit}"))
     return Section("You can borrow", tuple(lines))
 
