@@ -64,10 +64,14 @@ class QueryCommands:
         section = views.borrowing(val, target)
         kind, level = target or ("hf", val.levels[0])
         room = val.capacity_to(kind, level)
-        limit = risk.capacity_to_max_ltv(val.exposure)
+        limit = max(0.0, val.headroom())
         label = views.target_label(val, kind, level)
-        max_ltv = fmt_pct(risk.max_ltv(val.exposure))
-        if room <= 0:
+        max_ltv = fmt_pct(val.max_ltv())
+        ceiling = val.terms.debt_ceiling
+        if ceiling is not None and ceiling <= 0:
+            words = (f"{views.lender_name(val.terms)} lends nothing more: its debt ceiling is 0, so no vault of this type "
+                     "can draw, whatever its ratio.")
+        elif room <= 0:
             words = f"You are already past the {label}: borrowing more is not advised."
         elif limit <= 0:
             words = f"The lender would refuse more borrowing: the position is past its borrow limit ({max_ltv} LTV)."
@@ -109,12 +113,13 @@ class QueryCommands:
         title = "What if " + ", ".join(
             f"{s.asset} {'%+.1f%%' % (s.move * 100) if s.move is not None else 'at ' + fmt_usd(float(s.price))}" for s in cmd.shocks
         )
-        lines, worst, liquidated = [], Severity.INFO, 0
+        lines, worst, liquidated, unknown = [], Severity.INFO, 0, 0
         for position in positions:
             terms = self._terms_of(position)
             val = value(terms, position.collateral, position.debt, snapshot, self.registry)
             if not val.priced:
-                lines.append(Line(position.ref, f"no price for {', '.join(val.missing)}"))
+                lines.append(Line(position.ref, f"cannot tell: no price for {', '.join(val.missing)}"))
+                unknown += 1
                 continue
             mult = shock_multipliers(position.assets(), moves, prices, targets, self.registry)
             if terms.preset.debt_at_par:  # the lender keeps counting its stable debt at $1
@@ -126,11 +131,16 @@ class QueryCommands:
             liquidated += sev == Severity.LIQUIDATABLE
             status = "LIQUIDATED" if sev == Severity.LIQUIDATABLE else views.STATUS[sev]
             lines.append(Line(position.ref, f"HF {fmt_hf(val.hf)} → {fmt_hf(hf_after)} · {status} ({views.lender_name(terms)})"))
-        summary = (
-            f"{liquidated} of {len(positions)} position{'s' if len(positions) != 1 else ''} would be liquidated."
-            if liquidated
-            else "None would be liquidated."
-        )
+        counted = len(positions) - unknown
+        if liquidated:
+            summary = f"{liquidated} of {len(positions)} position{'s' if len(positions) != 1 else ''} would be liquidated."
+        elif counted:
+            summary = "None would be liquidated." if not unknown else f"None of the {counted} that could be valued would be liquidated."
+        else:
+            summary = ""
+        if unknown:  # no price is no answer: never "none would be liquidated" about a position it could not value
+            noun = "position" if unknown == 1 else "positions"
+            summary = (summary + " " if summary else "") + f"For {unknown} {noun} I cannot tell: no price right now."
         return Reply(title, (Section(None, tuple(lines)), Section(None, text_lines(summary))), worst)
 
     async def _cmd_price(self, actor: Actor, cmd: Command) -> Reply:

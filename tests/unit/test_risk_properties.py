@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core import risk
+from core.assets import AssetRegistry
+from core.evaluation import Evaluator
+from core.models import Leg, Overrides, Quote
+from core.prices.base import PriceSnapshot
+from core.protocols import Presets
+from core.valuation import value
 
 amounts = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
 prices = st.floats(min_value=1e-2, max_value=1e6, allow_nan=False)
@@ -108,3 +115,47 @@ def test_a_liquidation_never_takes_more_than_the_collateral_nor_gives_back(model
     cost = risk.liquidation_cost(e, model, params)
     assert cost.seized <= risk.collateral_value(e) * (1 + 1e-9)
     assert cost.penalty >= 0 and cost.repaid <= risk.debt_value(e) * (1 + 1e-9)
+
+
+# ---------------------------------------------------------------- exactly at the line, for every lender
+
+PRESETS, REGISTRY = Presets.bundled(), AssetRegistry.bundled()
+# (lender, market, collateral, debt, overrides): one position shape per lender
+LENDERS = [("aave-v3", None, "WETH", "USDC", Overrides()), ("aave-v3", "eth-emode", "wstETH", "WETH", Overrides()),
+           ("compound-v3", None, "WETH", "USDC", Overrides()), ("morpho", None, "WETH", "USDC", Overrides(lltv=Decimal("0.86"))),
+           ("maker", "ETH-A", "WETH", "DAI", Overrides()), ("maker", "ETH-C", "WETH", "DAI", Overrides()),
+           ("liquity-v1", None, "WETH", "LUSD", Overrides()), ("liquity-v2", "wstETH", "wstETH", "BOLD", Overrides()),
+           ("nexo", None, "BTC", "USDC", Overrides()), ("ledn", None, "BTC", "USDC", Overrides())]
+
+
+def _line(terms, asset) -> Decimal:
+    """The exact weight the lender puts on collateral value: LT, LLTV, 1 / mat, or the liquidation LTV."""
+    t = terms.collateral[asset]
+    if terms.min_ratio:
+        return 1 / Decimal(str(terms.min_ratio))
+    return Decimal(repr(t.lt))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(LENDERS), st.integers(1, 10**6), st.integers(1, 10**7))
+def test_a_position_exactly_at_its_line_is_not_liquidatable_and_a_cent_more_is(lender, debt_cents, amount_milli):
+    protocol, market, coll, owed, overrides = lender
+    terms = PRESETS.terms(protocol, market, [coll], [owed], overrides)
+    debt = Decimal(debt_cents) / 100  # a debt a user could type
+    amount = Decimal(amount_milli) / 1000
+    # the collateral price at which value x weight is exactly the debt (written to 20 places, as a typed price would)
+    price = (debt / (amount * _line(terms, coll))).quantize(Decimal(10) ** -20)
+    debt = amount * price * _line(terms, coll)  # the debt that price makes exact, to as many places as it has
+    assume(debt == debt.quantize(Decimal(10) ** -12) and float(price) > 0)
+    snap = PriceSnapshot()
+    snap.quotes[coll] = Quote(coll, float(price), "test", 0.0)
+    snap.quotes[owed] = Quote(owed, 1.0, "test", 0.0)
+    at = value(terms, (Leg(coll, amount),), (Leg(owed, debt),), snap, REGISTRY)
+    assert at.hf == 1.0 and at.hf >= 1  # exactly 1: not below it
+    more = value(terms, (Leg(coll, amount),), (Leg(owed, debt * (1 + Decimal("1e-6")) + Decimal("0.01")),), snap, REGISTRY)
+    assert more.hf < 1
+    ev = Evaluator()  # the warning tick's arrays say the same
+    w = float(amount) * terms.collateral[coll].lt
+    ev.put(1, [(coll, w)], [(owed, float(debt))], 1.5, 1.2)
+    [decision] = ev.evaluate(0.0, {coll: float(price), owed: 1.0}) or [None]
+    assert decision is None or decision.state.level < 3
