@@ -18,7 +18,9 @@ from .replies import Attachment, Line, Reply, Section, paragraph
 from .valuation import levels
 from .views import age_text, lender_name, position_summary
 
-LIQUID_STAKING = {"stETH", "wstETH", "rETH"}  # collateral that earns by itself
+# Collateral that earns by itself, and where: (DefiLlama project, pool symbol) of its issuer's staking pool.
+# wstETH wraps stETH, so it earns Lido's stETH rate.
+STAKING_ISSUERS = {"stETH": ("lido", "STETH"), "wstETH": ("lido", "STETH"), "rETH": ("rocket-pool", "RETH")}
 
 
 def _when(ts: float) -> str:
@@ -135,20 +137,26 @@ class AnalysisCommands:
         deploy_apy = float(given) if given is not None else (pool.apy / 100 if pool else 0.0)
         coll_apy, coll_pool = 0.0, None
         main = max(e.collateral, key=lambda c: c.value)
-        if main.asset in LIQUID_STAKING and self.yields is not None:
-            coll_pool = self.yields.best_for(main.asset, single_only=True)
+        if main.asset in STAKING_ISSUERS and self.yields is not None:
+            # staking pays the holder whatever the lender does: the issuer's own pool, not a lending market's supply rate
+            coll_pool = self.yields.issuer_pool(*STAKING_ISSUERS[main.asset])
             coll_apy = coll_pool.apy / 100 if coll_pool else 0.0
-        result = carry_math.carry(debt, apr or 0.0, debt, deploy_apy, main.value, coll_apy, coll - debt)
+        received = self._received(position, val.terms, debt)
+        periods = 365 if val.terms.metric == "ltv" else carry_math.SECONDS_PER_YEAR  # CeFi loans accrue daily
+        result = carry_math.carry(debt, apr or 0.0, received, deploy_apy, main.value, coll_apy, coll - debt, periods)
+        compounding = "daily" if periods == 365 else "every second"
         lines = [
             Line("Debt", f"{fmt_usd(debt)} at {f'{apr:.2%} APR' if apr is not None else 'an unknown rate'}"
-                 f"{f' ({rate_source})' if rate_source else ''}: {fmt_usd(result.borrow_cost_usd)} a year"),
-            Line("Borrowed amount put to work", f"{fmt_usd(debt)} at {deploy_apy:.2%} APY"
+                 f"{f' ({rate_source})' if rate_source else ''}"
+                 + (f", {carry_math.apr_to_apy(apr, periods):.2%} APY compounded {compounding}" if apr else "")
+                 + f": {fmt_usd(result.borrow_cost_usd)} a year"),
+            Line("Borrowed amount put to work", f"{fmt_usd(received)} at {deploy_apy:.2%} APY"
                  + (f" ({pool.project} {pool.symbol} on {pool.chain})" if pool else " (your figure)" if given is not None else " (no pool found)")
                  + f": {fmt_usd(result.deploy_income_usd)} a year"),
         ]
         if coll_apy:
             lines.append(Line("Collateral earns", f"{fmt_usd(main.value)} of {main.asset} at {coll_apy:.2%} "
-                              f"({coll_pool.project}): {fmt_usd(result.collateral_income_usd)} a year"))
+                              f"({coll_pool.project} staking): {fmt_usd(result.collateral_income_usd)} a year"))
         # Without the rate the debt's cost is unknown, not free: no net figure rather than a flattering one.
         net = (f"{fmt_usd(result.net_usd)} a year on {fmt_usd(result.equity_usd)} of equity: {result.net_on_equity:.2%}"
                if apr is not None else f"unknown until the borrow rate is set (/rate {position.number} 5.2%)")
@@ -162,6 +170,15 @@ class AnalysisCommands:
         footer = self._yield_footer(self.yields.provenance()) if self.yields is not None and given is None else None
         return Reply(f"Carry of {position.ref} · {lender_name(val.terms)}", (Section(None, tuple(lines)), Section(None, (Line("", verdict),))),
                      footer=footer)
+
+    @staticmethod
+    def _received(position, terms, debt_usd: float) -> float:
+        """What the borrower got to put to work: the debt, less what the lender booked on top (Liquity v1's fee and reserve)."""
+        params = terms.market.params
+        if "gas_reserve" not in params:
+            return debt_usd
+        reserve = float(params["gas_reserve"])
+        return max(0.0, (debt_usd - reserve) / (1 + terms.draw_fee))
 
     def _borrow_rate(self, position, protocol: str, debt_asset: str) -> tuple[float | None, str]:
         """(APR, where it comes from): the owner's /rate first, then the lender's own terms or the lending data."""

@@ -67,8 +67,13 @@ def carry(
     collateral_usd: float,
     collateral_apy: float,
     equity_usd: float,
+    borrow_periods: int | None = SECONDS_PER_YEAR,
 ) -> Carry:
-    """Yearly carry: net = deployed * deploy_apy + collateral * collateral_apy - debt * borrow_apr, and net / equity."""
+    """Yearly carry: net = deployed * deploy_apy + collateral * collateral_apy - debt * borrow_apy, and net / equity.
+
+    The debt compounds as it accrues (`borrow_periods` a year: every second on Aave, Compound and Morpho, daily at a
+    CeFi lender); `deployed` is what the borrower received to put to work (Liquity v1: without its fee and reserve).
+    """
     inputs = {
         "debt_usd": debt_usd, "borrow_apr": borrow_apr, "deployed_usd": deployed_usd, "deploy_apy": deploy_apy,
         "collateral_usd": collateral_usd, "collateral_apy": collateral_apy, "equity_usd": equity_usd,
@@ -78,14 +83,13 @@ def carry(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if equity_usd <= 0:
         raise ValueError("equity must be positive: the debt is as large as the collateral or larger")
-    # The borrow rate is applied as a simple yearly rate, as DOMAIN.md's carry formula does; per-second compounding
-    # would add about 0.13 % of the cost at 5 % APR (apr_to_apy gives the exact figure if a caller wants it).
-    borrow_cost = debt_usd * borrow_apr
+    # A debt grows by its APY, not its APR: 15,000 at 5 % APR accrued every second costs 769.07 a year, not 750.
+    borrow_cost = debt_usd * apr_to_apy(borrow_apr, borrow_periods)
     deploy_income = deployed_usd * deploy_apy
     collateral_income = collateral_usd * collateral_apy
     net = deploy_income + collateral_income - borrow_cost
-    # With no debt, no borrow rate can make the position lose on its borrowing.
-    break_even = deploy_income / debt_usd if debt_usd > 0 else math.inf
+    # The APR whose compounded cost equals what the borrowed money earns; with no debt no rate can lose.
+    break_even = apy_to_apr(deploy_income / debt_usd, borrow_periods) if debt_usd > 0 else math.inf
     return Carry(
         debt_usd=debt_usd,
         borrow_apr=borrow_apr,

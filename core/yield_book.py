@@ -194,6 +194,12 @@ class YieldBook:
         best = rank_pools(pools, names_for(asset, self.registry), **{**filters, "limit": 1})
         return best[0] if best else None
 
+    def issuer_pool(self, project: str, symbol: str) -> Pool | None:
+        """A liquid-staking token's own staking pool (Lido's stETH), the largest on Ethereum; None when not listed."""
+        pools, _, _, _ = self._data()
+        found = [p for p in pools if p.project == project and p.symbol.upper() == symbol and p.chain == "Ethereum"]
+        return max(found, key=lambda p: p.tvl_usd) if found else None
+
     # ------------------------------------------------------------ internals
 
     def _cache(self) -> list[Pool]:

@@ -48,11 +48,12 @@ async def test_rate_and_carry_by_hand(analyst, alice):
     await analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
     reply, text = await text_of(analyst, alice, "/rate 1 5%")
     assert f"{apr_to_apy(0.05):.2%} APY" in text
-    # 15,000 debt at 5 % = 750; deployed at 8 % = 1,200; ETH earns nothing; equity 30,000 - 15,000 -> net 450 = 3.00 %
+    # 15,000 debt at 5 % APR accrued every second = 15,000 (e^0.05 - 1) = 769.07; deployed at 8 % = 1,200; ETH earns
+    # nothing; equity 30,000 - 15,000 -> net 430.93 = 2.87 %; break-even ln(1.08) = 7.70 % APR
     _, text = await text_of(analyst, alice, "/carry 1 yield 8%")
-    assert "$750.00 a year" in text and "$1,200.00 a year" in text
-    assert "$450.00 a year on $15,000.00 of equity: 3.00%" in text
-    assert "8.00% APR: above it" in text and "pays for itself" in text
+    assert "$769.07 a year" in text and "$1,200.00 a year" in text
+    assert "$430.93 a year on $15,000.00 of equity: 2.87%" in text
+    assert "7.70% APR: above it" in text and "pays for itself" in text
     _, text = await text_of(analyst, alice, "/carry 1")  # the best bundled USDC pool instead of a given yield
     expected = analyst.yields.best_for("USDC", stable_only=True, no_il=True)
     c = carry(15000, 0.05, 15000, expected.apy / 100, 30000, 0, 15000)
@@ -72,15 +73,17 @@ async def live_analyst(assistant, store, clock, registry):
 
 async def test_carry_takes_the_borrow_rate_from_the_lending_data(live_analyst, alice):
     await live_analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
-    # Aave's USDC at 5.3 %: 795 a year; deployed in the best stable no-IL USDC pool (morpho-blue, 7.5 %): 1,125.
+    # Aave's USDC at 5.3 % APR, accrued every second: 15,000 (e^0.053 - 1) = 816.44 a year; deployed in the best stable
+    # no-IL USDC pool (morpho-blue, 7.5 %): 1,125; net 308.56 on 15,000 = 2.06 %
     _, text = await text_of(live_analyst, alice, "/carry 1")
-    assert "$15,000.00 at 5.30% APR (aave-v3 USDC variable rate from DefiLlama, 0 s old): $795.00 a year" in text
-    assert "$330.00 a year on $15,000.00 of equity: 2.20%" in text and "pays for itself" in text
+    assert "$15,000.00 at 5.30% APR (aave-v3 USDC variable rate from DefiLlama, 0 s old), 5.44% APY" in text
+    assert "$816.44 a year" in text
+    assert "$308.56 a year on $15,000.00 of equity: 2.06%" in text and "pays for itself" in text
     _, text = await text_of(live_analyst, alice, "/rate 1")
     assert "#1 borrows at 5.30% APR (5.44% APY" in text and "From: aave-v3 USDC variable rate from DefiLlama" in text
     await live_analyst.handle(alice, "/rate 1 4%")  # the owner's own figure wins
     _, text = await text_of(live_analyst, alice, "/carry 1")
-    assert "at 4.00% APR (set with /rate 1): $600.00 a year" in text
+    assert "at 4.00% APR (set with /rate 1), 4.08% APY compounded every second: $612.16 a year" in text  # 15,000 (e^0.04 - 1)
     await live_analyst.handle(alice, "/rate 1 off")  # and clearing it brings the lending data back
     _, text = await text_of(live_analyst, alice, "/carry 1")
     assert "5.30% APR (aave-v3" in text
@@ -154,3 +157,30 @@ async def test_bad_analysis_input_answers_with_usage(analyst, alice, store, text
     counts = store.counts()
     reply = await analyst.handle(alice, text)
     assert reply.error and reply.usage and store.counts() == counts
+
+
+async def test_carry_compounds_the_debt_so_a_rate_just_under_the_yield_can_lose(analyst, alice):
+    await analyst.handle(alice, "/add 10 ETH borrow 15000 USDC on aave-v3")
+    await analyst.handle(alice, "/rate 1 9.9%")
+    _, text = await text_of(analyst, alice, "/carry 1 yield 10.2%")
+    # 15,000 (e^0.099 - 1) = 1,560.99 against 15,000 x 10.2 % = 1,530 earned; break-even ln(1.102) = 9.71 % APR
+    assert round(15000 * math.expm1(0.099), 2) == 1560.99 and round(math.log(1.102), 4) == 0.0971
+    assert "$1,560.99 a year" in text and "$1,530.00 a year" in text and "9.71% APR: above it" in text
+    assert "costs more than the borrowed money earns" in text and "pays for itself" not in text
+
+
+async def test_liquity_v1_carry_puts_only_what_was_received_to_work(analyst, alice):
+    await analyst.handle(alice, "/add 10 ETH borrow 15000 LUSD on liquity-v1")
+    _, text = await text_of(analyst, alice, "/carry 1 yield 8%")
+    # the trove books 15,275 (15,000 + 0.5 % + 200), but 15,000 was received: 1,200 a year, no interest;
+    # equity 30,000 - 15,275 = 14,725 -> 1,200 / 14,725 = 8.15 %
+    assert "$15,000.00 at 8.00% APY" in text and "$1,200.00 a year on $14,725.00 of equity: 8.15%" in text
+
+
+async def test_liquid_staking_collateral_earns_its_issuers_staking_yield(analyst, prices, alice):
+    prices.prices["wstETH"] = 3500.0
+    await analyst.handle(alice, "/add 10 wstETH borrow 15000 USDC on aave-v3")
+    _, text = await text_of(analyst, alice, "/carry 1 yield 8%")
+    # Lido's stETH pool in the bundled 2022-11-06 snapshot: 4.60 %, on $35,000 of wstETH = 1,610 a year
+    assert "$35,000.00 of wstETH at 4.60% (lido staking): $1,610.00 a year" in text
+    assert "aave" not in text.split("Collateral earns")[1].split("\n")[0]

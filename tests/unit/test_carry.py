@@ -87,39 +87,54 @@ def test_apy_of_minus_100_percent_or_worse_has_no_apr():
 
 def test_carry_example():
     # 10 ETH at $3,000 held as stETH-like collateral ($30,000, earning 3 % staking yield),
-    # 15,000 USDC borrowed at 5 % APR and all of it deployed at 8 % APY:
-    #   borrow cost       15,000 * 0.05 =   750
+    # 15,000 USDC borrowed at 5 % APR accrued every second and all of it deployed at 8 % APY:
+    #   borrow cost       15,000 * (e^0.05 - 1) = 769.07 (DOMAIN.md: not 750)
     #   deploy income     15,000 * 0.08 = 1,200
     #   collateral income 30,000 * 0.03 =   900
     #   equity            30,000 - 15,000 = 15,000
-    #   net               1,200 + 900 - 750 = 1,350  ->  1,350 / 15,000 = 9.0 % on equity
-    #   break-even borrow APR: 15,000 * 0.08 / 15,000 = 8 % (deployed == debt)
+    #   net               1,200 + 900 - 769.07 = 1,330.93  ->  8.873 % on equity
+    #   break-even borrow APR: ln(1.08) = 7.696 % (the APR that compounds to the 8 % earned)
     c = carry(15_000, 0.05, 15_000, 0.08, 30_000, 0.03, 15_000)
     assert isinstance(c, Carry)
-    assert c.borrow_cost_usd == pytest.approx(750)
+    assert c.borrow_cost_usd == pytest.approx(769.07, abs=0.005)
     assert c.deploy_income_usd == pytest.approx(1_200)
     assert c.collateral_income_usd == pytest.approx(900)
     assert c.equity_usd == 15_000
-    assert c.net_usd == pytest.approx(1_350)
-    assert c.net_on_equity == pytest.approx(0.09)
-    assert c.break_even_borrow_apr == pytest.approx(0.08)
+    assert c.net_usd == pytest.approx(1_330.93, abs=0.005)
+    assert c.net_on_equity == pytest.approx(1_330.93 / 15_000, abs=1e-6)
+    assert c.break_even_borrow_apr == pytest.approx(math.log(1.08), rel=1e-6)
     assert (c.debt_usd, c.borrow_apr, c.deployed_usd, c.deploy_apy, c.collateral_usd, c.collateral_apy) == (
         15_000, 0.05, 15_000, 0.08, 30_000, 0.03)
 
 
+def test_domain_carry_vectors():
+    # DOMAIN.md: 15,000 at 5 % APR per second costs 769.07; a 10.2 % APY pool breaks even at 9.71 % APR (ln 1.102)
+    c = carry(15_000, 0.05, 15_000, 0.102, 30_000, 0.0, 15_000)
+    assert round(c.borrow_cost_usd, 2) == 769.07 and round(c.break_even_borrow_apr, 4) == 0.0971
+    # at 9.9 % APR the debt costs 15,000 (e^0.099 - 1) = 1,560.99 against 1,530 earned: it does not pay
+    worse = carry(15_000, 0.099, 15_000, 0.102, 30_000, 0.0, 15_000)
+    assert round(worse.borrow_cost_usd, 2) == 1_560.99 and worse.net_usd < 0 and 0.099 > worse.break_even_borrow_apr
+
+
+def test_a_loan_that_accrues_daily_compounds_daily():
+    # 15,000 at 12 % APR compounded daily: 15,000 ((1 + 0.12/365)^365 - 1) = 1,912.12
+    c = carry(15_000, 0.12, 15_000, 0.0, 30_000, 0.0, 15_000, borrow_periods=365)
+    assert round(c.borrow_cost_usd, 2) == 1_912.12
+
+
 def test_carry_that_loses_money():
-    # Plain ETH collateral (no staking yield), borrowing at 9 % to earn 4 %: 600 - 1,350 = -750 on 15,000 -> -5 %.
+    # Plain ETH collateral (no staking yield), borrowing at 9 % APR to earn 4 %: 600 - 15,000 (e^0.09 - 1) = -812.61
     c = carry(15_000, 0.09, 15_000, 0.04, 30_000, 0.0, 15_000)
-    assert c.net_usd == pytest.approx(-750)
-    assert c.net_on_equity == pytest.approx(-0.05)
-    assert c.break_even_borrow_apr == pytest.approx(0.04)
+    assert c.net_usd == pytest.approx(600 - 15_000 * math.expm1(0.09), abs=0.01)  # per second is a hair under continuous
+    assert round(c.net_usd, 2) == -812.61
+    assert c.break_even_borrow_apr == pytest.approx(math.log(1.04), rel=1e-6)
 
 
 def test_break_even_when_only_part_of_the_debt_is_deployed():
-    # 10,000 of a 20,000 debt earns 6 %: 600 a year pays the interest on 20,000 only up to 3 %.
+    # 10,000 of a 20,000 debt earns 6 %: 600 a year pays the interest on 20,000 up to the APR compounding to 3 %, ln 1.03
     c = carry(20_000, 0.05, 10_000, 0.06, 40_000, 0.0, 20_000)
-    assert c.break_even_borrow_apr == pytest.approx(0.03)
-    assert carry(20_000, 0.03, 10_000, 0.06, 40_000, 0.0, 20_000).net_usd == pytest.approx(0.0)
+    assert c.break_even_borrow_apr == pytest.approx(math.log(1.03), rel=1e-6)
+    assert carry(20_000, math.log(1.03), 10_000, 0.06, 40_000, 0.0, 20_000).net_usd == pytest.approx(0.0, abs=1e-6)
 
 
 def test_no_debt_has_no_break_even_rate():
