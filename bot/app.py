@@ -118,7 +118,9 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                                       monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
                                       heavy=heavy)
                 scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
-                refresher = Scheduler([yields.refresh], yields.REFRESH_SECONDS, "yields")
+                # Checked every few minutes, fetched only once the cache is an hour old: a restart with a fresh
+                # cache downloads nothing, and an old one is refreshed within minutes.
+                refresher = Scheduler([yields.refresh_if_due], yields.RETRY_SECONDS, "yields")
                 try:
                     yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
                               refresher)

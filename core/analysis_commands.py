@@ -75,7 +75,7 @@ class AnalysisCommands:
         lines = []
         for n, p in enumerate(answer.pools, start=1):
             split = f"base {_pct(p.apy_base)}, reward {_pct(p.apy_reward)}"
-            mean = f", 30-day mean {_pct(p.apy_mean_30d)}" if p.apy_mean_30d is not None else ""
+            mean = f", {p.mean[1]} {_pct(p.mean[0])}" if p.mean is not None else ""
             risk_text = "IL risk" if p.il_risk else "no IL"
             lines.append(Line(f"{n}. {p.project}", f"{p.symbol} on {p.chain}: APY {p.apy:.2f}% ({split}{mean}) · TVL {_tvl(p.tvl_usd)} · "
                               f"{risk_text}{' · stablecoin' if p.stablecoin else ''}"))

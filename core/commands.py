@@ -75,7 +75,7 @@ COMMANDS: dict[str, CommandSpec] = {
                     ("/unwatch W1",)),
         CommandSpec("watching", "/watching", "in a group: the positions whose warnings this group receives"),
         CommandSpec("yield", "/yield ASSET [chain NAME] [min-tvl 5m] [stable] [no-il] [single] [all]",
-                    "where an asset earns: the best pools with APY base and reward, 30-day mean, TVL, IL risk",
+                    "where an asset earns: the best pools with APY base and reward, mean APY, TVL, IL risk",
                     ("/yield USDC", "/yield ETH chain arbitrum", "/yield USDC min-tvl 50m no-il")),
         CommandSpec("rate", "/rate ID [5.2% | off]", "what your debt costs (APR), for /carry",
                     ("/rate 1", "/rate 1 5.2%", "/rate 1 off")),

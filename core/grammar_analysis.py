@@ -33,7 +33,9 @@ class AnalysisGrammar:
                 options["chain"] = chain
                 i += 2
             elif word in ("min-tvl", "tvl") and i + 1 < len(args):
-                options["min_tvl"] = float(parse_amount(args[i + 1].lstrip("$")))
+                given = args[i + 1].lstrip("$")
+                # 0 is a real answer here: no TVL floor at all (every other amount must be more than zero)
+                options["min_tvl"] = 0.0 if given in ("0", "0.0") else float(parse_amount(given))
                 i += 2
             else:
                 raise UsageError(f"I did not understand {args[i][:24]!r}: try chain NAME, min-tvl 5m, stable, no-il or single.")

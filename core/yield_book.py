@@ -271,9 +271,13 @@ class YieldBook:
                        [FETCHED_AT_KEY, repr(now)])
 
     def _why_not_live(self) -> str:
+        if self.source is None:
+            return "No live yield source is set up"
+        if self._lock.locked():  # a download is under way (the one at start, say): that, not a failure, is the truth
+            return "Fresh data from DefiLlama is being fetched"
         if self.last_error:
             return self.last_error
-        return "No live yield source is set up" if self.source is None else "DefiLlama has not been reached yet"
+        return "DefiLlama has not been asked yet"
 
     def _data(self) -> tuple[list[Pool], float, str, str]:
         """(pools, as_of, origin, note) from the cache if it has anything, else from the bundled snapshot."""

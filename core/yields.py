@@ -36,6 +36,16 @@ class Pool:
     pool_meta: str | None = None  # DefiLlama's note on which market: None for Aave's core market, "lido-market" ...
     borrow_base: float | None = None  # what borrowing the token costs, percent a year (DefiLlama's /lendBorrow)
     borrow_reward: float | None = None  # rewards paid to borrowers, percent a year
+    apy_mean_listed: float | None = None  # the mean APY since the pool was listed (older dumps' mu), when no 30-day mean
+
+    @property
+    def mean(self) -> tuple[float, str] | None:
+        """(mean APY, what it is a mean of) as the source gives it: the last 30 days, or the time since listing."""
+        if self.apy_mean_30d is not None:
+            return self.apy_mean_30d, "30-day mean"
+        if self.apy_mean_listed is not None:
+            return self.apy_mean_listed, "mean since listed"
+        return None
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -102,8 +112,9 @@ def _pool(record: object) -> Pool:
     meta = record.get("poolMeta")
     if meta is not None and (not isinstance(meta, str) or len(meta) > MAX_TEXT):
         raise _Bad("poolMeta")
-    # The live API has apyMean30d; older dumps (the bundled snapshot) only have mu, DefiLlama's mean APY.
-    mean_key = "apyMean30d" if record.get("apyMean30d") is not None else "mu"
+    # The live API has apyMean30d; older dumps (the bundled snapshot) only have mu, DefiLlama's mean APY since the
+    # pool was listed: a different figure, kept apart so an answer never calls it a 30-day mean.
+    listed = _apy(record, "mu") if record.get("apyMean30d") is None else None
     return Pool(
         pool=_text(record, "pool"),
         chain=_text(record, "chain"),
@@ -113,7 +124,8 @@ def _pool(record: object) -> Pool:
         apy_base=_apy(record, "apyBase"),
         apy_reward=_apy(record, "apyReward"),
         apy=_apy(record, "apy", required=True),
-        apy_mean_30d=_apy(record, mean_key),
+        apy_mean_30d=_apy(record, "apyMean30d"),
+        apy_mean_listed=listed,
         stablecoin=_flag(record, "stablecoin"),
         il_risk=il_risk == "yes",
         exposure=(exposure or "single").strip() or "single",
@@ -210,9 +222,10 @@ def names_for(asset: str, registry: AssetRegistry) -> set[str]:
 
 def _score(pool: Pool) -> float:
     # A pool paying 90 % today on a 30-day mean of 4 % is a spike that will be gone before a user arrives.
-    if pool.apy_mean_30d is None:
+    mean = pool.mean
+    if mean is None:
         return pool.apy
-    return min(pool.apy, pool.apy_mean_30d * 1.5)
+    return min(pool.apy, mean[0] * 1.5)
 
 
 def rank_pools(

@@ -184,3 +184,8 @@ async def test_liquid_staking_collateral_earns_its_issuers_staking_yield(analyst
     # Lido's stETH pool in the bundled 2022-11-06 snapshot: 4.60 %, on $35,000 of wstETH = 1,610 a year
     assert "$35,000.00 of wstETH at 4.60% (lido staking): $1,610.00 a year" in text
     assert "aave" not in text.split("Collateral earns")[1].split("\n")[0]
+
+
+async def test_the_bundled_snapshot_s_mean_is_labelled_as_what_it_is(analyst, alice):
+    _, text = await text_of(analyst, alice, "/yield stETH")
+    assert "mean since listed 4.27%" in text and "30-day mean" not in text

@@ -59,7 +59,9 @@ def test_bundled_snapshot_loads_whole_and_is_dated(store, registry):
     assert len(pools) == 154
     assert as_of == BUNDLED_AS_OF == datetime(2022, 11, 6, 23, 36, 12, tzinfo=timezone.utc).timestamp() == 1_667_777_772
     lido = pools[0]
-    assert (lido.project, lido.symbol, lido.apy, lido.apy_mean_30d, lido.tvl_usd) == ("lido", "STETH", 4.6, 4.27456, 7535123379)
+    # the 2022 dump has no 30-day mean, only mu (the mean since listing): kept as that, never called a 30-day mean
+    assert (lido.project, lido.symbol, lido.apy, lido.apy_mean_30d, lido.tvl_usd) == ("lido", "STETH", 4.6, None, 7535123379)
+    assert lido.apy_mean_listed == 4.27456 and lido.mean == (4.27456, "mean since listed")
     assert lido.tokens == ("STETH",) and not lido.il_risk and lido.exposure == "single" and not lido.stablecoin
     assert pools[2].apy_base == 1e-05  # the file's own number text, kept exactly
 
@@ -184,7 +186,8 @@ def test_mean_comes_from_apymean30d_then_mu():
     base = {"chain": "Ethereum", "project": "p", "symbol": "USDC", "tvlUsd": 1e7, "apy": 5.0, "pool": "x",
             "stablecoin": True, "ilRisk": "no"}
     assert parse_pools([{**base, "apyMean30d": 4.0, "mu": 3.0}])[0][0].apy_mean_30d == 4.0
-    assert parse_pools([{**base, "apyMean30d": None, "mu": 3.0}])[0][0].apy_mean_30d == 3.0
+    assert parse_pools([{**base, "apyMean30d": None, "mu": 3.0}])[0][0].mean == (3.0, "mean since listed")
+    assert parse_pools([{**base, "apyMean30d": 4.0, "mu": 3.0}])[0][0].mean == (4.0, "30-day mean")
     pool = parse_pools([base])[0][0]
     assert (pool.apy_mean_30d, pool.exposure, pool.outlier, pool.apy_base) == (None, "single", False, None)
     assert parse_pools([{**base, "mu": -1.0}]) == ([], 1)
@@ -452,3 +455,58 @@ async def test_describe_says_where_yield_data_comes_from(book, llama, clock):
     await book.refresh()
     clock.advance(120)
     assert book.describe() == f"DefiLlama, {GOOD_COUNT} pools and 4 borrow rates, 2 min old"  # Arbitrum WETH counts too
+
+
+async def test_a_restart_with_a_fresh_cache_downloads_nothing(book, llama, store, clock, registry):
+    state, url, session = llama
+    await book.refresh()
+    clock.advance(30 * 60)  # the bot restarts half an hour later: a new book over the same database
+    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.3), clock, registry)
+    await again.refresh_if_due()  # what the background refresher runs, at start and every few minutes
+    answer = await again.answer("USDC")
+    assert state.requests == 1 and answer.origin == "live" and answer.note == ""
+    clock.advance(31 * 60)  # past the hour: now it fetches
+    await again.refresh_if_due()
+    assert state.requests == 2
+
+
+async def test_an_old_cache_with_defillama_down_says_what_really_happened(book, llama, store, clock, registry):
+    state, url, session = llama
+    await book.refresh()
+    clock.advance(2 * 3600)
+    state.fault = "500"
+    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.3), clock, registry)
+    fetching = asyncio.create_task(again.refresh_if_due())  # the start's fetch, still under way
+    await asyncio.sleep(0)
+    during = await again.answer("USDC")
+    assert "being fetched" in during.note and "has not been reached" not in during.note and "2 h ago" in during.note
+    await fetching
+    after = await again.answer("USDC")
+    assert after.note.startswith("DefiLlama answered with HTTP 500") and "2 h ago" in after.note
+
+
+async def test_min_tvl_zero_means_no_floor(book):
+    from core.grammar import Parser
+
+    cmd = Parser(book.registry).parse("/yield USDC min-tvl 0")
+    assert dict(cmd.options)["min_tvl"] == 0.0
+    assert (await book.answer("USDC", **dict(cmd.options))).pools
+
+
+async def test_the_bots_refresher_leaves_a_fresh_cache_alone_at_start(llama, tmp_path):
+    from bot.app import build
+    from core.config import Settings
+
+    state, url, _ = llama
+    settings = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "bot.db"), "DEFILLAMA_BASE_URL": url,
+                                      "COINGECKO_BASE_URL": "http://127.0.0.1:9"})
+    for start in range(2):  # two starts of the real composition root, a moment apart
+        async with build(settings) as app:
+            app.refresher.start()
+            for _ in range(200):  # until its first tick has run to the end
+                if app.refresher.record.number and app.refresher.record.duration:
+                    break
+                await asyncio.sleep(0.02)
+            await app.refresher.stop()
+            assert app.yields.provenance().origin == "live"
+    assert state.requests == 1  # the second start found an hour-fresh cache and asked nothing
