@@ -36,12 +36,18 @@ class PriceHistory:
             self.db.execute("DELETE FROM price_ticks WHERE ts < ?", [int(now - self.keep_ticks)])
 
     def series(self, asset: str, since: float, until: float) -> list[tuple[int, float]]:
-        """(time, price) points: hourly closes where ticks were pruned, every tick after."""
+        """(time, price) points that were observed: every kept tick, and before them the closes of hours whose ticks were
+        pruned, each dated at its hour's end (its close was seen by then), so no span is longer than what was seen.
+
+        An hour that is still running, or whose ticks are still kept, is never drawn as a candle: one second after the
+        first tick the history spans one second, not back to the top of the hour.
+        """
         first_tick = self.db.execute("SELECT min(ts) FROM price_ticks WHERE asset = ?", [asset]).fetchone()[0]
-        boundary = first_tick if first_tick is not None else until + 1
+        boundary = first_tick if first_tick is not None else int(until) + 1
         hourly = self.db.execute(
-            "SELECT hour, close FROM price_hourly WHERE asset = ? AND hour >= ? AND hour < ? AND hour <= ? ORDER BY hour",
-            [asset, int(since) // HOUR * HOUR, boundary, int(until)],
+            "SELECT hour + ?, close FROM price_hourly WHERE asset = ? AND hour >= ? AND hour + ? <= ? AND hour + ? <= ? "
+            "ORDER BY hour",
+            [HOUR, asset, int(since) // HOUR * HOUR, HOUR, boundary, HOUR, int(until)],
         ).fetchall()
         ticks = self.db.execute(
             "SELECT ts, price FROM price_ticks WHERE asset = ? AND ts >= ? AND ts <= ? ORDER BY ts",

@@ -34,3 +34,24 @@ def test_garbage_is_never_recorded(store):
     h = PriceHistory(store.db)
     h.record(T0, {"ETH": float("nan"), "BTC": -1.0, "SOL": float("inf")})
     assert store.db.execute("SELECT count(*) FROM price_ticks").fetchone()[0] == 0
+
+
+def test_a_fresh_history_spans_what_was_seen_not_back_to_the_top_of_the_hour(store):
+    h = PriceHistory(store.db)
+    first = T0 + 33 * 60  # the first tick at 33 minutes past
+    h.record(first, {"ETH": 3000.0})
+    h.record(first + 1, {"ETH": 3001.0})
+    series = h.series("ETH", first - 7 * 86400, first + 1)
+    assert series == [(first, 3000.0), (first + 1, 3001.0)]  # one second, not 33 minutes
+
+
+def test_pruned_hours_are_dated_at_their_end_and_never_overlap_the_ticks(store):
+    h = PriceHistory(store.db, keep_ticks=2 * 86400)
+    for i in range(3 * 24 * 6):
+        h.record(T0 + i * 600, {"ETH": 1000.0 + i})
+    end = T0 + (3 * 24 * 6 - 1) * 600
+    first_tick = store.db.execute("SELECT min(ts) FROM price_ticks").fetchone()[0]
+    series = h.series("ETH", T0, end)
+    hours = [t for t, _ in series if t < first_tick]
+    assert hours[0] == T0 + 3600  # the first hour's close, seen by its end: the span never starts before a real tick
+    assert all(t <= first_tick for t in hours)
