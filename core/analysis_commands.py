@@ -233,9 +233,11 @@ class AnalysisCommands:
         else:
             at = ", ".join(f"{a} {fmt_usd(p)}" for a, p in r.liquidation_prices.items())
             lines.append(Line("Liquidation", f"on {_when(r.liquidated_at)} at {at}"))
-            extra = ", ".join(fmt_units(_round_up(x), a) for a, x in r.extra_collateral.items() if x > 0)
-            if extra:
-                lines.append(Line("Would have survived with", f"{extra} more collateral"))
+            options = [fmt_units(_round_up(x), a) for a, x in r.extra_collateral.items() if x > 0]
+            if len(options) == 1:
+                lines.append(Line("Would have survived with", f"{options[0]} more collateral"))
+            elif options:  # each figure alone is enough: never read them as a sum
+                lines.append(Line("Would have survived with", f"either {', or '.join(options)} more collateral (any one of them)"))
         return Section(r.window, tuple(lines))
 
     # ---------------------------------------------------------------- /il

@@ -189,3 +189,10 @@ async def test_liquid_staking_collateral_earns_its_issuers_staking_yield(analyst
 async def test_the_bundled_snapshot_s_mean_is_labelled_as_what_it_is(analyst, alice):
     _, text = await text_of(analyst, alice, "/yield stETH")
     assert "mean since listed 4.27%" in text and "30-day mean" not in text
+
+
+async def test_backtest_offers_each_collateral_as_an_alternative_not_a_sum(analyst, alice):
+    await analyst.handle(alice, "/add 10 ETH 0.5 WBTC borrow 20000 USDC on aave-v3")
+    reply, _ = await text_of(analyst, alice, "/backtest 1 2020-03")
+    saved = {line.label: line.value for line in reply.sections[0].lines}["Would have survived with"]
+    assert saved.startswith("either ") and " ETH, or " in saved and saved.endswith("WBTC more collateral (any one of them)")
