@@ -164,3 +164,16 @@ class Quote:
     as_of: float  # unix seconds of the price itself
     trusted: bool = True
     note: str = ""
+
+
+@dataclass
+class PriceSnapshot:
+    """Quotes by symbol, and for each symbol without one, the reason."""
+
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def price(self, symbol: str) -> float | None:
+        """The USD price, or None."""
+        quote = self.quotes.get(symbol)
+        return quote.price if quote else None

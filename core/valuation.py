@@ -8,8 +8,7 @@ from decimal import Decimal
 
 from . import risk
 from .assets import AssetRegistry
-from .models import Leg, Quote, Severity
-from .prices.base import PriceSnapshot
+from .models import Leg, PriceSnapshot, Quote, Severity
 from .protocols import Terms
 
 DEFAULT_WARN_HF = 1.5

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.models import Quote
-from core.prices.base import FeedStatus, PriceSnapshot
+from core.models import PriceSnapshot
+from core.prices.base import FeedStatus
 
 
 class FakeClock:

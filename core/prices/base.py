@@ -46,19 +46,6 @@ class SourceError(Exception):
 
 
 @dataclass
-class PriceSnapshot:
-    """Quotes by symbol, and for each symbol without one, the reason."""
-
-    quotes: dict[str, Quote] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
-
-    def price(self, symbol: str) -> float | None:
-        """The USD price, or None."""
-        quote = self.quotes.get(symbol)
-        return quote.price if quote else None
-
-
-@dataclass
 class SourceStatus:
     """One price source as /status shows it."""
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from ..assets import AssetRegistry
 from ..models import Asset, Quote
 from ..ports import Clock, PriceSource
-from .base import SOURCE_NAMES, FeedStatus, PriceSnapshot, SourceError, SourceStatus, describe_failure
+from ..models import PriceSnapshot
+from .base import SOURCE_NAMES, FeedStatus, SourceError, SourceStatus, describe_failure
 from .guard import Observation, PriceGuard, Trust
 from .history import PriceHistory
 

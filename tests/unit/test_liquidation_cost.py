@@ -12,7 +12,7 @@ import pytest
 
 from core import help, risk, views
 from core.models import Leg, Overrides, Quote
-from core.prices.base import PriceSnapshot
+from core.models import PriceSnapshot
 from core.valuation import value
 
 AAVE = {"model": "close-factor", "close_factor": "0.5", "full_close_below_hf": "0.95", "full_close_below_usd": "2000"}

@@ -14,7 +14,7 @@ from core import risk
 from core.assets import AssetRegistry
 from core.evaluation import Evaluator
 from core.models import Leg, Overrides, Quote
-from core.prices.base import PriceSnapshot
+from core.models import PriceSnapshot
 from core.protocols import Presets
 from core.valuation import value
 

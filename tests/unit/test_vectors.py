@@ -8,7 +8,7 @@ import pytest
 
 from core import risk, views
 from core.models import Leg, Overrides, Quote
-from core.prices.base import PriceSnapshot
+from core.models import PriceSnapshot
 from core.valuation import value
 
 PRICES = {"ETH": 3000.0, "WETH": 3000.0, "WBTC": 60000.0, "BTC": 100000.0, "USDC": 1.0, "DAI": 1.0, "LUSD": 1.0, "USD": 1.0}
