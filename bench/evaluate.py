@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from core.assets import AssetRegistry  # noqa: E402
-from core.models import Asset  # noqa: E402
-from core.monitor import Monitor  # noqa: E402
-from core.outbox import Outbox  # noqa: E402
-from core.prices.feed import PriceFeed  # noqa: E402
-from core.prices.guard import AssetState, Trust  # noqa: E402
-from core.protocols import Presets  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.lending.assets import AssetRegistry  # noqa: E402
+from core.lending.models import Asset  # noqa: E402
+from core.lending.protocols import Presets  # noqa: E402
+from core.market.prices.feed import PriceFeed  # noqa: E402
+from core.market.prices.guard import AssetState, Trust  # noqa: E402
+from core.storage.store import Store  # noqa: E402
+from core.watch.monitor import Monitor  # noqa: E402
+from core.watch.outbox import Outbox  # noqa: E402
 from tests.fakes import FakeClock  # noqa: E402
 
 BASE = {"ETH": 3000.0, "WETH": 3000.0, "wstETH": 3500.0, "BTC": 60000.0, "WBTC": 60000.0, "SOL": 150.0, "BNB": 600.0,

@@ -26,16 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from core.assets import AssetRegistry  # noqa: E402
-from core.delivery import Dispatcher, RetryLater  # noqa: E402
-from core.models import ChatRef, Leg, Overrides, Owner  # noqa: E402
-from core.monitor import Monitor  # noqa: E402
-from core.notices import Notice  # noqa: E402
-from core.outbox import Outbox  # noqa: E402
-from core.prices.feed import PriceFeed  # noqa: E402
-from core.prices.guard import AssetState, Trust  # noqa: E402
-from core.protocols import Presets  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.lending.assets import AssetRegistry  # noqa: E402
+from core.lending.models import ChatRef, Leg, Overrides, Owner  # noqa: E402
+from core.lending.protocols import Presets  # noqa: E402
+from core.market.prices.feed import PriceFeed  # noqa: E402
+from core.market.prices.guard import AssetState, Trust  # noqa: E402
+from core.storage.store import Store  # noqa: E402
+from core.watch.delivery import Dispatcher, RetryLater  # noqa: E402
+from core.watch.monitor import Monitor  # noqa: E402
+from core.watch.notices import Notice  # noqa: E402
+from core.watch.outbox import Outbox  # noqa: E402
 from tests.fakes import FakeClock  # noqa: E402
 
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp.test_utils import TestServer  # noqa: E402
 
 from bot.app import build  # noqa: E402
-from core.assets import AssetRegistry  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.models import Actor, ChatRef, Owner  # noqa: E402
+from core.lending.assets import AssetRegistry  # noqa: E402
+from core.lending.models import Actor, ChatRef, Owner  # noqa: E402
 from tests.emulators.prices import VECTOR_PRICES, PriceWorld, price_app  # noqa: E402
 
 warnings.filterwarnings("ignore")

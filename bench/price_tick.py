@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from core.assets import AssetRegistry  # noqa: E402
-from core.models import Asset, Leg, Overrides, Owner  # noqa: E402
+from core.lending.assets import AssetRegistry  # noqa: E402
+from core.lending.models import Asset, Leg, Overrides, Owner  # noqa: E402
+from core.market.prices.binance import BinanceSource  # noqa: E402
+from core.market.prices.coinbase import CoinbaseSource  # noqa: E402
+from core.market.prices.coingecko import CoinGeckoSource  # noqa: E402
+from core.market.prices.feed import PriceFeed  # noqa: E402
 from core.ports import SystemClock  # noqa: E402
-from core.prices.binance import BinanceSource  # noqa: E402
-from core.prices.coinbase import CoinbaseSource  # noqa: E402
-from core.prices.coingecko import CoinGeckoSource  # noqa: E402
-from core.prices.feed import PriceFeed  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.storage.store import Store  # noqa: E402
 from tests.emulators.prices import PriceWorld, price_app  # noqa: E402
 
 

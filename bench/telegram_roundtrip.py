@@ -134,8 +134,8 @@ async def collateral_bot(root: str, token: str, control: str, seconds: float, ch
     from bot.app import build
     from bot.telegram_adapter import TelegramAdapter
     from core.config import Settings
-    from core.models import Leg, Overrides, Owner
-    from core.store import Store
+    from core.lending.models import Leg, Overrides, Owner
+    from core.storage.store import Store
     from tests.fakes import VECTOR_PRICES, FakePriceSource
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,26 +16,27 @@ import aiohttp
 from aiohttp import web
 
 from core import redact
-from core.assets import AssetRegistry
-from core.backup import copy_database, running_lock
+from core.chat.assistant import Assistant
+from core.chat.heavy import HeavyWork
+from core.chat.ratelimit import CommandLimiter
 from core.config import Settings
-from core.delivery import Dispatcher
-from core.heavy import HeavyWork
-from core.monitor import Monitor
-from core.outbox import Outbox
-from core.ports import Clock, PriceSource, SystemClock
-from core.prices.binance import BinanceSource
-from core.prices.coinbase import CoinbaseSource
-from core.prices.coingecko import CoinGeckoSource
-from core.prices.feed import PriceFeed
-from core.prices.history import PriceHistory
-from core.prices.replay import STEP, ReplayClock, ReplaySource, load_candles, window_bounds
-from core.protocols import Presets
-from core.ratelimit import CommandLimiter
-from core.scheduler import Scheduler
-from core.service import Assistant
-from core.store import Store
-from core.yield_book import DefiLlamaSource, YieldBook
+from core.lending.assets import AssetRegistry
+from core.lending.protocols import Presets
+from core.market.ports import PriceSource
+from core.market.prices.binance import BinanceSource
+from core.market.prices.coinbase import CoinbaseSource
+from core.market.prices.coingecko import CoinGeckoSource
+from core.market.prices.feed import PriceFeed
+from core.market.prices.history import PriceHistory
+from core.market.prices.replay import STEP, ReplayClock, ReplaySource, load_candles, window_bounds
+from core.market.yield_book import DefiLlamaSource, YieldBook
+from core.ports import Clock, SystemClock
+from core.storage.backup import copy_database, running_lock
+from core.storage.store import Store
+from core.watch.delivery import Dispatcher
+from core.watch.monitor import Monitor
+from core.watch.outbox import Outbox
+from core.watch.scheduler import Scheduler
 
 from . import logs
 from .console_adapter import ConsoleChat, ReplayTicker

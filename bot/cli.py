@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from core.backup import BackupError, backup, restore
 from core.config import ConfigError, Settings
-from core.migrations import NewerDatabase
+from core.storage.backup import BackupError, backup, restore
+from core.storage.migrations import NewerDatabase
 
 from . import app, logs
 

@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from core.models import Actor, ChatRef, Owner
-from core.numbers import fmt_usd
+from core.chat.assistant import Assistant
+from core.lending.models import Actor, ChatRef, Owner
+from core.lending.numbers import fmt_usd
+from core.market.prices.feed import PriceFeed
 from core.ports import Clock
-from core.prices.feed import PriceFeed
-from core.service import Assistant
 
 from .render import plain_text
 

@@ -17,12 +17,12 @@ import discord
 import yarl
 from discord import app_commands
 
-from core.buttons import EXPIRED, ButtonBook
-from core.delivery import MaybeDelivered, Rejected, RetryLater, Undeliverable
-from core.models import Actor, ChatRef, Owner
-from core.notices import Notice
+from core.chat.assistant import Assistant
+from core.chat.buttons import EXPIRED, ButtonBook
+from core.lending.models import Actor, ChatRef, Owner
 from core.replies import Reply
-from core.service import Assistant
+from core.watch.delivery import MaybeDelivered, Rejected, RetryLater, Undeliverable
+from core.watch.notices import Notice
 
 from .discord_commands import register
 from .render import embed_parts, fitted_notice
@@ -57,7 +57,7 @@ def embed(reply: Reply) -> discord.Embed:
 
 
 class TokenButton(discord.ui.DynamicItem[discord.ui.Button], template=r"btn:(?P<token>[A-Za-z0-9_-]{22})"):
-    """A button whose custom id is a token the bot issued (core.buttons): what it runs, on which position,
+    """A button whose custom id is a token the bot issued (core.chat.buttons): what it runs, on which position,
     in whose scope and for whom is kept by the bot, so a forged or copied id finds nothing."""
 
     handler = None  # set by the adapter: async (interaction, token) -> None
@@ -154,7 +154,7 @@ UNAUTHORIZED_PAUSE = 600.0  # seconds without any Discord send after a 401: one 
 
 
 class DiscordNotifier:
-    """core.ports.Notifier for Discord: channels for groups, DMs for users; errors as RELIABILITY.md maps them."""
+    """core.watch.delivery.Notifier for Discord: channels for groups, DMs for users; errors as RELIABILITY.md maps them."""
 
     platform = "discord"
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import discord
 from discord import app_commands
 
-from core.commands import COMMANDS
+from core.chat.commands import COMMANDS
 
 MAX_ID = 999_999_999
 Percent = app_commands.Range[float, 0.01, 99.99]

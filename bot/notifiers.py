@@ -1,4 +1,4 @@
-"""Notifiers: deliver pushed warnings (core.ports.Notifier) to the console, or to a webhook."""
+"""Notifiers: deliver pushed warnings (core.watch.delivery.Notifier) to the console, or to a webhook."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import aiohttp
 
-from core.delivery import MaybeDelivered, RetryLater, Undeliverable
-from core.models import ChatRef
-from core.notices import Notice, notice_reply
-from core.prices.http import retry_after_seconds
+from core.lending.models import ChatRef
+from core.market.prices.http import retry_after_seconds
+from core.watch.delivery import MaybeDelivered, RetryLater, Undeliverable
+from core.watch.notices import Notice, notice_reply
 
 from .render import plain_text
 

@@ -8,8 +8,8 @@ from html import escape, unescape
 
 from discord.utils import escape_markdown
 
-from core.notices import Notice, notice_reply
 from core.replies import Line, Reply, Section
+from core.watch.notices import Notice, notice_reply
 
 
 def _section_text(section: Section) -> list[str]:

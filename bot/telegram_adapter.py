@@ -21,15 +21,15 @@ from telegram.ext import (
     filters,
 )
 
-from core.buttons import EXPIRED, ButtonBook
-from core.commands import COMMANDS
-from core.delivery import ChatMoved, MaybeDelivered, Rejected, RetryLater, Undeliverable
-from core.grammar import command_name
-from core.models import Actor, ChatRef, Owner
-from core.notices import Notice
-from core.outbox import Outbox
+from core.chat.assistant import Assistant
+from core.chat.buttons import EXPIRED, ButtonBook
+from core.chat.commands import COMMANDS
+from core.chat.grammar import command_name
+from core.lending.models import Actor, ChatRef, Owner
 from core.replies import Reply
-from core.service import Assistant
+from core.watch.delivery import ChatMoved, MaybeDelivered, Rejected, RetryLater, Undeliverable
+from core.watch.notices import Notice
+from core.watch.outbox import Outbox
 
 from .render import fitted_notice, html_text, split_message
 from .telegram_request import AiohttpRequest
@@ -51,7 +51,7 @@ def _seconds(retry_after) -> float:
 
 
 def keyboard(reply: Reply, tokens: tuple[str, ...]) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard; each carries only its token (core.buttons says what it stands for)."""
+    """Buttons as an inline keyboard; each carries only its token (core.chat.buttons says what it stands for)."""
     buttons = [InlineKeyboardButton(b.label, callback_data=token) for b, token in zip(reply.buttons, tokens)]
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
@@ -80,7 +80,7 @@ class TelegramAdmins:
 
 
 class TelegramNotifier:
-    """core.ports.Notifier for Telegram, mapping its errors as RELIABILITY.md says."""
+    """core.watch.delivery.Notifier for Telegram, mapping its errors as RELIABILITY.md says."""
 
     platform = "telegram"
 

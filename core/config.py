@@ -10,7 +10,12 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .store import default_database_path
+
+def default_database_path() -> Path:
+    """Per-user data directory: $XDG_DATA_HOME/collateral-bot/collateral-bot.db (~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "collateral-bot" / "collateral-bot.db"
+
 
 KNOWN_SOURCES = ("coingecko", "binance", "coinbase")
 

@@ -1,14 +1,14 @@
-"""What the core needs from outside, as Protocols: a clock, price sources, a price book."""
+"""What every room needs from outside, as Protocols: a clock, who administers a group, who hears of position changes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
-from .models import Asset, ChatRef, Owner
-from .notices import Notice
-from .prices.base import FeedStatus, PriceSnapshot, RawQuote
+from sqlite_utils import Database
+
+from core.lending.models import ChatRef, Owner
 
 
 class Clock(Protocol):
@@ -23,50 +23,6 @@ class SystemClock:
     def time(self) -> float:
         """Seconds since the epoch."""
         return time.time()
-
-
-class PriceSource(Protocol):
-    """One upstream API that quotes USD prices (CoinGecko, Binance, Coinbase, a replay)."""
-
-    name: str
-
-    def supports(self, asset: Asset) -> bool:
-        """Whether this source quotes the asset at all."""
-        ...
-
-    async def fetch(self, assets: Sequence[Asset]) -> dict[str, RawQuote]:
-        """Quotes for as many of `assets` as the source has; raises SourceError when it fails."""
-        ...
-
-
-class PriceBook(Protocol):
-    """Where the service gets prices: the best current quote per asset, or why there is none."""
-
-    async def snapshot(self, symbols: Iterable[str]) -> PriceSnapshot:
-        """Quotes for these symbols (asking the sources if need be), and a reason for each one missing."""
-        ...
-
-    def quotes(self, symbols: Iterable[str]) -> PriceSnapshot:
-        """The same from what is already known, without asking anyone."""
-        ...
-
-    def status(self) -> FeedStatus:
-        """Source health, the last tick and the degraded assets, for /status."""
-        ...
-
-
-class Notifier(Protocol):
-    """Delivers pushed messages on one platform; raises core.delivery errors when it cannot."""
-
-    platform: str
-
-    def accepts(self, chat: ChatRef) -> bool:
-        """Whether this process can deliver to the chat (the console only to its own user)."""
-        ...
-
-    async def send(self, chat: ChatRef, notice: Notice) -> None:
-        """Deliver; return only once the platform accepted it."""
-        ...
 
 
 class ChatAdmins(Protocol):
@@ -103,4 +59,14 @@ class PositionEvents(Protocol):
 
     def owner_changed(self, owner: Owner) -> None:
         """Options for all of an owner's positions changed."""
+        ...
+
+
+class Storage(Protocol):
+    """The database a room keeps its cache or state in (core.storage.store.Store is the one there is)."""
+
+    db: Database
+
+    def transaction(self) -> AbstractContextManager[Database]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Severity
+from core.lending.models import Severity
 
 
 @dataclass(frozen=True)

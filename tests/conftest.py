@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pytest
 from aiohttp.test_utils import TestServer
 
-from core.assets import AssetRegistry
-from core.models import Actor, ChatRef, Owner
-from core.protocols import Presets
-from core.service import Assistant
-from core.store import Store
+from core.chat.assistant import Assistant
+from core.lending.assets import AssetRegistry
+from core.lending.models import Actor, ChatRef, Owner
+from core.lending.protocols import Presets
+from core.storage.store import Store
 from tests.emulators.prices import VECTOR_PRICES as EMULATED_PRICES
 from tests.emulators.prices import PriceWorld, price_app
 from tests.fakes import VECTOR_PRICES, FakeClock, FakePriceBook
@@ -126,9 +126,9 @@ class Bot:
 
 @pytest.fixture
 def bot(tmp_path, registry, presets):
-    from core.monitor import Monitor
-    from core.outbox import Outbox
-    from core.prices.feed import PriceFeed
+    from core.market.prices.feed import PriceFeed
+    from core.watch.monitor import Monitor
+    from core.watch.outbox import Outbox
     from tests.fakes import FakeAdmins, FakePriceSource
 
     clock = FakeClock()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.models import Quote
-from core.models import PriceSnapshot
-from core.prices.base import FeedStatus
+from core.lending.models import PriceSnapshot, Quote
+from core.market.prices.base import FeedStatus
 
 
 class FakeClock:
@@ -68,7 +67,7 @@ class FakePriceSource:
         return not asset.fixed
 
     async def fetch(self, assets):
-        from core.prices.base import RawQuote, SourceError
+        from core.market.prices.base import RawQuote, SourceError
 
         self.requests += 1
         if self.fail:

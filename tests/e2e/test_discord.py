@@ -18,9 +18,9 @@ import pytest
 
 from bot.app import PlatformAdmins, build
 from bot.discord_adapter import UNAUTHORIZED_PAUSE, DiscordAdapter, DiscordAdmins, DiscordNotifier
-from core.commands import COMMANDS
+from core.chat.commands import COMMANDS
 from core.config import Settings
-from core.models import ChatRef, Owner
+from core.lending.models import ChatRef, Owner
 from tests.emulators.discord import MANAGE_GUILD, DiscordEmulator
 from tests.emulators.telegram import TelegramEmulator
 

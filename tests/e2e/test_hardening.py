@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestServer
 
 from bot.notifiers import WebhookNotifier
 from core import redact
-from core.delivery import Dispatcher
-from core.models import ChatRef
-from core.notices import AlertItem, Notice
-from core.store import Store
+from core.lending.models import ChatRef
+from core.storage.store import Store
+from core.watch.delivery import Dispatcher
+from core.watch.notices import AlertItem, Notice
 from tests.e2e.test_ops import bot_env, start
 from tests.emulators.telegram import TelegramEmulator
 

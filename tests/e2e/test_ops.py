@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from core.models import Leg, Overrides, Owner
-from core.store import Store
+from core.lending.models import Leg, Overrides, Owner
+from core.storage.store import Store
 from tests.emulators.telegram import TelegramEmulator
 
 BOT = str(Path(sys.executable).parent / "collateral-bot")

@@ -18,7 +18,7 @@ from bot import logs
 from bot.app import PlatformAdmins, build, run_chat_adapters
 from bot.telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
 from core.config import Settings
-from core.models import Owner
+from core.lending.models import Owner
 from tests.emulators.telegram import TelegramEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -472,7 +472,7 @@ async def test_display_names_are_cleaned_before_a_group_sees_them(world):
 
 
 async def test_two_members_flooding_a_group_do_not_lock_out_the_admin(world):
-    from core.ratelimit import CommandLimiter
+    from core.chat.ratelimit import CommandLimiter
 
     world.app.assistant.limiter = CommandLimiter(world.app.clock, 30, 60)  # as `collateral-bot run` sets it
     alice, bob, _, _, group = people(world.emu)

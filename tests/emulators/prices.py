@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.assets import AssetRegistry
+from core.lending.assets import AssetRegistry
 
 FAULTS = ("500", "429", "slow", "html", "empty", "truncated", "nan", "inf", "negative", "null", "missing", "future", "old")
 

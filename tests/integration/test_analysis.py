@@ -10,13 +10,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.render import plain_text
-from core import backtest as bt
-from core.carry import apr_to_apy, carry
-from core.numbers import fmt_usd
-from core.prices.history import PriceHistory
-from core.prices.replay import load_candles
-from core.yield_book import DefiLlamaSource, YieldBook
-from core.yields import names_for, rank_pools
+from core.lending.numbers import fmt_usd
+from core.market.carry import apr_to_apy, carry
+from core.market.prices.history import PriceHistory
+from core.market.prices.replay import load_candles
+from core.market.yield_book import DefiLlamaSource, YieldBook
+from core.market.yields import names_for, rank_pools
+from core.watch import backtest as bt
 from tests.emulators.defillama import LlamaState, defillama_app, sample_borrow_rates, sample_pools
 
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from core.delivery import ChatMoved, Dispatcher, Limiter, MaybeDelivered, RetryLater, Rule, Undeliverable
-from core.models import ChatRef
-from core.notices import AlertItem, Notice
-from core.outbox import KEEP_DEAD, KEEP_SENT, MAX_ATTEMPTS, PRUNE_EVERY, Outbox
+from core.lending.models import ChatRef
+from core.watch.delivery import ChatMoved, Dispatcher, Limiter, MaybeDelivered, RetryLater, Rule, Undeliverable
+from core.watch.notices import AlertItem, Notice
+from core.watch.outbox import KEEP_DEAD, KEEP_SENT, MAX_ATTEMPTS, PRUNE_EVERY, Outbox
 from tests.conftest import actor, group_actor
 from tests.fakes import FakeNotifier
 
@@ -151,7 +151,7 @@ async def test_a_move_that_fails_is_retried_then_dead_lettered_not_resent_foreve
     first, second = enqueue(bot, notice(old, 1.1), notice(old, 1.2))
     bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, first])
     failing(bot, "no_moves", "UPDATE OF chat_key ON outbox")
-    with caplog.at_level(logging.ERROR, "core.delivery"):
+    with caplog.at_level(logging.ERROR, "core.watch.delivery"):
         await Dispatcher(bot.outbox, [MovingNotifier("-100", "-1001234")], Limiter({})).deliver(patience=0.0)
     status, error = status_of(bot, first)
     assert status == "dead" and f"gave up after {MAX_ATTEMPTS} attempts: could not follow the chat to -1001234" in error
@@ -186,7 +186,7 @@ async def test_the_last_failed_attempt_lets_the_chat_s_next_message_go_in_order(
     bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, first])
     notifier = FakeNotifier()
     notifier.errors = [ConnectionError("network down")]
-    with caplog.at_level(logging.ERROR, "core.delivery"):
+    with caplog.at_level(logging.ERROR, "core.watch.delivery"):
         await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver(patience=0.0)
     assert status_of(bot, first)[0] == "dead"
     assert [n.items[0].text for _, n in notifier.sent] == ["second"]  # not skipped, not left for later
@@ -194,7 +194,7 @@ async def test_the_last_failed_attempt_lets_the_chat_s_next_message_go_in_order(
     [alone] = enqueue(bot, notice(B, 1.1))  # the last row of its chat: nothing else to pop
     bot.store.db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", [MAX_ATTEMPTS - 1, alone])
     notifier.errors = [ConnectionError("network down")]
-    with caplog.at_level(logging.ERROR, "core.delivery"):
+    with caplog.at_level(logging.ERROR, "core.watch.delivery"):
         await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver(patience=0.0)
     assert status_of(bot, alone)[0] == "dead"
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

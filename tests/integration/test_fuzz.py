@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render import plain_text
+from core.chat.grammar import COMMANDS, Parser
 from core.errors import CoreError
-from core.grammar import COMMANDS, Parser
 from tests.conftest import actor
 
 WORDS = list(COMMANDS) + ["ETH", "eth", "BTC", "USDC", "borrow", "on", "as", "aave-v3", "maker", "morpho", "custom",

@@ -7,14 +7,14 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from core.models import ChatRef
-from core.monitor import Monitor
-from core.outbox import Outbox
-from core.prices.binance import BinanceSource
-from core.prices.coinbase import CoinbaseSource
-from core.prices.coingecko import CoinGeckoSource
-from core.prices.feed import PriceFeed
-from core.service import Assistant
+from core.chat.assistant import Assistant
+from core.lending.models import ChatRef
+from core.market.prices.binance import BinanceSource
+from core.market.prices.coinbase import CoinbaseSource
+from core.market.prices.coingecko import CoinGeckoSource
+from core.market.prices.feed import PriceFeed
+from core.watch.monitor import Monitor
+from core.watch.outbox import Outbox
 from tests.conftest import actor, group_actor
 from tests.fakes import FakeAdmins, FakeClock
 

@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.models import ChatRef
+from core.lending.models import ChatRef
 from tests.conftest import actor, group_actor
 
 ALICE, BOB = actor("alice", "telegram"), actor("bob", "telegram")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.prices.history import PriceHistory
+from core.market.prices.history import PriceHistory
 
 T0 = 1_700_000_000 // 3600 * 3600
 

@@ -8,11 +8,11 @@ import random
 import aiohttp
 import pytest
 
-from core.prices.binance import BinanceSource
-from core.prices.coinbase import CoinbaseSource
-from core.prices.coingecko import CoinGeckoSource
-from core.prices.feed import PriceFeed
-from core.prices.guard import Trust
+from core.market.prices.binance import BinanceSource
+from core.market.prices.coinbase import CoinbaseSource
+from core.market.prices.coingecko import CoinGeckoSource
+from core.market.prices.feed import PriceFeed
+from core.market.prices.guard import Trust
 from tests.emulators.prices import FAULTS
 from tests.fakes import FakeClock
 
@@ -59,7 +59,7 @@ async def test_one_request_per_source_per_tick(price_apis, session, registry, cl
 async def test_requests_do_not_grow_with_positions(price_apis, session, registry, clock, store):
     from decimal import Decimal
 
-    from core.models import Leg, Overrides, Owner
+    from core.lending.models import Leg, Overrides, Owner
 
     feed = PriceFeed([CoinGeckoSource(session, price_apis.coingecko_url)], registry, clock, in_use=store.assets_in_use)
     for i in range(200):

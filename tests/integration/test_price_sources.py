@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from core.prices.base import SourceError
-from core.prices.binance import BinanceSource
-from core.prices.coinbase import CoinbaseSource
-from core.prices.coingecko import CoinGeckoSource
+from core.market.prices.base import SourceError
+from core.market.prices.binance import BinanceSource
+from core.market.prices.coinbase import CoinbaseSource
+from core.market.prices.coingecko import CoinGeckoSource
 
 
 @pytest.fixture

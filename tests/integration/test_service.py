@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.render import plain_text
-from core.models import Actor, ChatRef, Severity
+from core.lending.models import Actor, ChatRef, Severity
 from tests.unit.test_grammar import BAD
 
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from core.errors import LimitReached
-from core.migrations import migrations
-from core.models import Leg, Overrides, Owner
-from core.store import MAX_POSITIONS_PER_OWNER, Store
+from core.lending.models import Leg, Overrides, Owner
+from core.storage.migrations import migrations
+from core.storage.store import MAX_POSITIONS_PER_OWNER, Store
 
 ALICE = Owner("console", "user", "alice")
 BOB = Owner("telegram", "user", "42")
@@ -99,7 +99,7 @@ def test_a_failed_write_rolls_back(store):
 
 
 def test_default_path_is_per_user(monkeypatch, tmp_path):
-    from core.store import default_database_path
+    from core.config import default_database_path
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_database_path() == tmp_path / "collateral-bot" / "collateral-bot.db"

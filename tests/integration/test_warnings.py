@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from core.models import ChatRef
-from core.monitor import Monitor
-from core.notices import alert_id
+from core.lending.models import ChatRef
+from core.watch.monitor import Monitor
+from core.watch.notices import alert_id
 from tests.conftest import actor, group_actor
 
 ALICE = actor("alice", "telegram")

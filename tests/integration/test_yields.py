@@ -13,10 +13,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 import core
-from core.prices.base import SourceError, describe_failure
-from core.store import Store
-from core.yield_book import BUNDLED_AS_OF, FETCHED_AT_KEY, DefiLlamaSource, YieldBook
-from core.yields import MAX_SANE_APY, Pool, names_for, parse_borrow_rates, parse_pools, rank_pools
+from core.market.prices.base import SourceError, describe_failure
+from core.market.yield_book import BUNDLED_AS_OF, FETCHED_AT_KEY, DefiLlamaSource, YieldBook
+from core.market.yields import MAX_SANE_APY, Pool, names_for, parse_borrow_rates, parse_pools, rank_pools
+from core.storage.store import Store
 from tests.emulators.defillama import (
     GARBAGE_COUNT,
     GOOD_COUNT,
@@ -394,7 +394,7 @@ async def test_best_for_never_touches_the_network(book, llama):
 
 
 async def test_an_answer_over_4_mb_still_loads(book, llama, store):
-    # core.prices.http.get_json stops at 4 MB; the live /pools answer is bigger than that.
+    # core.market.prices.http.get_json stops at 4 MB; the live /pools answer is bigger than that.
     state, _, _ = llama
     template = sample_pools()[0]
     state.pools = [{**template, "pool": f"big-{n:06d}", "symbol": f"USDC-T{n}", "tvlUsd": 1e6 + n} for n in range(10_000)]
@@ -486,7 +486,7 @@ async def test_an_old_cache_with_defillama_down_says_what_really_happened(book, 
 
 
 async def test_min_tvl_zero_means_no_floor(book):
-    from core.grammar import Parser
+    from core.chat.grammar import Parser
 
     cmd = Parser(book.registry).parse("/yield USDC min-tvl 0")
     assert dict(cmd.options)["min_tvl"] == 0.0

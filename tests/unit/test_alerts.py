@@ -8,7 +8,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from core.alerts import DANGER, LIQUIDATABLE, OK, UNKNOWN, WARNING, AlertState, Policy, decide, level_of
+from core.watch.alerts import DANGER, LIQUIDATABLE, OK, UNKNOWN, WARNING, AlertState, Policy, decide, level_of
 
 WARN, CRIT = 1.5, 1.2
 POLICY = Policy()

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from core import alerts
-from core.backtest import Leg, Owed, backtest, backtest_all, price_asset
-from core.prices.replay import HOUR, Candle, load_candles, window_bounds
+from core.market.prices.replay import HOUR, Candle, load_candles, window_bounds
+from core.watch import alerts
+from core.watch.backtest import Leg, Owed, backtest, backtest_all, price_asset
 
 WARN, DANGER = 1.5, 1.2
 LINK_WICK = 1_584_007_200  # 2020-03-12T10:00Z, low 0.0001

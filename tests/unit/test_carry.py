@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.carry import SECONDS_PER_YEAR, Carry, apr_to_apy, apy_to_apr, carry
+from core.market.carry import SECONDS_PER_YEAR, Carry, apr_to_apy, apy_to_apr, carry
 
 
 def test_seconds_per_year():

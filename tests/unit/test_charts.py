@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from core import charts, risk
+from core.lending import risk
+from core.market import charts
 
 HOUR = 3600
 T0 = 1_583_020_800  # 2020-03-01T00:00Z

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import risk
-from core.alerts import AlertState, Policy, decide
-from core.evaluation import PAR, Evaluator
+from core.lending import risk
+from core.watch.alerts import AlertState, Policy, decide
+from core.watch.evaluation import PAR, Evaluator
 
 ASSETS = ["ETH", "BTC", "SOL", "LINK", "USDC"]
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from core.chat.grammar import COMMANDS, Parser, command_name
 from core.errors import InvalidAmount, UnknownAsset, UnknownCommand, UsageError
-from core.grammar import COMMANDS, Parser, command_name
-from core.numbers import fmt_hf, parse_amount, parse_percent
+from core.lending.numbers import fmt_hf, parse_amount, parse_percent
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.prices.guard import Observation, PriceGuard, Trust
+from core.market.prices.guard import Observation, PriceGuard, Trust
 
 NOW = 1_700_000_000.0
 

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from core import charts
-from core.backtest import Leg, Owed
+from core.chat.heavy import HeavyWork, bundled_backtest
 from core.errors import LimitReached
-from core.heavy import HeavyWork, bundled_backtest
+from core.market import charts
+from core.watch.backtest import Leg, Owed
 
 _gate = threading.Event()
 

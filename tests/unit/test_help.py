@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import help
+from core.chat import help
 
 
 def lines(reply):

@@ -8,14 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.il import (
-    RangePosition,
-    concentrated_il,
-    constant_product_il,
-    fees_to_break_even,
-    range_amounts,
-    range_position,
-)
+from core.market.il import RangePosition, concentrated_il, constant_product_il, fees_to_break_even, range_amounts, range_position
 
 
 def pct(fraction: float) -> float:

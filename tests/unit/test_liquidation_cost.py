@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from core import help, risk, views
-from core.models import Leg, Overrides, Quote
-from core.models import PriceSnapshot
-from core.valuation import value
+from core.chat import help, views
+from core.lending import risk
+from core.lending.models import Leg, Overrides, PriceSnapshot, Quote
+from core.lending.valuation import value
 
 AAVE = {"model": "close-factor", "close_factor": "0.5", "full_close_below_hf": "0.95", "full_close_below_usd": "2000"}
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import InvalidAmount
-from core.numbers import fmt_amount, fmt_hf, parse_amount, parse_decimal, parse_percent
+from core.lending.numbers import fmt_amount, fmt_hf, parse_amount, parse_decimal, parse_percent
 
 
 def test_a_number_just_under_the_limit_is_not_rounded_up_to_it():

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import UnknownAsset, UnknownProtocol, UnsupportedByProtocol
-from core.models import Overrides
+from core.lending.models import Overrides
 
 EXPECTED = {"aave-v3", "compound-v3", "maker", "liquity-v1", "liquity-v2", "morpho", "nexo", "ledn", "binance-loan", "custom"}
 

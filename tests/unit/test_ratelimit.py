@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.models import Actor, ChatRef, Owner
-from core.ratelimit import MAX_TRACKED, CommandLimiter
+from core.chat.ratelimit import MAX_TRACKED, CommandLimiter
+from core.lending.models import Actor, ChatRef, Owner
 from tests.fakes import FakeClock
 
 

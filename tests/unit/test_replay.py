@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.prices.replay import HOUR, STEP, ReplayClock, ReplaySource, load_candles, window_bounds, windows
+from core.market.prices.replay import HOUR, STEP, ReplayClock, ReplaySource, load_candles, window_bounds, windows
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core import risk
-from core.assets import AssetRegistry
-from core.evaluation import Evaluator
-from core.models import Leg, Overrides, Quote
-from core.models import PriceSnapshot
-from core.protocols import Presets
-from core.valuation import value
+from core.lending import risk
+from core.lending.assets import AssetRegistry
+from core.lending.models import Leg, Overrides, PriceSnapshot, Quote
+from core.lending.protocols import Presets
+from core.lending.valuation import value
+from core.watch.evaluation import Evaluator
 
 amounts = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
 prices = st.floats(min_value=1e-2, max_value=1e6, allow_nan=False)

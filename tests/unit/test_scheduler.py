@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.scheduler import Scheduler
+from core.watch.scheduler import Scheduler
 
 
 async def test_an_error_in_one_tick_does_not_stop_the_loop():

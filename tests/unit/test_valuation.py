@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.models import Overrides, Severity
-from core.valuation import levels, severity_for, shock_multipliers
+from core.lending.models import Overrides, Severity
+from core.lending.valuation import levels, severity_for, shock_multipliers
 
 
 def terms(presets, protocol, coll, debt, **over):

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from core import risk, views
-from core.models import Leg, Overrides, Quote
-from core.models import PriceSnapshot
-from core.valuation import value
+from core.chat import views
+from core.lending import risk
+from core.lending.models import Leg, Overrides, PriceSnapshot, Quote
+from core.lending.valuation import value
 
 PRICES = {"ETH": 3000.0, "WETH": 3000.0, "WBTC": 60000.0, "BTC": 100000.0, "USDC": 1.0, "DAI": 1.0, "LUSD": 1.0, "USD": 1.0}
 

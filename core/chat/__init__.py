@@ -1,0 +1,7 @@
+"""Chat: the commands a person types and the answers they get.
+
+Owns the command table and grammar, the Assistant that parses a line and runs its handler, the
+handlers themselves (queries, warning settings, analysis), the wording of answers (views, help),
+the buttons' tokens, rate limits and the heavy-work pool. It may import every other room; the
+adapters in bot/ call it through `Assistant.handle` and `Assistant.press`.
+"""

@@ -1,0 +1,343 @@
+"""SQLite storage through sqlite-utils: owners, positions and their legs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from core.errors import LimitReached
+from core.lending.models import Card, ChatRef, Leg, Overrides, Owner, Position
+from core.storage.migrations import migrate
+from core.text import clean_name
+
+MAX_POSITIONS_PER_OWNER = 100
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """The one writer to the database file.
+
+    Every read-then-write runs in transaction() (BEGIN IMMEDIATE); a single statement commits on its own.
+    """
+
+    def __init__(self, path: str | Path, now: Callable[[], str] = _utcnow):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+        self.db = Database(conn)
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        # Alert state and the outbox must survive power loss, not only a process crash.
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.now = now
+        migrate(self.db, str(path))
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.rollback()
+            raise
+        try:
+            self.db.commit()
+        except BaseException:  # COMMIT itself can fail (busy, disk full): never leave the transaction open
+            self.db.rollback()
+            raise
+
+    # ---------------------------------------------------------------- positions
+
+    def add_position(
+        self,
+        owner: Owner,
+        protocol: str,
+        market: str | None,
+        collateral: tuple[Leg, ...],
+        debt: tuple[Leg, ...],
+        overrides: Overrides,
+        label: str | None,
+    ) -> Position:
+        """Store a new position under the owner's next number."""
+        now = self.now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO owners (key, platform, kind, external_id, next_number, created_at) "
+                "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(key) DO NOTHING",
+                [owner.key, owner.platform, owner.kind, owner.id, now],
+            )
+            count = db.execute("SELECT count(*) FROM positions WHERE owner_key = ?", [owner.key]).fetchone()[0]
+            if count >= MAX_POSITIONS_PER_OWNER:
+                raise LimitReached(f"You already track {count} positions, the most one owner may have.")
+            number = db.execute("SELECT next_number FROM owners WHERE key = ?", [owner.key]).fetchone()[0]
+            db.execute("UPDATE owners SET next_number = ? WHERE key = ?", [number + 1, owner.key])
+            # SQLite hands a deleted row's id to the next insert; a button or message pinned to the old
+            # position must never find a new one under it, so ids only grow.
+            row_id = db.execute("SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'position_seq'), 0), "
+                                "coalesce((SELECT max(id) FROM positions), 0)) + 1").fetchone()[0]
+            db.execute("INSERT INTO kv (key, value) VALUES ('position_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       [str(row_id)])
+            db["positions"].insert(
+                {
+                    "id": row_id,
+                    "owner_key": owner.key,
+                    "number": number,
+                    "protocol": protocol,
+                    "market": market,
+                    "overrides": json.dumps(overrides.as_dict()),
+                    "label": label,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            self._insert_legs(db, row_id, collateral, debt)
+        return Position(owner, number, protocol, market, collateral, debt, overrides, label, now, row_id)
+
+    def _insert_legs(self, db: Database, row_id: int, collateral, debt) -> None:
+        rows = [
+            {"position_id": row_id, "side": side, "asset": leg.asset, "amount": str(leg.amount)}
+            for side, legs in (("collateral", collateral), ("debt", debt))
+            for leg in legs
+        ]
+        if rows:
+            db["legs"].insert_all(rows)
+
+    def position(self, owner: Owner, number: int) -> Position | None:
+        """One of the owner's positions, or None (whether it is missing or someone else's)."""
+        found = self._load("owner_key = ? AND number = ?", [owner.key, number])
+        return found[0] if found else None
+
+    def positions(self, owner: Owner) -> list[Position]:
+        """All of the owner's positions, by number."""
+        return self._load("owner_key = ?", [owner.key])
+
+    def positions_by_row_ids(self, row_ids: list[int]) -> dict[int, Position]:
+        """Positions by storage id (for the monitor, which knows them by row id)."""
+        out: dict[int, Position] = {}
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            for p in self._load(f"id IN ({','.join('?' * len(chunk))})", chunk):
+                out[p.row_id] = p
+        return out
+
+    def cards(self, row_ids: list[int]) -> dict[int, Card]:
+        """Just what a warning needs about each position, read in bulk (a fan-out reads thousands)."""
+        conn = self.db.conn
+        out: dict[int, Card] = {}
+        owners: dict[str, Owner] = {}
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            legs: dict[int, tuple[list, list]] = {pid: ([], []) for pid in chunk}
+            for pid, side, asset, amount in conn.execute(
+                f"SELECT position_id, side, asset, amount FROM legs WHERE position_id IN ({marks}) ORDER BY id", chunk
+            ):
+                legs[pid][side == "debt"].append((asset, float(amount)))
+            for pid, key, number, label, protocol, market, overrides in conn.execute(
+                f"SELECT id, owner_key, number, label, protocol, market, overrides FROM positions WHERE id IN ({marks})", chunk
+            ):
+                owner = owners.get(key) or owners.setdefault(key, Owner.from_key(key))
+                out[pid] = Card(pid, owner, number, label, protocol, market, overrides or "{}",
+                                tuple(legs[pid][0]), tuple(legs[pid][1]))
+        return out
+
+    def _load(self, where: str, params: list) -> list[Position]:
+        conn = self.db.conn
+        rows = conn.execute(
+            "SELECT id, owner_key, number, protocol, market, overrides, label, created_at FROM positions "
+            f"WHERE {where} ORDER BY owner_key, number", params).fetchall()
+        if not rows:
+            return []
+        legs: dict[int, tuple[list[Leg], list[Leg]]] = {r[0]: ([], []) for r in rows}
+        ids = list(legs)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, side, asset, amount in conn.execute(
+                f"SELECT position_id, side, asset, amount FROM legs WHERE position_id IN ({marks}) ORDER BY id", chunk
+            ):
+                legs[pid][side == "debt"].append(Leg(asset, Decimal(amount)))
+        owners: dict[str, Owner] = {}
+        return [
+            Position(
+                owner=owners.get(key) or owners.setdefault(key, Owner.from_key(key)),
+                number=number,
+                protocol=protocol,
+                market=market,
+                collateral=tuple(legs[pid][0]),
+                debt=tuple(legs[pid][1]),
+                overrides=Overrides.from_dict(json.loads(overrides)) if overrides and overrides != "{}" else Overrides(),
+                label=label,
+                created_at=created_at,
+                row_id=pid,
+            )
+            for pid, key, number, protocol, market, overrides, label, created_at in rows
+        ]
+
+    def replace_legs(self, position: Position, collateral: tuple[Leg, ...], debt: tuple[Leg, ...]) -> Position:
+        """Write a position's new legs (after a deposit, withdrawal, borrow or repayment)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM legs WHERE position_id = ?", [position.row_id])
+            self._insert_legs(db, position.row_id, collateral, debt)
+            db.execute("UPDATE positions SET updated_at = ? WHERE id = ?", [self.now(), position.row_id])
+        return Position(
+            position.owner,
+            position.number,
+            position.protocol,
+            position.market,
+            collateral,
+            debt,
+            position.overrides,
+            position.label,
+            position.created_at,
+            position.row_id,
+        )
+
+    def delete_position(self, owner: Owner, number: int) -> bool:
+        """Delete one of the owner's positions; False when there is none with that number."""
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM positions WHERE owner_key = ? AND number = ?", [owner.key, number])
+            return cursor.rowcount > 0
+
+    def forget(self, owner: Owner) -> int:
+        """Delete everything stored about an owner; returns how many positions went."""
+        with self.transaction() as db:
+            count = db.execute("SELECT count(*) FROM positions WHERE owner_key = ?", [owner.key]).fetchone()[0]
+            db.execute("DELETE FROM owners WHERE key = ?", [owner.key])
+            db.execute("DELETE FROM positions WHERE owner_key = ?", [owner.key])
+            return count
+
+    # ---------------------------------------------------------------- owners' names and alert options
+
+    def set_display_name(self, owner: Owner, name: str) -> None:
+        """How others see this owner in a group ('alice'), cleaned of invisible characters; only for an owner already stored."""
+        name = clean_name(name)
+        if name:
+            self.db.execute("UPDATE owners SET display_name = ? WHERE key = ? AND coalesce(display_name, '') != ?",
+                            [name, owner.key, name])
+
+    def alerts_enabled(self, owner: Owner) -> bool:
+        """The owner's master switch for pushed warnings."""
+        row = self.db.execute("SELECT alerts_enabled FROM owners WHERE key = ?", [owner.key]).fetchone()
+        return bool(row[0]) if row else True
+
+    def set_alerts_enabled(self, owner: Owner, on: bool) -> None:
+        """Switch all of an owner's warnings on or off (remembered for positions added later, too)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO owners (key, platform, kind, external_id, next_number, created_at, alerts_enabled) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET alerts_enabled = excluded.alerts_enabled",
+                [owner.key, owner.platform, owner.kind, owner.id, self.now(), int(on)],
+            )
+
+    def alert_settings(self, position: Position) -> dict:
+        """warn, critical (None: the lender's defaults), enabled, snoozed_until, remind_cap (None: the default)."""
+        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until, remind_cap FROM alert_settings WHERE position_id = ?",
+                              [position.row_id]).fetchone()
+        if row is None:
+            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0, "remind_cap": None}
+        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3], "remind_cap": row[4]}
+
+    def update_alert_settings(self, position: Position, **fields) -> None:
+        """Change some of a position's alert options (warn, critical, enabled, snoozed_until, remind_cap)."""
+        with self.transaction() as db:  # read, merge, write: another writer must not slip in between
+            current = self.alert_settings(position)
+            current.update(fields)
+            db.execute(
+                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until, remind_cap) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
+                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until, remind_cap = excluded.remind_cap",
+                [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"],
+                 current["remind_cap"]],
+            )
+
+    def borrow_apr(self, position: Position) -> float | None:
+        """What the owner says the debt costs (APR), if they said."""
+        row = self.db.execute("SELECT borrow_apr FROM positions WHERE id = ?", [position.row_id]).fetchone()
+        return row[0] if row else None
+
+    def set_borrow_apr(self, position: Position, apr: float | None) -> None:
+        """Set (or clear) the position's borrow APR."""
+        self.db.execute("UPDATE positions SET borrow_apr = ? WHERE id = ?", [apr, position.row_id])
+
+    # ---------------------------------------------------------------- watches: positions shared into groups
+
+    def add_watch(self, chat: ChatRef, position: Position, title: str | None = None) -> tuple[int, bool]:
+        """Share a position into a group chat; returns (its W-number there, whether it is new)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT number FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id]).fetchone()
+            if row:
+                return row[0], False
+            db.execute("INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, 1, ?) "
+                       "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
+                       [chat.key, chat.platform, chat.chat_id, title])
+            # Never a number used before in this chat: an old "Details" button or message naming W2 must not reach
+            # another member's position once W2 was unshared.
+            number = db.execute("SELECT max(d.next_watch, coalesce((SELECT max(number) + 1 FROM watches WHERE chat_key = ?), 1)) "
+                                "FROM destinations d WHERE d.chat_key = ?", [chat.key, chat.key]).fetchone()[0]
+            db.execute("INSERT INTO watches (chat_key, number, position_id, created_at) VALUES (?, ?, ?, ?)",
+                       [chat.key, number, position.row_id, self.now()])
+            db.execute("UPDATE destinations SET next_watch = ? WHERE chat_key = ?", [number + 1, chat.key])
+            return number, True
+
+    def watched(self, chat: ChatRef, number: int) -> Position | None:
+        """The position shared into this chat under W-number `number`."""
+        row = self.db.execute("SELECT position_id FROM watches WHERE chat_key = ? AND number = ?", [chat.key, number]).fetchone()
+        return self.positions_by_row_ids([row[0]]).get(row[0]) if row else None
+
+    def watch_number(self, chat: ChatRef, position: Position) -> int | None:
+        """Position's W-number in this chat, if shared there."""
+        row = self.db.execute("SELECT number FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id]).fetchone()
+        return row[0] if row else None
+
+    def watches_in(self, chat: ChatRef) -> list[tuple[int, Position, str]]:
+        """Every position shared into this chat: (W-number, position, owner's display name)."""
+        rows = self.db.execute(
+            "SELECT w.number, w.position_id, coalesce(o.display_name, o.external_id) FROM watches w "
+            "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key WHERE w.chat_key = ? ORDER BY w.number",
+            [chat.key]).fetchall()
+        positions = self.positions_by_row_ids([r[1] for r in rows])
+        # cleaned again on the way out: names stored before cleaning existed
+        return [(r[0], positions[r[1]], clean_name(r[2]) or "someone") for r in rows if r[1] in positions]
+
+    def shared_in(self, position: Position) -> list[tuple[str, str | None, int]]:
+        """Where a position is shared: (chat key, the chat's title if known, its W-number there)."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT w.chat_key, d.title, w.number FROM watches w LEFT JOIN destinations d ON d.chat_key = w.chat_key "
+            "WHERE w.position_id = ? ORDER BY w.chat_key", [position.row_id])]
+
+    def remove_watch(self, chat: ChatRef, position: Position) -> bool:
+        """Stop sharing a position into a chat."""
+        cursor = self.db.execute("DELETE FROM watches WHERE chat_key = ? AND position_id = ?", [chat.key, position.row_id])
+        return cursor.rowcount > 0
+
+    def assets_in_use(self) -> list[str]:
+        """Every asset held or owed in any position (what the scheduler prices)."""
+        # A skip scan: one index seek per distinct asset. SELECT DISTINCT walks every leg's index entry,
+        # 150 ms a price tick at a million positions, for some fifty names.
+        return [row[0] for row in self.db.execute(
+            "WITH RECURSIVE held(asset) AS (SELECT min(asset) FROM legs UNION ALL "
+            "SELECT (SELECT min(asset) FROM legs WHERE asset > held.asset) FROM held WHERE held.asset IS NOT NULL) "
+            "SELECT asset FROM held WHERE asset IS NOT NULL")]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for /status and tests)."""
+        return {t: self.db[t].count for t in ("owners", "positions", "legs")}

@@ -1,0 +1,126 @@
+"""Pushed messages: what a warning says, how it is stored in the outbox, and its Reply form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from core.lending.models import ChatRef, Severity
+from core.lending.numbers import fmt_hf
+from core.replies import Button, Line, Reply, Section
+from core.watch.alerts import DANGER, LIQUIDATABLE, OK, WARNING
+
+SEVERITY = {OK: Severity.OK, WARNING: Severity.WARNING, DANGER: Severity.DANGER, LIQUIDATABLE: Severity.LIQUIDATABLE}
+LABEL = {"worse": {WARNING: "WARNING", DANGER: "DANGER", LIQUIDATABLE: "LIQUIDATABLE"},
+         "reminder": {DANGER: "STILL IN DANGER", LIQUIDATABLE: "STILL LIQUIDATABLE"},
+         "safe": {OK: "BACK TO SAFE"}}
+_B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+# Compact UTF-8 JSON: a crash fan-out encodes thousands of payloads inside one tick.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+
+
+def alert_id(row_id: int) -> str:
+    """A short id for an outbox row ('A-00K3'), the same on every copy of the message."""
+    digits = ""
+    while row_id:
+        row_id, r = divmod(row_id, 32)
+        digits = _B32[r] + digits
+    return "A-" + digits.rjust(4, "0")
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """One line of a pushed message."""
+
+    kind: str  # "worse", "reminder", "safe", "degraded", "restored"
+    level: int  # the position's alert level; -1 for monitoring notices
+    ref: str  # how this chat names the position ("#1 (main)", "W2: alice's #3"); "" for monitoring notices
+    text: str
+    hf: float | None = None
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, command) pressed by whoever reads it
+    position_id: int | None = None  # the position the buttons act on (a press then acts on it or on nothing)
+
+    @property
+    def label(self) -> str:
+        """'DANGER', 'BACK TO SAFE', 'MONITORING PAUSED' ..."""
+        if self.kind == "degraded":
+            return "MONITORING PAUSED"
+        if self.kind == "restored":
+            return "MONITORING RESTORED"
+        if self.kind == "disabled":
+            return "DELIVERY STOPPED"
+        if self.kind == "enabled":
+            return "DELIVERY RESTARTED"
+        return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for one chat: what changed this tick, most urgent first."""
+
+    chat: ChatRef
+    items: tuple[AlertItem, ...]
+    tick_at: float  # the (possibly simulated) time of the tick that produced it
+    alert_id: str = ""
+
+    @property
+    def urgency(self) -> float:
+        """Lower is more urgent: the lowest health factor among its items."""
+        hfs = [i.hf for i in self.items if i.hf is not None]
+        return min(hfs) if hfs else 1e9
+
+    @property
+    def critical(self) -> bool:
+        """Contains danger or liquidation (worth a retry even at the risk of a duplicate)."""
+        return any(i.level >= DANGER and i.kind in ("worse", "reminder") for i in self.items)
+
+    def to_json(self) -> str:
+        """The outbox payload."""
+        chat = {"platform": self.chat.platform, "chat_id": self.chat.chat_id, "is_group": self.chat.is_group}
+        items = [{"kind": i.kind, "level": i.level, "ref": i.ref, "text": i.text, "hf": i.hf, "buttons": i.buttons,
+                  "position_id": i.position_id} for i in self.items]
+        return _ENCODE({"chat": chat, "tick_at": self.tick_at, "items": items})
+
+    @classmethod
+    def from_json(cls, text: str, alert: str) -> Notice:
+        """Inverse of to_json, with the id of the row it came from."""
+        data = json.loads(text)
+        items = tuple(AlertItem(**{**i, "buttons": tuple(tuple(b) for b in i["buttons"])}) for i in data["items"])
+        return cls(ChatRef(**data["chat"]), items, data["tick_at"], alert)
+
+
+def sort_items(items: list[AlertItem]) -> tuple[AlertItem, ...]:
+    """Most urgent first: lowest health factor, monitoring notices after the positions."""
+    return tuple(sorted(items, key=lambda i: (i.hf is None, i.hf if i.hf is not None else 0.0, i.ref)))
+
+
+def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
+    """A Reply any adapter can render: title with the alert id, one line per item, the top item's buttons.
+
+    `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
+    """
+    items = notice.items
+    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe")]
+    if len(items) == 1:
+        first = items[0]
+        title = f"{first.label}: {first.ref}" if first.ref else first.label
+    else:
+        title = f"{len(position_items)} position{'s' if len(position_items) != 1 else ''} changed" if position_items else "Price monitoring"
+    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind != "safe"), default=Severity.OK)
+    lines = tuple(Line(i.label, i.text) for i in items[:shown])
+    if shown is not None and shown < len(items):
+        lines += (Line("", f"…and {len(items) - shown} more: /positions shows them all"),)
+    buttons = tuple(Button(label, command, items[0].position_id) for label, command in (items[0].buttons if items else ()))
+    return Reply(f"{title} [{notice.alert_id}]", (Section(None, lines),), severity, buttons=buttons,
+                 footer=f"alert {notice.alert_id}: if you see it twice, it is the same alert")
+
+
+def hf_phrase(hf: float, warn: float, danger: float, level: int) -> str:
+    """'health factor 1.18 (danger below 1.20)'."""
+    if level == LIQUIDATABLE:
+        return f"health factor {fmt_hf(hf)}, below 1.00: it can be liquidated now"
+    if level == DANGER:
+        return f"health factor {fmt_hf(hf)} (danger below {fmt_hf(danger)})"
+    if level == WARNING:
+        return f"health factor {fmt_hf(hf)} (warning below {fmt_hf(warn)})"
+    return f"health factor {fmt_hf(hf)}"
