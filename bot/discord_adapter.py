@@ -154,7 +154,7 @@ UNAUTHORIZED_PAUSE = 600.0  # seconds without any Discord send after a 401: one 
 
 
 class DiscordNotifier:
-    """core.watch.delivery.Notifier for Discord: channels for groups, DMs for users; errors as RELIABILITY.md maps them."""
+    """core.watch.delivery.Notifier for Discord: channels for groups, DMs for users; errors as docs/operations.md maps them."""
 
     platform = "discord"
 

@@ -80,7 +80,7 @@ class TelegramAdmins:
 
 
 class TelegramNotifier:
-    """core.watch.delivery.Notifier for Telegram, mapping its errors as RELIABILITY.md says."""
+    """core.watch.delivery.Notifier for Telegram, mapping its errors as docs/operations.md says."""
 
     platform = "telegram"
 

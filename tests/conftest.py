@@ -91,7 +91,7 @@ class PriceAPIs:
 
 @pytest.fixture
 async def price_apis(registry):
-    """Emulated CoinGecko, Binance and Coinbase on 127.0.0.1, serving DOMAIN.md's vector prices."""
+    """Emulated CoinGecko, Binance and Coinbase on 127.0.0.1, serving the prices of docs/lending.md's worked examples."""
     world = PriceWorld(prices=dict(EMULATED_PRICES))
     server = TestServer(price_app(world, registry), host="127.0.0.1")
     await server.start_server()

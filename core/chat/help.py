@@ -60,7 +60,7 @@ def presets_overview(presets: Presets) -> Reply:
 
 
 def recovery_mode(market: Market) -> str:
-    """Liquity v1's recovery mode in one line, from the market's CCR and MCR (DOMAIN.md)."""
+    """Liquity v1's recovery mode in one line, from the market's CCR and MCR (docs/lending.md)."""
     ccr, mcr = float(market.params["ccr"]), float(market.params["mat"])
     return (
         f"In recovery mode (the whole system's collateral ratio below {ccr:.0%}) a trove under the "

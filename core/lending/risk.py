@@ -1,7 +1,7 @@
 """Pure lending math: health factor, LTV, capacity, liquidation prices, stress and liquidation cost.
 
 Every function takes plain numbers (USD prices, fractions) and returns numbers; the formulas and
-test vectors are those of DOMAIN.md.
+worked examples are those of docs/lending.md.
 """
 
 from __future__ import annotations

@@ -146,4 +146,4 @@ def price_app(world: PriceWorld, registry: AssetRegistry | None = None) -> web.A
 
 
 VECTOR_PRICES = {"ETH": 3000.0, "WETH": 3000.0, "BTC": 60000.0, "WBTC": 60000.0, "USDC": 1.0, "USDT": 1.0, "DAI": 1.0, "LUSD": 1.0}
-"""The prices DOMAIN.md's test vectors assume."""
+"""The prices docs/lending.md's worked examples assume."""

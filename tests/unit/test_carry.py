@@ -1,4 +1,4 @@
-"""APR <-> APY (DOMAIN.md's vectors and round trips) and the carry of a borrow-to-earn position."""
+"""APR <-> APY (docs/lending.md's worked examples and round trips) and the carry of a borrow-to-earn position."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ def test_seconds_per_year():
 
 
 def test_domain_vectors():
-    # DOMAIN.md: 5 % APR -> 5.1271 % APY compounded per second, 5.1268 % daily.
+    # docs/lending.md: 5 % APR -> 5.1271 % APY compounded per second, 5.1268 % daily.
     assert round(apr_to_apy(0.05) * 100, 4) == 5.1271
     assert apr_to_apy(0.05) == apr_to_apy(0.05, SECONDS_PER_YEAR)  # the default compounding is per second
-    # Daily is 5.1267496 %: DOMAIN.md's 5.1268 is that rounded twice (5.12675 -> 5.1268); to 4 places it is 5.1267.
+    # Daily is 5.1267496 %: the 5.1268 once quoted is that rounded twice (5.12675 -> 5.1268); to 4 places it is 5.1267.
     assert round(apr_to_apy(0.05, 365) * 100, 5) == 5.12675
     assert apr_to_apy(0.05, 365) * 100 == pytest.approx(5.1268, abs=6e-5)
     assert apr_to_apy(0.05, None) == pytest.approx(math.exp(0.05) - 1, rel=1e-15)
@@ -88,7 +88,7 @@ def test_apy_of_minus_100_percent_or_worse_has_no_apr():
 def test_carry_example():
     # 10 ETH at $3,000 held as stETH-like collateral ($30,000, earning 3 % staking yield),
     # 15,000 USDC borrowed at 5 % APR accrued every second and all of it deployed at 8 % APY:
-    #   borrow cost       15,000 * (e^0.05 - 1) = 769.07 (DOMAIN.md: not 750)
+    #   borrow cost       15,000 * (e^0.05 - 1) = 769.07 (docs/lending.md: not 750)
     #   deploy income     15,000 * 0.08 = 1,200
     #   collateral income 30,000 * 0.03 =   900
     #   equity            30,000 - 15,000 = 15,000
@@ -108,7 +108,7 @@ def test_carry_example():
 
 
 def test_domain_carry_vectors():
-    # DOMAIN.md: 15,000 at 5 % APR per second costs 769.07; a 10.2 % APY pool breaks even at 9.71 % APR (ln 1.102)
+    # docs/lending.md: 15,000 at 5 % APR per second costs 769.07; a 10.2 % APY pool breaks even at 9.71 % APR (ln 1.102)
     c = carry(15_000, 0.05, 15_000, 0.102, 30_000, 0.0, 15_000)
     assert round(c.borrow_cost_usd, 2) == 769.07 and round(c.break_even_borrow_apr, 4) == 0.0971
     # at 9.9 % APR the debt costs 15,000 (e^0.099 - 1) = 1,560.99 against 1,530 earned: it does not pay

@@ -1,4 +1,4 @@
-"""core/ never imports bot/, telegram or discord (the dependency rule of DESIGN.md)."""
+"""core/ never imports bot/, telegram or discord (the dependency rule of docs/architecture.md)."""
 
 from __future__ import annotations
 

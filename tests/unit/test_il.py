@@ -1,4 +1,4 @@
-"""Impermanent loss: DOMAIN.md's vectors for constant-product and concentrated ranges, break-even fees, bad input."""
+"""Impermanent loss: docs/lending.md's worked examples for constant-product and concentrated ranges, break-even fees, bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.market.il import RangePosition, concentrated_il, constant_product_il, 
 
 
 def pct(fraction: float) -> float:
-    """A fraction as a percentage rounded to 4 decimals, the precision DOMAIN.md gives."""
+    """A fraction as a percentage rounded to 4 decimals, the precision docs/lending.md gives."""
     return round(fraction * 100, 4)
 
 
@@ -22,7 +22,7 @@ def test_constant_product_vectors(ratio, expected):
 
 
 def test_range_position_vector():
-    # DOMAIN.md: $10,000 into [2000, 4000] at 3000 -> L = 575.0766, x0 = 1.406655 ETH, y0 = 5,780.04 USDC.
+    # docs/lending.md: $10,000 into [2000, 4000] at 3000 -> L = 575.0766, x0 = 1.406655 ETH, y0 = 5,780.04 USDC.
     position = range_position(10_000, 3000, 2000, 4000)
     assert isinstance(position, RangePosition)
     assert round(position.liquidity, 4) == 575.0766
@@ -63,7 +63,7 @@ def test_range_amounts_at_and_beyond_the_edges():
 
 
 def test_a_range_position_loses_more_than_full_range():
-    # Concentration multiplies fees and IL alike: the DOMAIN example shows it, and it holds for every move in range.
+    # Concentration multiplies fees and IL alike: the docs/lending.md example shows it, and it holds for every move in range.
     for p1 in (2100, 2600, 3300, 3900):
         assert concentrated_il(10_000, 3000, p1, 2000, 4000) < constant_product_il(p1 / 3000) < 0
 

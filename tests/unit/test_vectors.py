@@ -1,4 +1,4 @@
-"""DOMAIN.md test vectors A-H, through the shipped presets and the pure risk math."""
+"""docs/lending.md's worked examples A-H, through the shipped presets and the pure risk math."""
 
 from __future__ import annotations
 
