@@ -173,7 +173,7 @@ async def _run(n: int, groups: int, registry, presets, root: str, queue_only: bo
         store.close()
     times = [t for t, _ in stats["accepted"]]
     urgencies = [u for _, u in stats["accepted"]]
-    inversions = sum(1 for a, b in zip(urgencies, urgencies[1:]) if b < a - 1e-9)
+    inversions = sum(1 for a, b in zip(urgencies, urgencies[1:], strict=False) if b < a - 1e-9)
     # Messages are let out in one-second windows: the last window counts as time used too.
     span = times[-1] - times[0] + 1.0 if times else 1.0
     rate = len(times) / span

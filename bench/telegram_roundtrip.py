@@ -73,7 +73,7 @@ def serve() -> None:
                     emu.send_text(chat, user, rng.choice(commands))
                     try:
                         done = await asyncio.wait_for(waiter, 10)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         continue
                     latencies.append(done - started)
 
@@ -103,10 +103,10 @@ def serve() -> None:
 
 
 async def drive(control: str, seconds: float, chats: int, commands: list[str]) -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{control}/run", json={"seconds": seconds, "chats": chats, "commands": commands},
-                                timeout=aiohttp.ClientTimeout(total=seconds + 60)) as r:
-            return await r.json()
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{control}/run", json={"seconds": seconds, "chats": chats, "commands": commands},
+            timeout=aiohttp.ClientTimeout(total=seconds + 60)) as r:
+        return await r.json()
 
 
 async def echo_bot(root: str, token: str, control: str, seconds: float, chats: int) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -87,7 +87,7 @@ class ConsoleChat:
         if attachment is None or not attachment.mime.startswith("image/") or self.files is None:
             return ""
         self.files.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         path = self.files / f"{Path(attachment.filename).stem}-{stamp}{Path(attachment.filename).suffix}"
         path.write_bytes(attachment.content)
         return f"\nSaved the picture to {path}"
@@ -108,7 +108,7 @@ class ReplayTicker:
         """Called after each replay tick."""
         report = self.feed.last_tick
         now = self.clock.time()
-        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M")
         if report is not None:
             for asset, why in report.newly_degraded.items():
                 self.chat.notice(f"{stamp}  ! {asset} price not trusted: {why}")
@@ -135,6 +135,6 @@ class ReplayTicker:
         lines = ["Replay finished."]
         for asset in sorted(self.first):
             low, when = self.low[asset]
-            day = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            day = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M")
             lines.append(f"  {asset}: {fmt_usd(self.first[asset])} -> low {fmt_usd(low)} ({day}) -> {fmt_usd(self.last[asset])}")
         return "\n".join(lines)

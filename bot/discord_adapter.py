@@ -9,6 +9,7 @@ pressed them (a DynamicItem, so they work on warnings sent by the notifier and a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import io
 import logging
@@ -97,7 +98,7 @@ def buttons(reply: Reply, tokens: tuple[str, ...]) -> discord.ui.View | None:
     if not reply.buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for b, token in zip(reply.buttons, tokens):
+    for b, token in zip(reply.buttons, tokens, strict=False):
         view.add_item(TokenButton(b.label, token))
     return view
 
@@ -207,7 +208,7 @@ class DiscordNotifier:
             if 400 <= err.status < 500:
                 raise Rejected(f"Discord {err.code}: {err.text}") from None
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise MaybeDelivered("Discord did not answer in time") from None
         self.buttons.bind(tokens, message.id)
 
@@ -279,10 +280,8 @@ class DiscordAdapter:
         """Close the gateway and the HTTP session."""
         await self.client.close()
         if self._task is not None:
-            try:
+            with contextlib.suppress(Exception):  # shutting down anyway (a timeout is an Exception too)
                 await asyncio.wait_for(self._task, 10)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - shutting down anyway
-                pass
 
     # ---------------------------------------------------------------- one path for every command
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 
@@ -64,7 +63,7 @@ class WebhookNotifier:
                     raise Undeliverable(f"webhook answered HTTP {response.status}")
                 if response.status >= 300:
                     raise ConnectionError(f"webhook answered HTTP {response.status}")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise MaybeDelivered("webhook did not answer in time") from None
         if self.echo is not None:
             await self.echo.send(chat, notice)

@@ -52,7 +52,7 @@ def _seconds(retry_after) -> float:
 
 def keyboard(reply: Reply, tokens: tuple[str, ...]) -> InlineKeyboardMarkup | None:
     """Buttons as an inline keyboard; each carries only its token (core.chat.buttons says what it stands for)."""
-    buttons = [InlineKeyboardButton(b.label, callback_data=token) for b, token in zip(reply.buttons, tokens)]
+    buttons = [InlineKeyboardButton(b.label, callback_data=token) for b, token in zip(reply.buttons, tokens, strict=False)]
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 

@@ -7,8 +7,6 @@ HTTP client. Error messages carry only the exception's type: a URL holds the bot
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -67,7 +65,7 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as response:
                 return response.status, await response.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimedOut() from None
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}") from None

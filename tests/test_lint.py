@@ -1,4 +1,4 @@
-"""The code lints clean: no unused or undefined names, imports in order (ruff, configured in pyproject)."""
+"""The code lints clean: pyflakes, import order, bugbear, pyupgrade and simplify (ruff, configured in pyproject)."""
 
 from __future__ import annotations
 

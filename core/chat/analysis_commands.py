@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.chat.commands import Command
 from core.chat.heavy import bundled_backtest
@@ -26,7 +26,7 @@ STAKING_ISSUERS = {"stETH": ("lido", "STETH"), "wstETH": ("lido", "STETH"), "rET
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _tvl(usd: float) -> str:

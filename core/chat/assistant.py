@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.chat import views
@@ -420,7 +420,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         owner = self._owner(actor)
         positions = self.store.positions(owner)
         data = {
-            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "owner": owner.key,
             "warnings_on": self.store.alerts_enabled(owner),
             "positions": [self._exported(p) for p in positions],
@@ -449,7 +449,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
                 "on": alerts["enabled"],
                 "warn_below_hf": alerts["warn"],  # None: the lender's default
                 "danger_below_hf": alerts["critical"],
-                "snoozed_until": datetime.fromtimestamp(snoozed, timezone.utc).isoformat(timespec="seconds")
+                "snoozed_until": datetime.fromtimestamp(snoozed, UTC).isoformat(timespec="seconds")
                 if snoozed and snoozed > self.clock.time() else None,
             },
             "shared_in": [{"chat": key, "title": title, "as": f"W{number}"} for key, title, number in self.store.shared_in(p)],

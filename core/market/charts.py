@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -57,7 +57,7 @@ def price_chart(series: list[tuple[int, float]], asset: str, liquidation: float 
     """PNG: the asset's price over time (UTC) with its liquidation, danger and warning price levels."""
     fig, ax = _figure()
     if series:
-        times = [datetime.fromtimestamp(ts, timezone.utc) for ts, _ in series]
+        times = [datetime.fromtimestamp(ts, UTC) for ts, _ in series]
         ax.plot(times, [p for _, p in series], color="tab:blue", linewidth=1.4, label=f"{asset} price")
         if len(times) > 1:  # tight on the data: date ticks outside it crowd the month's first label
             ax.set_xlim(times[0], times[-1])
@@ -71,9 +71,9 @@ def price_chart(series: list[tuple[int, float]], asset: str, liquidation: float 
         # the value also at the line's right end, where the eye meets it after reading the latest price
         ax.text(1.0, level, f" {_money(level)}", transform=ax.get_yaxis_transform(), color=TEXT.get(color, color), fontsize=FONT - 1,
                 va="center", ha="left", clip_on=False)
-    locator = mdates.AutoDateLocator(tz=timezone.utc)
+    locator = mdates.AutoDateLocator(tz=UTC)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
     low, high = ax.get_ylim()
     ax.yaxis.set_major_formatter(_usd(high - low))
     ax.set_xlabel("time (UTC)", fontsize=FONT)

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 import aiohttp
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # The live /pools answer lists every pool DefiLlama tracks, over 10 MB, far past get_json's 4 MB cap for price answers.
 MAX_BODY = 64 * 1024 * 1024
 BUNDLED_FILE = "data/yields/defillama-pools-2022-11-06-top.json"
-BUNDLED_AS_OF = datetime(2022, 11, 6, 23, 36, 12, tzinfo=timezone.utc).timestamp()  # every record's "timestamp"
+BUNDLED_AS_OF = datetime(2022, 11, 6, 23, 36, 12, tzinfo=UTC).timestamp()  # every record's "timestamp"
 FETCHED_AT_KEY = "yields:fetched_at"
 
 
@@ -71,7 +71,7 @@ class DefiLlamaSource:
                     chunks.append(chunk)
         except SourceError:
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise SourceError(self.name, "timeout", f"no answer within {self.timeout:g}s") from None
         except aiohttp.ClientError as err:
             raise SourceError(self.name, "unreachable", type(err).__name__) from None

@@ -10,6 +10,7 @@ message at a time per chat so a chat reads its messages in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -202,7 +203,7 @@ class Dispatcher:
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, drain + 10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
 
     def _closing(self) -> bool:
@@ -221,10 +222,8 @@ class Dispatcher:
                 timeout = min(timeout, rest)
             if self._deadline is not None:
                 timeout = min(timeout, max(0.0, self._deadline - time.monotonic()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(30.0, timeout))
-            except asyncio.TimeoutError:
-                pass
 
     def _load(self, queues: dict[str, deque[OutboxRow]], heads: dict[str, list], known: dict[int, str]) -> None:
         """Queue every due row not queued yet (oldest first within a chat; chats by urgency per platform)."""

@@ -280,7 +280,7 @@ class Evaluator:
             columns = zip(js.tolist(), self.row_id[rows].tolist(), level[js].tolist(), self.since[rows].tolist(),
                           self.last_sent[rows].tolist(), self.told[rows].tolist(), hf[js].tolist(), warn[js].tolist(),
                           danger[js].tolist(), (self.snoozed_until[rows] > now).tolist(), self.muted[rows].tolist(),
-                          self.remind_cap[rows].tolist())
+                          self.remind_cap[rows].tolist(), strict=False)
             for _, row_id, lvl, since, last_sent, told, h, w, d, snoozed, muted, cap in columns:
                 state = AlertState(lvl, since, last_sent, told)
                 new, message = decide(state, h, w, d, now, p, snoozed, muted, cap)

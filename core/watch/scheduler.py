@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -54,10 +55,8 @@ class Scheduler:
             await self.tick_once()
             self.record.duration = time.perf_counter() - began
             wait = max(0.0, self.interval - self.record.duration)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
 
     async def tick_once(self) -> None:
         """Every step once; an error is logged and the tick ends there."""

@@ -65,7 +65,7 @@ async def _run(args, environment, cwd, stdin: bytes = b"", kill_after: float | N
     try:
         await asyncio.wait_for(proc.wait(), timeout=kill_after if kill_after is not None else 300)
         return False
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         return True

@@ -41,9 +41,8 @@ async def start(env: dict, cwd: Path, *args: str):
 
 
 async def get(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as r:
-            return r.status, await r.text()
+    async with aiohttp.ClientSession() as session, session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+        return r.status, await r.text()
 
 
 async def until_healthy(port: int, timeout: float = 20) -> str:

@@ -30,15 +30,17 @@ What it reproduces from the real Discord, because bots trip on it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import math
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import discord.gateway
 import discord.http
@@ -115,7 +117,7 @@ def _form_error(field_name: str, code: str, message: str) -> ApiError:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _sid(value: Any) -> str | None:
@@ -219,10 +221,8 @@ class DiscordEmulator:
         with ConnectionClosed instead of reconnecting forever; close the client first for a clean stop."""
         for session in list(self._sessions):
             if not session.ws.closed:
-                try:
+                with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
                     await asyncio.wait_for(session.ws.close(code=4004, message=b"emulator closed"), 2.0)
-                except (asyncio.TimeoutError, ConnectionError, RuntimeError):
-                    pass
         self._sessions.clear()
         self._session = None
         if self._runner is not None:
@@ -400,7 +400,7 @@ class DiscordEmulator:
                 break
             try:
                 await asyncio.wait_for(changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         raise AssertionError(
             f"nothing matched within {timeout}s.\nresponses: {self._brief(self.responses)}\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -119,7 +119,7 @@ async def test_backtest_matches_the_module_on_the_raw_history(analyst, alice, re
     if direct.liquidated_at is None:
         assert lines["Liquidation"] == "survived"
     else:
-        when = datetime.fromtimestamp(direct.liquidated_at, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        when = datetime.fromtimestamp(direct.liquidated_at, UTC).strftime("%Y-%m-%d %H:%M")
         at = ", ".join(f"{a} {fmt_usd(p)}" for a, p in direct.liquidation_prices.items())
         assert lines["Liquidation"] == f"on {when} at {at}"
         assert lines["Would have survived with"].endswith("more collateral")

@@ -172,7 +172,7 @@ async def test_a_timeout_is_retried_only_for_critical_warnings(bot):
 
 async def test_other_failures_back_off_then_dead_letter(bot):
     [row] = enqueue(bot, notice(A, 1.1))
-    for attempt in range(MAX_ATTEMPTS):
+    for _attempt in range(MAX_ATTEMPTS):
         bot.store.db.execute("UPDATE outbox SET next_attempt_at = 0 WHERE id = ?", [row])
         notifier = FakeNotifier()
         notifier.errors = [ConnectionError("network down")]

@@ -169,7 +169,7 @@ async def test_a_thousand_hostile_ticks(price_apis, session, registry, clock):
     feed = feed_for(price_apis, session, registry, clock)
     world = price_apis.world
     faults = [None, None, *[f for f in FAULTS if f != "slow"]]
-    for tick in range(1000):
+    for _tick in range(1000):
         answers = {}
         for name in ("coingecko", "binance", "coinbase"):
             state = getattr(world, name)

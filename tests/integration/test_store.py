@@ -91,10 +91,9 @@ def test_position_cap(store):
 
 def test_a_failed_write_rolls_back(store):
     add(store)
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction() as db:
-            db.execute("DELETE FROM legs")
-            db.execute("INSERT INTO positions (owner_key, number, protocol, created_at, updated_at) VALUES ('x', 1, 'p', 'n', 'n')")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
+        db.execute("DELETE FROM legs")
+        db.execute("INSERT INTO positions (owner_key, number, protocol, created_at, updated_at) VALUES ('x', 1, 'p', 'n', 'n')")
     assert store.counts()["legs"] == 2
 
 

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -57,7 +57,7 @@ def test_the_snapshot_is_the_file_its_sources_page_describes():
 def test_bundled_snapshot_loads_whole_and_is_dated(store, registry):
     pools, as_of = YieldBook(store, None, FakeClock(), registry).bundled()
     assert len(pools) == 154
-    assert as_of == BUNDLED_AS_OF == datetime(2022, 11, 6, 23, 36, 12, tzinfo=timezone.utc).timestamp() == 1_667_777_772
+    assert as_of == BUNDLED_AS_OF == datetime(2022, 11, 6, 23, 36, 12, tzinfo=UTC).timestamp() == 1_667_777_772
     lido = pools[0]
     # the 2022 dump has no 30-day mean, only mu (the mean since listing): kept as that, never called a 30-day mean
     assert (lido.project, lido.symbol, lido.apy, lido.apy_mean_30d, lido.tvl_usd) == ("lido", "STETH", 4.6, None, 7535123379)
@@ -500,7 +500,7 @@ async def test_the_bots_refresher_leaves_a_fresh_cache_alone_at_start(llama, tmp
     state, url, _ = llama
     settings = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "bot.db"), "DEFILLAMA_BASE_URL": url,
                                       "COINGECKO_BASE_URL": "http://127.0.0.1:9"})
-    for start in range(2):  # two starts of the real composition root, a moment apart
+    for _start in range(2):  # two starts of the real composition root, a moment apart
         async with build(settings) as app:
             app.refresher.start()
             for _ in range(200):  # until its first tick has run to the end

@@ -174,7 +174,7 @@ def test_flapping_ten_thousand_ticks_around_the_danger_threshold():
 def test_reminders_first_after_an_hour_in_danger_and_a_quarter_when_liquidatable_then_back_off():
     _, sent = run([1.7] + [1.1] * 421, step=60.0)  # seven hours in danger after the first minute
     reminders = [t for t, m, _ in sent if m == "reminder"]
-    assert [round((b - a) / 60) for a, b in zip([sent[0][0]] + reminders, reminders)] == [60, 120, 240]
+    assert [round((b - a) / 60) for a, b in zip([sent[0][0]] + reminders, reminders, strict=False)] == [60, 120, 240]
     _, sent = run([1.7] + [0.9] * 106, step=60.0)  # 1 h 45 min liquidatable: at 15, 45 and 105 min
     assert len([m for _, m, _ in sent if m == "reminder"]) == 3
 
@@ -246,7 +246,7 @@ def test_reminders_back_off_to_the_cap_and_a_worse_level_resets_the_pace():
         if message:
             assert message == "reminder"
             sent.append(now + minute * 60)
-    gaps = [round((b - a) / 60) for a, b in zip(sent, sent[1:])]
+    gaps = [round((b - a) / 60) for a, b in zip(sent, sent[1:], strict=False)]
     assert gaps[:6] == [15, 30, 60, 120, 240, 480] and set(gaps[6:]) == {720}
     assert sent[-1] - entered < 2 * 86400 and len(sent) == 9  # not 193 at a steady 15 min
     # a custom cap of 1 h: 15, 30, 60, 60 ...

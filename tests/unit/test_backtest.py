@@ -62,7 +62,7 @@ def test_vector_a_amounts_are_liquidated_from_the_first_hour_of_2020(candles, re
     assert r.liquidated_at == r.start and r.start_hf == pytest.approx(10 * 218.36 * 0.83 / 15_000)
     assert r.warnings[0].kind == "worse" and [e.kind for e in r.warnings].count("worse") == 1  # then reminders only
     # reminders back off (hourly steps: 1 h, then 2 h, 4 h ... up to 12 h); the hour no asset traded is skipped
-    gaps = [(b.ts - a.ts) / 3600 for a, b in zip(r.warnings, r.warnings[1:])]
+    gaps = [(b.ts - a.ts) / 3600 for a, b in zip(r.warnings, r.warnings[1:], strict=False)]
     assert gaps == sorted(gaps) and max(gaps) == 12 and COMMON_GAP not in {e.ts for e in r.warnings}
     assert len(r.warnings) < 70  # a month liquidatable: about 60 messages, not 742
 

@@ -113,7 +113,7 @@ def test_domain_carry_vectors():
     assert round(c.borrow_cost_usd, 2) == 769.07 and round(c.break_even_borrow_apr, 4) == 0.0971
     # at 9.9 % APR the debt costs 15,000 (e^0.099 - 1) = 1,560.99 against 1,530 earned: it does not pay
     worse = carry(15_000, 0.099, 15_000, 0.102, 30_000, 0.0, 15_000)
-    assert round(worse.borrow_cost_usd, 2) == 1_560.99 and worse.net_usd < 0 and 0.099 > worse.break_even_borrow_apr
+    assert round(worse.borrow_cost_usd, 2) == 1_560.99 and worse.net_usd < 0 and worse.break_even_borrow_apr < 0.099
 
 
 def test_a_loan_that_accrues_daily_compounds_daily():

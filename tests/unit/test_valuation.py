@@ -37,7 +37,7 @@ def test_a_single_margin_call_warns_there_and_is_dangerous_halfway_to_liquidatio
     for ltv, expected in ((0.65, Severity.OK), (0.705, Severity.WARNING), (0.76, Severity.DANGER), (0.81, Severity.LIQUIDATABLE)):
         assert severity_for(0.8 / ltv, warn, danger) is expected, ltv
     # exactly at the margin-call LTV the health factor sits on the warning boundary
-    assert 0.8 / 0.7 == pytest.approx(warn)
+    assert pytest.approx(warn) == 0.8 / 0.7
 
 
 def test_binance_example_pair(presets):

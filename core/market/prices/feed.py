@@ -154,7 +154,7 @@ class PriceFeed:
             calls[source.name] = (source, asking)
         results = await asyncio.gather(*(self._ask(src, asking) for src, asking in calls.values()))
         answers, failures = {}, {}
-        for name, (result, requests) in zip(calls, results):
+        for name, (result, requests) in zip(calls, results, strict=False):
             report.requests[name] = requests
             if isinstance(result, dict):
                 answers[name] = result

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from core.market.prices.base import SourceError, loads_strict
@@ -55,7 +53,7 @@ async def get_json(
             body = b"".join(chunks)
     except SourceError:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SourceError(source, "timeout", f"no answer within {timeout:g}s") from None
     except aiohttp.ClientError as err:
         raise SourceError(source, "unreachable", type(err).__name__) from None

@@ -6,7 +6,7 @@ import csv
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 from core.lending.models import Asset
@@ -35,7 +35,7 @@ class Candle:
 
 
 def _ts(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
 
 def load_candles(symbols: Sequence[str] = BUNDLED) -> dict[str, list[Candle]]:
@@ -51,7 +51,7 @@ def load_candles(symbols: Sequence[str] = BUNDLED) -> dict[str, list[Candle]]:
 
 def windows(candles: dict[str, list[Candle]]) -> list[str]:
     """The months the bundle covers, as 'YYYY-MM'."""
-    months = {datetime.fromtimestamp(c.ts, timezone.utc).strftime("%Y-%m") for cs in candles.values() for c in cs}
+    months = {datetime.fromtimestamp(c.ts, UTC).strftime("%Y-%m") for cs in candles.values() for c in cs}
     return sorted(months)
 
 
@@ -62,11 +62,11 @@ def window_bounds(candles: dict[str, list[Candle]], start: str) -> tuple[int, in
         raise ValueError(f"no bundled history for {start}; choose one of {', '.join(windows(candles))}")
     fmt = "%Y-%m-%d" if len(start) == 10 else "%Y-%m"
     try:
-        first = int(datetime.strptime(start, fmt).replace(tzinfo=timezone.utc).timestamp())
+        first = int(datetime.strptime(start, fmt).replace(tzinfo=UTC).timestamp())
     except ValueError:
         raise ValueError(f"{start!r} is not YYYY-MM or YYYY-MM-DD") from None
     in_month = [c.ts for cs in candles.values() for c in cs
-                if datetime.fromtimestamp(c.ts, timezone.utc).strftime("%Y-%m") == month]
+                if datetime.fromtimestamp(c.ts, UTC).strftime("%Y-%m") == month]
     return max(first, min(in_month)), max(in_month) + HOUR
 
 
