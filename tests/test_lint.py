@@ -27,3 +27,11 @@ def test_nothing_names_a_file_outside_the_project():
             text = path.read_text(errors="ignore")
             found += [f"{name}: {word}" for word in outside if word in text and name != "tests/test_lint.py"]
     assert found == []
+
+
+def test_mypy_finds_nothing_in_the_typed_modules():
+    """The modules pyproject's [tool.mypy] lists type-check strictly."""
+    mypy = Path(sys.executable).parent / "mypy"
+    result = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+

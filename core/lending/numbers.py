@@ -62,7 +62,9 @@ def parse_amount(token: str) -> Decimal:
         if value > MAX_AMOUNT:
             raise InvalidAmount(f"{token!r} is larger than this bot handles (1e15).")
         exact = value.normalize()
-        if -exact.as_tuple().exponent > MAX_DECIMALS:
+        exponent = exact.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite: checked above
+        if -exponent > MAX_DECIMALS:
             raise InvalidAmount(f"{token!r} has more than {MAX_DECIMALS} decimals.")
         if len(exact.as_tuple().digits) > MAX_DIGITS:
             raise InvalidAmount(f"{token!r} has more than {MAX_DIGITS} significant digits; round it a little.")
@@ -94,7 +96,8 @@ def fmt_amount(value: Decimal | float) -> str:
         return "—"
     # Below 1, count significant digits, not decimals: 0.000000001 ETH (a gwei) must not print as 0.
     places = max(min(d.adjusted() - 7, -8), -18) if d and abs(d) < 1 else -8
-    d = d.quantize(Decimal(1).scaleb(places), rounding=ROUND_HALF_UP) if d.as_tuple().exponent < places else d
+    exponent = d.as_tuple().exponent
+    d = d.quantize(Decimal(1).scaleb(places), rounding=ROUND_HALF_UP) if isinstance(exponent, int) and exponent < places else d
     text = f"{d:,f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
+from typing import Any
 
 from core.errors import UnknownProtocol, UnsupportedByProtocol
 from core.lending.models import Overrides
@@ -91,7 +92,7 @@ def _f(value: object) -> float:
     return float(Decimal(str(value)))
 
 
-def _build_market(raw: dict, defaults: dict) -> Market:
+def _build_market(raw: dict[str, Any], defaults: dict[str, Any]) -> Market:
     """Turn a market of a preset file into AssetTerms, whatever its native parameters."""
     merged = {**defaults, **raw}
     as_of, source = merged.get("as_of", ""), merged.get("source", "")
@@ -134,7 +135,7 @@ def _build_market(raw: dict, defaults: dict) -> Market:
     )
 
 
-def _build_preset(raw: dict) -> Preset:
+def _build_preset(raw: dict[str, Any]) -> Preset:
     defaults = raw.get("defaults", {})
     return Preset(
         id=raw["id"],
@@ -162,10 +163,10 @@ class Presets:
     def bundled(cls) -> Presets:
         """The presets shipped in core/data/protocols."""
         folder = resources.files("core").joinpath("data/protocols")
-        files = sorted(f for f in folder.iterdir() if f.name.endswith(".json"))
+        files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
         return cls(_build_preset(json.loads(f.read_text())) for f in files)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Preset]:
         return iter(self._presets.values())
 
     def get(self, name: str) -> Preset:
@@ -242,7 +243,7 @@ class Presets:
 
     def _resolve(self, preset: Preset, market: Market, collateral: Sequence[str], o: Overrides) -> Terms:
         p = market.params
-        margin = tuple(sorted(_f(x) for x in p.get("margin_ltvs", ())))
+        margin = tuple(sorted(_f(x) for x in p.get("margin_ltvs", ())))  # type: ignore[attr-defined]  # a list in the JSON
         liq_ltv = _f(p["liquidation_ltv"]) if "liquidation_ltv" in p else None
         initial = _f(p["initial_ltv"]) if "initial_ltv" in p else None
         min_ratio = _f(p["mat"]) if "mat" in p else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 INF = math.inf
 
@@ -190,10 +191,13 @@ def liquidation_price(e: Exposure, asset: str) -> LiquidationPrice | None:
     return LiquidationPrice(asset, price, current, falling=slope > 0)
 
 
+L = TypeVar("L", "CollateralLeg", "DebtLeg")
+
+
 def stressed(e: Exposure, multipliers: Mapping[str, float]) -> Exposure:
     """The same position with each listed asset's price multiplied (0.7 for -30 %)."""
 
-    def scale(leg):
+    def scale(leg: L) -> L:
         m = multipliers.get(leg.asset)
         return leg if m is None else replace(leg, price=leg.price * m)
 
@@ -258,9 +262,10 @@ def _close_factor(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
 def _absorb(p: _Point, params: Mapping[str, str]) -> LiquidationCost:
     """Compound v3: all collateral is absorbed and credited at value * liquidationFactor; any excess
     over the debt stays the user's, a shortfall falls on the protocol."""
-    if any(leg.penalty is None for leg in p.e.collateral):
+    factors = [leg.penalty for leg in p.e.collateral]
+    if any(f is None for f in factors):
         return LiquidationCost(p.debt, p.collateral, None, True, None)
-    credit = sum(leg.value * p.share * (1 - leg.penalty) for leg in p.e.collateral)
+    credit = sum(leg.value * p.share * (1 - (leg.penalty or 0.0)) for leg in p.e.collateral)
     lost = max(0.0, p.collateral - p.debt - max(0.0, credit - p.debt))
     return LiquidationCost(p.debt, p.collateral, lost, True, 1 - credit / p.collateral)
 

@@ -112,9 +112,13 @@ class Valuation:
         avg_bps = sum(v * bps for v, bps in units) // total
         return total * avg_bps / 10_000 / 10**8
 
+    def _priced(self) -> risk.Exposure:
+        assert self.exposure is not None, "valued without every price"
+        return self.exposure
+
     def max_ltv(self) -> float:
         """The borrow limit as an LTV, as the lender computes it."""
-        coll = risk.collateral_value(self.exposure)
+        coll = risk.collateral_value(self._priced())
         return self.borrowing_power() / coll if coll > 0 else 0.0
 
     def _drawable(self, room_in_debt: float) -> float:
@@ -123,7 +127,7 @@ class Valuation:
 
     def headroom(self) -> float:
         """USD still drawable before the lender's borrow limit (negative: over it by that much debt); 0 under a full ceiling."""
-        room = self.borrowing_power() - risk.debt_value(self.exposure)
+        room = self.borrowing_power() - risk.debt_value(self._priced())
         if room > 0 and self.terms.debt_ceiling is not None:
             room = min(room, self.terms.debt_ceiling)
         return self._drawable(room) if room > 0 else room
@@ -182,8 +186,10 @@ def value(
         p = price(leg.asset, terms.preset.debt_at_par)
         debt_legs.append(None if p is None else risk.DebtLeg(leg.asset, float(leg.amount), p))
     exposure = None
-    if None not in coll_legs and None not in debt_legs:
-        exposure = risk.Exposure(tuple(coll_legs), tuple(debt_legs))
+    priced_coll = [leg for leg in coll_legs if leg is not None]
+    priced_debt = [leg for leg in debt_legs if leg is not None]
+    if len(priced_coll) == len(coll_legs) and len(priced_debt) == len(debt_legs):
+        exposure = risk.Exposure(tuple(priced_coll), tuple(priced_debt))
     stable = frozenset(leg.asset for leg in collateral + debt if registry.get(leg.asset).stable)
     return Valuation(terms, collateral, debt, exposure, quotes, missing, stable)
 
