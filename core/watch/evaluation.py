@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.lending.risk import AT_ONE
+from core.lending.risk import AT_ONE, settle
 from core.watch.alerts import DANGER, UNKNOWN, AlertState, Policy, decide
 
 PAR = "$PAR"  # debt a lender counts at exactly $1 (DAI in a Maker vault, USD at Ledn)
+BELOW_ONE = 1.0 - AT_ONE  # a health factor under this is below 1 for the lenders too
 FULL_EVERY = 256  # incremental ticks between full recomputations (float drift)
 
 
@@ -251,9 +252,10 @@ class Evaluator:
         num, den = self.num[sel], self.den[sel]
         with np.errstate(divide="ignore", invalid="ignore"):
             hf = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
-        hf = np.where(np.abs(hf - 1.0) <= AT_ONE, 1.0, hf)  # risk.settle over arrays: exactly at the line is not past it
         warn, danger, level = self.warn[sel], self.danger[sel], self.level[sel]
-        raw = (hf < warn).view(np.int8) + (hf < danger).view(np.int8) + (hf < 1).view(np.int8)
+        # below the line means below 1 by more than a float's error (risk.settle): exactly 1 is not liquidatable,
+        # compared against a shifted constant so the hot path allocates nothing more
+        raw = (hf < warn).view(np.int8) + (hf < danger).view(np.int8) + (hf < BELOW_ONE).view(np.int8)
         need = raw > level
         margin = 1 + p.rearm_margin
         better = raw < level
@@ -283,6 +285,7 @@ class Evaluator:
                           self.remind_cap[rows].tolist(), strict=False)
             for _, row_id, lvl, since, last_sent, told, h, w, d, snoozed, muted, cap in columns:
                 state = AlertState(lvl, since, last_sent, told)
+                h = settle(h)  # the rules compare the settled value, as the scalar risk math does
                 new, message = decide(state, h, w, d, now, p, snoozed, muted, cap)
                 if new != state or message:
                     decisions.append(Decision(row_id, new, message, h))
