@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from sqlite_utils import Database
 
@@ -44,6 +45,26 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class _Options(NamedTuple):
+    """What the evaluator needs to know about one position besides its legs, as the queries below select it."""
+
+    row_id: int
+    protocol: str
+    market: str | None
+    overrides: str | None
+    owner_enabled: int
+    warn: float | None
+    critical: float | None
+    enabled: int | None
+    snoozed_until: float | None
+    remind_cap: float | None
+
+
+_OPTIONS_SQL = ("p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
+                "s.remind_cap")
+_N_OPTIONS = len(_Options._fields)
+
+
 class Monitor:
     """Keeps every position in the evaluator, and turns each tick's decisions into queued messages."""
 
@@ -68,21 +89,22 @@ class Monitor:
         # Two cursors walked in step (a merge join) so a million positions never sit in memory as rows.
         legs = db.conn.execute("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id")
         rows = db.conn.execute(
-            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
-            "a.level, a.since, a.last_sent, a.told, s.remind_cap FROM positions p JOIN owners o ON o.key = p.owner_key "
+            f"SELECT {_OPTIONS_SQL}, a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
             "LEFT JOIN alert_settings s ON s.position_id = p.id LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
         )
         count = 0
         leg = legs.fetchone()
         for r in rows:
+            options = _Options._make(r[:_N_OPTIONS])
             coll, debt = [], []
-            while leg is not None and leg[0] < r[0]:
+            while leg is not None and leg[0] < options.row_id:
                 leg = legs.fetchone()
-            while leg is not None and leg[0] == r[0]:
+            while leg is not None and leg[0] == options.row_id:  # legs stay tuples: 2.6M of them at a million positions
                 (debt if leg[1] == "debt" else coll).append((leg[2], leg[3]))
                 leg = legs.fetchone()
-            state = AlertState(r[9], r[10], r[11], r[12]) if r[9] is not None else AlertState()
-            if self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], state, r[13]):
+            level, since, last_sent, told = r[_N_OPTIONS:]
+            state = AlertState(level, since, last_sent, told) if level is not None else AlertState()
+            if self._put(options, coll, debt, state):
                 count += 1
         for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
             if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
@@ -90,24 +112,23 @@ class Monitor:
                                                             "restarted: waiting for a fresh check", tuple(sources.split("+")))
         return count
 
-    def _put(self, row_id, protocol, market, overrides, coll, debt, warn, critical, enabled, snoozed_until, owner_enabled,
-             state: AlertState | None = None, remind_cap: float | None = None) -> bool:
-        terms = self._terms_for(Card(row_id, None, 0, None, protocol, market, overrides or "{}", tuple(coll), tuple(debt)))
+    def _put(self, o: _Options, coll: list, debt: list, state: AlertState | None = None) -> bool:
+        terms = self._terms_for(Card(o.row_id, None, 0, None, o.protocol, o.market, o.overrides or "{}", tuple(coll), tuple(debt)))
         if terms is None or not coll:
-            self.evaluator.remove(row_id)
+            self.evaluator.remove(o.row_id)
             return False
         default_warn, default_danger = levels(terms)
         at_par = terms.preset.debt_at_par
         self.evaluator.put(
-            row_id,
+            o.row_id,
             [(a, float(amount) * terms.collateral[a].lt) for a, amount in coll],
             [(PAR if at_par and self.registry.get(a).stable else a, float(amount)) for a, amount in debt],
-            warn if warn is not None else default_warn,
-            critical if critical is not None else default_danger,
+            o.warn if o.warn is not None else default_warn,
+            o.critical if o.critical is not None else default_danger,
             state or AlertState(),
-            snoozed_until or 0.0,
-            not ((enabled if enabled is not None else 1) and owner_enabled),
-            remind_cap,
+            o.snoozed_until or 0.0,
+            not ((o.enabled if o.enabled is not None else 1) and o.owner_enabled),
+            o.remind_cap,
         )
         return True
 
@@ -117,16 +138,15 @@ class Monitor:
         """Reload one position (added, changed, new thresholds, snoozed, muted)."""
         db = self.store.db
         r = db.execute(
-            "SELECT p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
-            "s.remind_cap FROM positions p JOIN owners o ON o.key = p.owner_key LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?",
-            [row_id]).fetchone()
+            f"SELECT {_OPTIONS_SQL} FROM positions p JOIN owners o ON o.key = p.owner_key "
+            "LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?", [row_id]).fetchone()
         if r is None:
             self.evaluator.remove(row_id)
             return
         coll, debt = [], []
         for side, asset, amount in db.execute("SELECT side, asset, amount FROM legs WHERE position_id = ? ORDER BY id", [row_id]):
             (debt if side == "debt" else coll).append((asset, amount))
-        self._put(r[0], r[1], r[2], r[3], coll, debt, r[5], r[6], r[7], r[8], r[4], self.evaluator.state_of(row_id), r[9])
+        self._put(_Options._make(r), coll, debt, self.evaluator.state_of(row_id))
 
     def position_removed(self, row_id: int) -> None:
         """Forget a deleted position."""
