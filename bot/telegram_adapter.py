@@ -221,6 +221,7 @@ class TelegramAdapter:
             return
         actor = self._actor(user, chat)
         note = self.assistant.welcome_back(actor)  # a private chat again: they unblocked the bot
+
         async def progress(text: str) -> None:  # said at once while the answer waits (a queued chart)
             await self.application.bot.send_message(chat.id, html.escape(text), parse_mode=ParseMode.HTML)
 
@@ -271,18 +272,13 @@ class TelegramAdapter:
             sent = await self.application.bot.send_message(chat.id, part, parse_mode=ParseMode.HTML,
                                                            reply_markup=keyboard(reply, tokens) if last else None,
                                                            disable_web_page_preview=True)
-            if last:
-                self.buttons_sent(tokens, sent)
-        chat_id = chat.id
+            if last:  # the tokens belong to the message Telegram made of them
+                self.assistant.buttons.bind(tokens, sent.message_id)
         attachment = reply.attachment
         if attachment is not None and attachment.mime.startswith("image/"):
-            await self.application.bot.send_photo(chat_id, InputFile(attachment.content, filename=attachment.filename))
+            await self.application.bot.send_photo(chat.id, InputFile(attachment.content, filename=attachment.filename))
         elif attachment is not None:
-            await self.application.bot.send_document(chat_id, InputFile(attachment.content, filename=attachment.filename))
-
-    def buttons_sent(self, tokens: tuple[str, ...], message) -> None:
-        """Tie the tokens to the message Telegram made of them."""
-        self.assistant.buttons.bind(tokens, getattr(message, "message_id", None))
+            await self.application.bot.send_document(chat.id, InputFile(attachment.content, filename=attachment.filename))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log handler errors (without update contents, which may hold amounts)."""
