@@ -34,7 +34,7 @@ from core.lending.models import Actor, ChatRef, Leg, Owner, Position, Severity
 from core.lending.numbers import MAX_AMOUNT, fmt_amount, fmt_hf
 from core.lending.protocols import Presets, Terms
 from core.lending.valuation import Valuation, value
-from core.market.ports import PriceBook
+from core.market.ports import PriceBook, PriceSeries, Yields
 from core.ports import ChatAdmins, Clock, NoGroups, PositionEvents
 from core.replies import Attachment, Button, Reply, Section, paragraph, text_lines
 from core.storage.store import Store
@@ -72,7 +72,8 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
 
     def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
                  events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
-                 monitor_status=None, yields=None, history=None, limiter: CommandLimiter | None = None,
+                 monitor_status: Callable[[], dict[str, float]] | None = None, yields: Yields | None = None,
+                 history: PriceSeries | None = None, limiter: CommandLimiter | None = None,
                  heavy: HeavyWork | None = None):
         self.store = store
         self.prices = prices
@@ -83,8 +84,8 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         self.admins = admins or NoGroups()
         self.outbox = outbox
         self.monitor_status = monitor_status  # () -> dict about the last warning tick, for /status
-        self.yields = yields  # core.market.yield_book.YieldBook, for /yield and /carry
-        self.history = history  # core.market.prices.history.PriceHistory, for /chart
+        self.yields = yields  # pools and borrow rates for /yield and /carry; None: the commands say there are none
+        self.history = history  # recorded prices for /chart
         self.parser = Parser(registry)
         self.limiter = limiter  # None: no rate limit (the console is one person at a keyboard)
         self.buttons = ButtonBook(store, clock)  # what every button the bot sent stands for

@@ -1,12 +1,16 @@
-"""What the market room needs from outside, as Protocols: price sources, and the price book the chat reads."""
+"""The market room as the others see it, and what it needs from outside: price sources, the price book, yields, history."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.lending.models import Asset, PriceSnapshot
 from core.market.prices.base import FeedStatus, RawQuote
+from core.market.yields import Pool
+
+if TYPE_CHECKING:  # the book's own types, named here only for the signatures
+    from core.market.yield_book import BorrowRate, YieldAnswer
 
 
 class PriceSource(Protocol):
@@ -37,3 +41,44 @@ class PriceBook(Protocol):
     def status(self) -> FeedStatus:
         """Source health, the last tick and the degraded assets, for /status."""
         ...
+
+
+class Yields(Protocol):
+    """Where /yield and /carry get pools and borrow rates (core.market.yield_book.YieldBook)."""
+
+    async def answer(self, asset: str, **filters: Any) -> YieldAnswer:
+        """The best pools for an asset, fetching first when the cache is due."""
+        ...
+
+    async def refresh_if_due(self) -> None:
+        """Fetch when the cache is an hour old and the last failure is not too recent."""
+        ...
+
+    def best_for(self, asset: str, **filters: Any) -> Pool | None:
+        """The top pool for an asset from what is known, without the network."""
+        ...
+
+    def issuer_pool(self, project: str, symbol: str) -> Pool | None:
+        """A liquid-staking token's own staking pool."""
+        ...
+
+    def borrow_rate(self, protocol: str, asset: str) -> BorrowRate | None:
+        """A lender's variable borrow rate for an asset, when the data has one."""
+        ...
+
+    def provenance(self) -> YieldAnswer:
+        """Where the data comes from now (for a footer)."""
+        ...
+
+    def describe(self) -> str:
+        """One line for /status."""
+        ...
+
+
+class PriceSeries(Protocol):
+    """Recorded prices for /chart (core.market.prices.history.PriceHistory)."""
+
+    def series(self, asset: str, since: float, until: float) -> list[tuple[int, float]]:
+        """(time, price) points that were observed between the two times."""
+        ...
+
