@@ -1,48 +1,41 @@
-"""Assistant: one method per command; text in, a platform-neutral Reply out."""
+"""Assistant: text in, a platform-neutral Reply out, through the command handlers registered in core.chat.handlers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from decimal import Decimal
 
-from core.chat import views
-from core.chat.alert_commands import AlertCommands
-from core.chat.analysis_commands import AnalysisCommands
-from core.chat.buttons import ButtonBook, Issued, Refused
-from core.chat.commands import COMMANDS, Command, PositionSpec
-from core.chat.grammar import MAX_LEGS, Parser
+# The handler modules register their commands when imported.
+from core.chat import alert_commands, analysis_commands, position_commands, query_commands, views  # noqa: F401
+from core.chat.buttons import Issued, Refused
+from core.chat.commands import COMMANDS
+from core.chat.context import Context
+from core.chat.handlers import HANDLERS
 from core.chat.heavy import HeavyWork
 from core.chat.progress import PROGRESS
-from core.chat.query_commands import QueryCommands
+from core.chat.query_commands import pulse
 from core.chat.ratelimit import CommandLimiter
 from core.errors import (
     CoreError,
-    InvalidAmount,
-    InvalidChange,
-    LimitReached,
-    NotPermitted,
-    PositionNotFound,
-    UnsupportedByProtocol,
 )
 from core.lending.assets import AssetRegistry
-from core.lending.models import Actor, ChatRef, Leg, Owner, Position, Severity
-from core.lending.numbers import MAX_AMOUNT, fmt_amount, fmt_hf
-from core.lending.protocols import Presets, Terms
-from core.lending.valuation import Valuation, value
+from core.lending.models import Actor, ChatRef, Owner
+from core.lending.protocols import Presets
 from core.market.ports import PriceBook, PriceSeries, Yields
 from core.ports import ChatAdmins, Clock, NoGroups, PositionEvents
-from core.replies import Attachment, Button, Reply, Section, paragraph, text_lines
+from core.replies import Reply, paragraph
 from core.storage.store import Store
 from core.watch.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-DETAILED_HEALTH_MAX = 3
+
+
+def _service(name: str) -> property:
+    """An attribute of the Assistant that is its context's service of that name."""
+    return property(lambda self: getattr(self.ctx, name), lambda self, value: setattr(self.ctx, name, value))
 
 
 class NoEvents:
@@ -67,29 +60,33 @@ class Pressed:
     # becomes its answer), "show" (send the reply), "notify" (a pop-up with the reply's title)
 
 
-class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
-    """Every command of the bot, platform-free; adapters call `handle`."""
+class Assistant:
+    """Every command of the bot, platform-free: adapters call `handle` and `press`; the handlers get `ctx`."""
 
     def __init__(self, store: Store, prices: PriceBook, registry: AssetRegistry, presets: Presets, clock: Clock,
                  events: PositionEvents | None = None, admins: ChatAdmins | None = None, outbox: Outbox | None = None,
                  monitor_status: Callable[[], dict[str, float]] | None = None, yields: Yields | None = None,
                  history: PriceSeries | None = None, limiter: CommandLimiter | None = None,
                  heavy: HeavyWork | None = None):
-        self.store = store
-        self.prices = prices
-        self.registry = registry
-        self.presets = presets
-        self.clock = clock
-        self.events = events or NoEvents()  # the monitor, told about every change that concerns warnings
-        self.admins = admins or NoGroups()
-        self.outbox = outbox
-        self.monitor_status = monitor_status  # () -> dict about the last warning tick, for /status
-        self.yields = yields  # pools and borrow rates for /yield and /carry; None: the commands say there are none
-        self.history = history  # recorded prices for /chart
-        self.parser = Parser(registry)
+        self.ctx = Context(store, prices, registry, presets, clock, events or NoEvents(), admins or NoGroups(), outbox,
+                           monitor_status, yields, history, heavy or HeavyWork())
         self.limiter = limiter  # None: no rate limit (the console is one person at a keyboard)
-        self.buttons = ButtonBook(store, clock)  # what every button the bot sent stands for
-        self.heavy = heavy or HeavyWork()  # charts and backtests, off the event loop and fair across users
+
+    # The services, as attributes: the composition root and tests set some after building (admins, yields).
+    store = _service("store")
+    prices = _service("prices")
+    registry = _service("registry")
+    presets = _service("presets")
+    clock = _service("clock")
+    events = _service("events")
+    admins = _service("admins")
+    outbox = _service("outbox")
+    monitor_status = _service("monitor_status")
+    yields = _service("yields")
+    history = _service("history")
+    heavy = _service("heavy")
+    parser = _service("parser")
+    buttons = _service("buttons")
 
     async def handle(self, actor: Actor, text: str, progress: Callable[[str], Awaitable[None]] | None = None) -> Reply:
         """Parse and run one command; every failure becomes a short reply, never a traceback.
@@ -104,7 +101,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         command = None
         try:
             command = self.parser.parse(text)
-            return await getattr(self, f"_cmd_{command.name}")(actor, command)
+            return await HANDLERS[command.name](self.ctx, actor, command)
         except CoreError as err:
             usage = err.usage or (COMMANDS[command.name].usage if command else None)
             return Reply.failure(err.message, usage)
@@ -140,7 +137,7 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         """The command's position must still be the one the button was made for (numbers and W-numbers move on)."""
         try:
             cmd = self.parser.parse(issued.command)
-            found = self._lookup(actor, cmd.number, cmd.watch) if cmd.number is not None or cmd.watch is not None else None
+            found = self.ctx.lookup(actor, cmd.number, cmd.watch) if cmd.number is not None or cmd.watch is not None else None
         except CoreError:
             found = None
         if found is None or found.row_id != issued.position_id:
@@ -173,10 +170,10 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
         if may_post:
             if self.outbox.enable_destination(chat, title, tell=True) is not None:
                 log.info("may post in %s again: its warnings restart", chat.key)
-                self.events_wake()
+                self.ctx.events_wake()
         elif self.outbox.disabled_reason(chat) is None and self.outbox.known(chat):
             self.outbox.disable_destination(chat, reason or "the bot may no longer post there", self.clock.time(), title)
-            self.events_wake()
+            self.ctx.events_wake()
 
     def stopped_chats(self, platform: str) -> list[str]:
         """Chat ids of the groups on this platform that the bot stopped posting to (for adapters that can re-check)."""
@@ -184,290 +181,11 @@ class Assistant(QueryCommands, AlertCommands, AnalysisCommands):
             return []
         return [key.split(":", 1)[1] for key, _ in self.outbox.disabled_destinations() if key.startswith(f"{platform}:")]
 
-    def events_wake(self) -> None:
-        """New outbox rows: let the dispatcher know (when one runs)."""
-        wake = getattr(self.events, "wake", None)
-        if callable(wake):
-            wake()
-
-    # ---------------------------------------------------------------- helpers
+    def pulse(self, actor: Actor) -> str | None:
+        """One line on the owner's positions at the prices known now (the replay ticker); None if none."""
+        return pulse(self.ctx, actor)
 
     def _owner(self, actor: Actor) -> Owner:
-        """Whose positions plain ids mean here: the group's in a group chat, else the user's own."""
-        if actor.acting_for is not None:
-            return actor.acting_for
-        if actor.chat.is_group:
-            return Owner(actor.chat.platform, "group", actor.chat.chat_id)
-        return actor.user
+        """Whose positions plain ids mean for this actor (see Context.owner)."""
+        return self.ctx.owner(actor)
 
-    async def _require_admin(self, actor: Actor, doing: str) -> None:
-        """Only a group's admins change the group's own positions (asked now, not remembered)."""
-        if self._owner(actor).kind == "group" and not await self.admins.is_admin(actor.chat, actor.user, "positions"):
-            raise NotPermitted(f"Only this group's admins can {doing}. To track your own positions, message me privately.")
-
-    def _position(self, owner: Owner, number: int) -> Position:
-        position = self.store.position(owner, number)
-        if position is None:  # someone else's id gets exactly the same answer as a missing one
-            whose = "This group has" if owner.kind == "group" else "You have"
-            raise PositionNotFound(f"{whose} no position #{number}. /positions lists them.")
-        return position
-
-    def _lookup(self, actor: Actor, number: int | None, watch: int | None) -> Position:
-        """A plain id (the group's or your own), or a W-number shared into this group."""
-        if watch is not None:
-            position = self.store.watched(actor.chat, watch) if actor.chat.is_group else None
-            if position is None:
-                raise PositionNotFound(f"Nothing is shared here as W{watch}. /watching lists what is.")
-            return position
-        return self._position(self._owner(actor), number)
-
-    def _terms(self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides) -> Terms:
-        return self.presets.terms(protocol, market, [c.asset for c in collateral], [d.asset for d in debt], overrides)
-
-    def _check_overrides(self, terms: Terms, overrides) -> None:
-        """Refuse options this lender has no use for, rather than store them and silently ignore them."""
-        name = views.lender_name(terms)
-        unused = [word for word, given, used in (
-            ("lltv", overrides.lltv, terms.preset.id == "morpho"),
-            ("fee", overrides.fee, terms.preset.id == "liquity-v1"),
-            ("margin", overrides.margin_ltv, terms.metric == "ltv"),  # margin calls are a CeFi (and custom) notion
-        ) if given is not None and not used]
-        if unused:
-            raise UnsupportedByProtocol(f"{name} has no {' or '.join(repr(w) for w in unused)} to set.", COMMANDS["add"].usage)
-
-    def _terms_of(self, position: Position) -> Terms:
-        return self._terms(position.protocol, position.market, position.collateral, position.debt, position.overrides)
-
-    async def _value(self, position: Position) -> Valuation:
-        terms = self._terms_of(position)
-        snapshot = await self.prices.snapshot(position.assets())
-        return value(terms, position.collateral, position.debt, snapshot, self.registry)
-
-    def _detail(self, title: str, val: Valuation, *, target=None, extra: tuple[Section, ...] = ()) -> Reply:
-        """The full health answer shared by /health, /add, /deposit, /withdraw, /borrow and /repay."""
-        sections = [views.holdings(val), *extra]
-        if val.priced:
-            sections.append(views.health(val))
-            for section in (views.liquidation_prices(val), views.borrowing(val, target), views.liquidation_cost(val)):
-                if section is not None and section.lines:
-                    sections.append(section)
-        else:
-            missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
-            sections.append(Section("Health", text_lines(
-                f"Cannot be valued right now: no price for {missing}.",
-                # Said here because the monitor's "paused" notices go only to chats that were being warned already.
-                f"Warnings for it start once {', '.join(val.missing)} {'has a' if len(val.missing) == 1 else 'have'} "
-                f"trusted price{'s' if len(val.missing) > 1 else ''} again.")))
-        return Reply(title, tuple(sections), val.severity, footer=views.price_footer(val, self.clock.time()))
-
-    # ---------------------------------------------------------------- commands
-
-    async def _cmd_add(self, actor: Actor, cmd: Command) -> Reply:
-        spec = cmd.spec
-        assert spec is not None and spec.protocol is not None
-        await self._require_admin(actor, "register the group's positions")
-        terms = self._terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
-        self._check_overrides(terms, spec.overrides)
-        debt, notes = self._opening_debt(terms, spec)
-        owner = self._owner(actor)
-        position = self.store.add_position(
-            owner, terms.preset.id, terms.market.id, spec.collateral, debt, spec.overrides, spec.label
-        )
-        self.store.set_display_name(owner, actor.name if owner == actor.user else "")
-        self.events.position_changed(position.row_id)
-        val = await self._value(position)
-        if val.priced and val.hf < 1:  # most likely a typo in an amount; stored anyway, since it may be real
-            notes.append(f"At today's prices this is liquidatable (health factor {fmt_hf(val.hf)}): check the amounts.")
-        title = f"Added {position.ref}: {views.position_summary(position)} on {views.lender_name(terms)}"
-        extra = (Section("Note", text_lines(*notes)),) if notes else ()
-        return self._detail(title, val, extra=extra)
-
-    def _opening_debt(self, terms: Terms, spec: PositionSpec) -> tuple[tuple[Leg, ...], list[str]]:
-        """The debt as the lender books it (Liquity v1 adds its fee and gas reserve), plus notes."""
-        params = terms.market.params
-        debt = spec.debt
-        notes: list[str] = []
-        if terms.preset.id == "liquity-v1" and debt:
-            fee = spec.overrides.fee if spec.overrides.fee is not None else Decimal(str(params["borrowing_fee"]))
-            low, high = (Decimal(x) for x in params["borrowing_fee_range"])
-            if not low <= fee <= high:
-                raise UnsupportedByProtocol(f"Liquity v1's borrowing fee is between {low:.1%} and {high:.0%}.")
-            net = debt[0].amount
-            reserve = Decimal(str(params["gas_reserve"]))
-            total = net + net * fee + reserve
-            debt = (Leg(debt[0].asset, total),)
-            notes.append(
-                f"Liquity books {fmt_amount(total)} LUSD: {fmt_amount(net)} borrowed + {fmt_amount(net * fee)} "
-                f"fee ({fee:.1%}) + {fmt_amount(reserve)} gas reserve."
-            )
-            if net < Decimal(str(params["min_net_debt"])):
-                notes.append(f"Liquity v1 needs at least {fmt_amount(Decimal(str(params['min_net_debt'])))} LUSD net debt.")
-        minimum = params.get("min_debt")
-        if minimum is not None and debt and debt[0].amount < Decimal(str(minimum)):
-            notes.append(f"{views.lender_name(terms)} needs at least {fmt_amount(Decimal(str(minimum)))} {debt[0].asset} of debt.")
-        return debt, notes
-
-    async def _cmd_positions(self, actor: Actor, cmd: Command) -> Reply:
-        positions = self.store.positions(self._owner(actor))
-        if not positions:
-            return Reply("You have no positions yet.", paragraph("Try: /add 10 ETH borrow 15000 USDC on aave-v3"))
-        lines, worst = [], Severity.INFO
-        for position in positions:
-            try:
-                val = await self._value(position)
-            except CoreError as err:
-                lines.append(views.compact(position, None, err.message))
-                continue
-            worst = max(worst, val.severity)
-            lines.append(views.compact(position, val))
-        return Reply(f"Your positions ({len(positions)})", (Section(None, tuple(lines)),), worst,
-                     footer="/health ID for details")
-
-    async def _cmd_health(self, actor: Actor, cmd: Command) -> Reply:
-        owner = self._owner(actor)
-        if cmd.number is not None or cmd.watch is not None:
-            position = self._lookup(actor, cmd.number, cmd.watch)
-            val = await self._value(position)
-            ref = f"W{cmd.watch}" if cmd.watch is not None else position.ref
-            return self._detail(f"{ref} · {views.lender_name(val.terms)}", val)
-        positions = self.store.positions(owner)
-        if not positions:
-            return Reply("You have no positions yet.", paragraph("Try: /add 10 ETH borrow 15000 USDC on aave-v3"))
-        if len(positions) > DETAILED_HEALTH_MAX:
-            return await self._cmd_positions(actor, cmd)
-        replies = []
-        for position in positions:
-            val = await self._value(position)
-            replies.append(self._detail(f"{position.ref} · {views.lender_name(val.terms)}", val))
-        if len(replies) == 1:
-            return replies[0]
-        sections = []
-        for r in replies:
-            sections.append(Section(r.title, ()))
-            sections.extend(r.sections)
-        return Reply(f"Your positions ({len(replies)})", tuple(sections), max(r.severity for r in replies),
-                     footer=replies[-1].footer)
-
-    async def _change(self, actor: Actor, cmd: Command) -> Reply:
-        await self._require_admin(actor, "change the group's positions")
-        position = self._position(self._owner(actor), cmd.number)
-        before = await self._value(position)
-        collateral = {leg.asset: leg.amount for leg in position.collateral}
-        debt = {leg.asset: leg.amount for leg in position.debt}
-        side = collateral if cmd.name in ("deposit", "withdraw") else debt
-        for leg in cmd.legs:
-            if cmd.name in ("deposit", "borrow"):
-                amount = leg.amount
-                if cmd.name == "borrow" and position.protocol == "liquity-v1":
-                    fee = position.overrides.fee or Decimal(str(before.terms.market.params["borrowing_fee"]))
-                    amount += leg.amount * fee
-                side[leg.asset] = side.get(leg.asset, Decimal(0)) + amount
-                if side[leg.asset] > MAX_AMOUNT:
-                    raise InvalidAmount(f"That would make {fmt_amount(side[leg.asset])} {leg.asset}, more than this bot "
-                                        "handles (1e15).", COMMANDS[cmd.name].usage)
-                continue
-            held = side.get(leg.asset)
-            noun = "hold" if cmd.name == "withdraw" else "owe"
-            if held is None:
-                raise InvalidChange(f"{position.ref} has no {leg.asset} to {cmd.name}.", COMMANDS[cmd.name].usage)
-            if leg.amount > held:
-                raise InvalidChange(f"You {noun} only {fmt_amount(held)} {leg.asset} in {position.ref}.", COMMANDS[cmd.name].usage)
-            if leg.amount == held:
-                del side[leg.asset]
-            else:
-                side[leg.asset] = held - leg.amount
-        new_coll = tuple(Leg(a, amt) for a, amt in collateral.items())
-        new_debt = tuple(Leg(a, amt) for a, amt in debt.items())
-        if len(new_coll) > MAX_LEGS or len(new_debt) > MAX_LEGS:
-            raise LimitReached(f"At most {MAX_LEGS} assets on each side of a position.")
-        if not new_coll and new_debt:
-            raise InvalidChange("You cannot take out all collateral while you still owe; repay first.", COMMANDS[cmd.name].usage)
-        if not new_coll:
-            raise InvalidChange(f"That would empty {position.ref}; use /remove {position.number} instead.")
-        self._terms(position.protocol, position.market, new_coll, new_debt, position.overrides)  # still a valid position?
-        updated = self.store.replace_legs(position, new_coll, new_debt)
-        self.events.position_changed(updated.row_id)
-        after = await self._value(updated)
-        verb = {"deposit": "Deposited", "withdraw": "Withdrew", "borrow": "Borrowed", "repay": "Repaid"}[cmd.name]
-        title = f"{verb} {views.legs_text(cmd.legs)} {'into' if cmd.name == 'deposit' else 'on' if cmd.name == 'borrow' else 'from'} {position.ref}"
-        notes = []
-        if before.priced and after.priced:
-            notes.append(f"Health factor {fmt_hf(before.hf)} → {fmt_hf(after.hf)}")
-            if after.hf < 1 <= before.hf or (after.hf < 1 and cmd.name in ("withdraw", "borrow")):
-                notes.append("The lender would normally refuse this: the position would be liquidatable.")
-        elif cmd.name in ("withdraw", "borrow"):
-            missing = ", ".join(after.missing or before.missing)
-            notes.append(f"No price for {missing} right now, so I could not check what this does to the health factor.")
-        return self._detail(title, after, extra=(Section("Change", text_lines(*notes)),) if notes else ())
-
-    _cmd_deposit = _cmd_withdraw = _cmd_borrow = _cmd_repay = _change
-
-    async def _cmd_remove(self, actor: Actor, cmd: Command) -> Reply:
-        await self._require_admin(actor, "remove the group's positions")
-        owner = self._owner(actor)
-        position = self._position(owner, cmd.number)
-        if not cmd.confirmed:
-            return Reply(
-                f"Remove {position.ref} ({views.position_summary(position)})?",
-                paragraph(f"This cannot be undone. Send /remove {position.number} yes to confirm."),
-                buttons=(Button("Remove it", f"/remove {position.number} yes", position.row_id), Button("Keep it", None)),
-            )
-        self.store.delete_position(owner, position.number)
-        self.events.position_removed(position.row_id)
-        return Reply(f"Removed {position.ref}.")
-
-    async def _cmd_export(self, actor: Actor, cmd: Command) -> Reply:
-        await self._require_admin(actor, "export the group's data")
-        owner = self._owner(actor)
-        positions = self.store.positions(owner)
-        data = {
-            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "owner": owner.key,
-            "warnings_on": self.store.alerts_enabled(owner),
-            "positions": [self._exported(p) for p in positions],
-        }
-        body = json.dumps(data, indent=2).encode()
-        return Reply(
-            f"Your data: {len(positions)} position{'s' if len(positions) != 1 else ''}",
-            attachment=Attachment("collateral-bot-export.json", body, "application/json"),
-        )
-
-    def _exported(self, p: Position) -> dict:
-        """Everything stored about one position: legs, lender, overrides, warning options, rate, where it is shared."""
-        alerts = self.store.alert_settings(p)
-        snoozed = alerts["snoozed_until"]
-        return {
-            "id": p.number,
-            "label": p.label,
-            "protocol": p.protocol,
-            "market": p.market,
-            "collateral": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.collateral],
-            "debt": [{"asset": leg.asset, "amount": str(leg.amount)} for leg in p.debt],
-            "overrides": p.overrides.as_dict(),
-            "created_at": p.created_at,
-            "borrow_apr": self.store.borrow_apr(p),
-            "warnings": {
-                "on": alerts["enabled"],
-                "warn_below_hf": alerts["warn"],  # None: the lender's default
-                "danger_below_hf": alerts["critical"],
-                "snoozed_until": datetime.fromtimestamp(snoozed, UTC).isoformat(timespec="seconds")
-                if snoozed and snoozed > self.clock.time() else None,
-            },
-            "shared_in": [{"chat": key, "title": title, "as": f"W{number}"} for key, title, number in self.store.shared_in(p)],
-        }
-
-    async def _cmd_forget(self, actor: Actor, cmd: Command) -> Reply:
-        await self._require_admin(actor, "delete the group's data")
-        owner = self._owner(actor)
-        if not cmd.confirmed:
-            count = len(self.store.positions(owner))
-            return Reply(
-                f"Delete all your data ({count} position{'s' if count != 1 else ''} and settings)?",
-                paragraph("This cannot be undone. Send /forget yes to confirm; /export first keeps a copy."),
-                buttons=(Button("Delete everything", "/forget yes"), Button("Keep it", None)),
-            )
-        gone = [p.row_id for p in self.store.positions(owner)]
-        count = self.store.forget(owner)
-        for row_id in gone:
-            self.events.position_removed(row_id)
-        return Reply(f"Done: deleted {count} position{'s' if count != 1 else ''} and everything else about you.")

@@ -1,0 +1,126 @@
+"""What every command handler is given: the services it may use, and the helpers all of them share.
+
+A handler is `async def handler(ctx: Context, actor: Actor, cmd: Command) -> Reply`, registered for its
+command with `@handles("name")` (core.chat.handlers). It reaches the store, prices, presets and the
+rest only through `ctx`, so a test can build a Context of fakes and call one handler alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from core.chat import views
+from core.chat.buttons import ButtonBook
+from core.chat.commands import COMMANDS
+from core.chat.grammar import Parser
+from core.chat.heavy import HeavyWork
+from core.errors import NotPermitted, PositionNotFound, UnsupportedByProtocol
+from core.lending.assets import AssetRegistry
+from core.lending.models import Actor, Leg, Owner, Position
+from core.lending.protocols import Presets, Terms
+from core.lending.valuation import Valuation, value
+from core.market.ports import PriceBook, PriceSeries, Yields
+from core.ports import ChatAdmins, Clock, PositionEvents
+from core.replies import Reply, Section, text_lines
+from core.storage.store import Store
+from core.watch.outbox import Outbox
+
+
+@dataclass
+class Context:
+    """The services a handler may use; the optional ones are None where a run has none (the console has no groups)."""
+
+    store: Store
+    prices: PriceBook
+    registry: AssetRegistry
+    presets: Presets
+    clock: Clock
+    events: PositionEvents
+    admins: ChatAdmins
+    outbox: Outbox | None = None
+    monitor_status: Callable[[], dict[str, float]] | None = None  # the last warning tick's figures, for /status
+    yields: Yields | None = None  # pools and borrow rates for /yield and /carry
+    history: PriceSeries | None = None  # recorded prices for /chart
+    heavy: HeavyWork = field(default_factory=HeavyWork)  # charts and backtests, off the event loop, fair across users
+    parser: Parser = field(init=False)
+    buttons: ButtonBook = field(init=False)  # what every button the bot sent stands for
+
+    def __post_init__(self) -> None:
+        self.parser = Parser(self.registry)
+        self.buttons = ButtonBook(self.store, self.clock)
+
+    def events_wake(self) -> None:
+        """New outbox rows: let the dispatcher know (when one runs)."""
+        wake = getattr(self.events, "wake", None)
+        if callable(wake):
+            wake()
+
+
+    def owner(self, actor: Actor) -> Owner:
+        """Whose positions plain ids mean here: the group's in a group chat, else the user's own."""
+        if actor.acting_for is not None:
+            return actor.acting_for
+        if actor.chat.is_group:
+            return Owner(actor.chat.platform, "group", actor.chat.chat_id)
+        return actor.user
+
+    async def require_admin(self, actor: Actor, doing: str) -> None:
+        """Only a group's admins change the group's own positions (asked now, not remembered)."""
+        if self.owner(actor).kind == "group" and not await self.admins.is_admin(actor.chat, actor.user, "positions"):
+            raise NotPermitted(f"Only this group's admins can {doing}. To track your own positions, message me privately.")
+
+    def position(self, owner: Owner, number: int) -> Position:
+        position = self.store.position(owner, number)
+        if position is None:  # someone else's id gets exactly the same answer as a missing one
+            whose = "This group has" if owner.kind == "group" else "You have"
+            raise PositionNotFound(f"{whose} no position #{number}. /positions lists them.")
+        return position
+
+    def lookup(self, actor: Actor, number: int | None, watch: int | None) -> Position:
+        """A plain id (the group's or your own), or a W-number shared into this group."""
+        if watch is not None:
+            position = self.store.watched(actor.chat, watch) if actor.chat.is_group else None
+            if position is None:
+                raise PositionNotFound(f"Nothing is shared here as W{watch}. /watching lists what is.")
+            return position
+        return self.position(self.owner(actor), number)
+
+    def terms(self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides) -> Terms:
+        return self.presets.terms(protocol, market, [c.asset for c in collateral], [d.asset for d in debt], overrides)
+
+    def check_overrides(self, terms: Terms, overrides) -> None:
+        """Refuse options this lender has no use for, rather than store them and silently ignore them."""
+        name = views.lender_name(terms)
+        unused = [word for word, given, used in (
+            ("lltv", overrides.lltv, terms.preset.id == "morpho"),
+            ("fee", overrides.fee, terms.preset.id == "liquity-v1"),
+            ("margin", overrides.margin_ltv, terms.metric == "ltv"),  # margin calls are a CeFi (and custom) notion
+        ) if given is not None and not used]
+        if unused:
+            raise UnsupportedByProtocol(f"{name} has no {' or '.join(repr(w) for w in unused)} to set.", COMMANDS["add"].usage)
+
+    def terms_of(self, position: Position) -> Terms:
+        return self.terms(position.protocol, position.market, position.collateral, position.debt, position.overrides)
+
+    async def value_of(self, position: Position) -> Valuation:
+        terms = self.terms_of(position)
+        snapshot = await self.prices.snapshot(position.assets())
+        return value(terms, position.collateral, position.debt, snapshot, self.registry)
+
+    def detail(self, title: str, val: Valuation, *, target=None, extra: tuple[Section, ...] = ()) -> Reply:
+        """The full health answer shared by /health, /add, /deposit, /withdraw, /borrow and /repay."""
+        sections = [views.holdings(val), *extra]
+        if val.priced:
+            sections.append(views.health(val))
+            for section in (views.liquidation_prices(val), views.borrowing(val, target), views.liquidation_cost(val)):
+                if section is not None and section.lines:
+                    sections.append(section)
+        else:
+            missing = ", ".join(f"{a} ({why})" for a, why in val.missing.items())
+            sections.append(Section("Health", text_lines(
+                f"Cannot be valued right now: no price for {missing}.",
+                # Said here because the monitor's "paused" notices go only to chats that were being warned already.
+                f"Warnings for it start once {', '.join(val.missing)} {'has a' if len(val.missing) == 1 else 'have'} "
+                f"trusted price{'s' if len(val.missing) > 1 else ''} again.")))
+        return Reply(title, tuple(sections), val.severity, footer=views.price_footer(val, self.clock.time()))
