@@ -12,6 +12,7 @@ import math
 from datetime import UTC, datetime
 
 from matplotlib import dates as mdates
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -25,7 +26,7 @@ LIQUIDATION, DANGER, WARNING = "tab:red", "darkorange", "gold"
 TEXT = {WARNING: "darkgoldenrod"}  # gold lines, but gold text on white is unreadable
 
 
-def _figure() -> tuple[Figure, object]:
+def _figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself as fig.canvas
     ax = fig.add_subplot()

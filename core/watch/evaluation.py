@@ -79,6 +79,21 @@ class _Legs:
 class Evaluator:
     """The arrays, and the tick that turns prices into decisions."""
 
+    # one slot per position, grown by _alloc (set there with setattr, so named here for readers and the type checker)
+    row_id: np.ndarray
+    alive: np.ndarray
+    warn: np.ndarray
+    danger: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+    level: np.ndarray
+    since: np.ndarray
+    last_sent: np.ndarray
+    told: np.ndarray
+    snoozed_until: np.ndarray
+    muted: np.ndarray
+    remind_cap: np.ndarray
+
     def __init__(self, policy: Policy = Policy(), capacity: int = 1024):
         self.policy = policy
         self.assets: dict[str, int] = {PAR: 0}
