@@ -30,8 +30,6 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-
-
 async def _editable(ctx: Context, actor: Actor, cmd: Command, doing: str) -> Position:
     """The position a warning command is about, if this caller may change it."""
     position = ctx.lookup(actor, cmd.number, cmd.watch)

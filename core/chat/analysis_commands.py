@@ -53,8 +53,6 @@ def _round_up(x: float) -> float:
     return math.ceil(round(x * 10**digits, 6)) / 10**digits
 
 
-
-
 async def _heavy(ctx: Context, actor: Actor, what: str, fn, *args):
     """fn(*args) in the heavy-work pool, in this user's fair turn; a user who has to wait is told so."""
     async def queued(ahead: int) -> None:
@@ -301,7 +299,6 @@ async def _cmd_chart(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     lines = [Line(name.capitalize(), fmt_usd(p) if p else "none") for name, p in marks.items()]
     return Reply(caption, (Section(None, tuple(lines)),),
                  attachment=Attachment(f"chart-{position.number}{'-whatif' if cmd.topic else ''}.png", image, "image/png"))
-
 
 
 def _price_at_health(e: risk.Exposure, asset: str, target: float) -> float | None:

@@ -32,7 +32,6 @@ from core.watch.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
-
 def _service(name: str) -> property:
     """An attribute of the Assistant that is its context's service of that name."""
     return property(lambda self: getattr(self.ctx, name), lambda self, value: setattr(self.ctx, name, value))

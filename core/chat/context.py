@@ -56,7 +56,6 @@ class Context:
         if callable(wake):
             wake()
 
-
     def owner(self, actor: Actor) -> Owner:
         """Whose positions plain ids mean here: the group's in a group chat, else the user's own."""
         if actor.acting_for is not None:
@@ -71,6 +70,7 @@ class Context:
             raise NotPermitted(f"Only this group's admins can {doing}. To track your own positions, message me privately.")
 
     def position(self, owner: Owner, number: int) -> Position:
+        """One of the owner's positions; someone else's number reads exactly like a missing one."""
         position = self.store.position(owner, number)
         if position is None:  # someone else's id gets exactly the same answer as a missing one
             whose = "This group has" if owner.kind == "group" else "You have"
