@@ -53,7 +53,7 @@ def opening_debt(ctx: Context, terms: Terms, spec: PositionSpec) -> tuple[tuple[
     debt = spec.debt
     notes: list[str] = []
     if terms.preset.id == "liquity-v1" and debt:
-        fee = spec.overrides.fee if spec.overrides.fee is not None else Decimal(str(params["borrowing_fee"]))
+        fee = Decimal(repr(terms.draw_fee))  # the position's own 'fee X%', else the preset's (Terms resolved it)
         low, high = (Decimal(x) for x in params["borrowing_fee_range"])
         if not low <= fee <= high:
             raise UnsupportedByProtocol(f"Liquity v1's borrowing fee is between {low:.1%} and {high:.0%}.")
@@ -126,8 +126,7 @@ async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         if cmd.name in ("deposit", "borrow"):
             amount = leg.amount
             if cmd.name == "borrow" and position.protocol == "liquity-v1":
-                fee = position.overrides.fee or Decimal(str(before.terms.market.params["borrowing_fee"]))
-                amount += leg.amount * fee
+                amount += leg.amount * Decimal(repr(before.terms.draw_fee))
             side[leg.asset] = side.get(leg.asset, Decimal(0)) + amount
             if side[leg.asset] > MAX_AMOUNT:
                 raise InvalidAmount(f"That would make {fmt_amount(side[leg.asset])} {leg.asset}, more than this bot "

@@ -71,8 +71,7 @@ def _capacity_reply(ctx: Context, title: str, val: Valuation, target) -> Reply:
     limit = max(0.0, val.headroom())
     label = views.target_label(val, kind, level)
     max_ltv = fmt_pct(val.max_ltv())
-    ceiling = val.terms.debt_ceiling
-    if ceiling is not None and ceiling <= 0:
+    if val.lends_nothing:
         words = (f"{views.lender_name(val.terms)} lends nothing more: its debt ceiling is 0, so no vault of this type "
                  "can draw, whatever its ratio.")
     elif room <= 0:

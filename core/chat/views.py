@@ -159,8 +159,7 @@ def borrowing(val: Valuation, target: tuple[str, float] | None = None) -> Sectio
     assert e is not None
     lines = []
     headroom = val.headroom()
-    ceiling = val.terms.debt_ceiling
-    if ceiling is not None and ceiling <= 0:
+    if val.lends_nothing:
         lines.append(Line("To the borrow limit", f"none: {lender_name(val.terms)} lends nothing more (its debt ceiling is 0)"))
     elif headroom >= 0:
         lines.append(Line("To the borrow limit", f"{in_units(val, headroom)} more ({fmt_pct(val.max_ltv())} LTV)"))

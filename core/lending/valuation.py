@@ -121,6 +121,12 @@ class Valuation:
         coll = risk.collateral_value(self._priced())
         return self.borrowing_power() / coll if coll > 0 else 0.0
 
+    @property
+    def lends_nothing(self) -> bool:
+        """The market's debt ceiling is 0 (Maker's WBTC vault types): no draw is possible whatever the ratio."""
+        ceiling = self.terms.debt_ceiling
+        return ceiling is not None and ceiling <= 0
+
     def _drawable(self, room_in_debt: float) -> float:
         """What can be drawn when the debt may grow by `room_in_debt`: a draw fee makes each draw book more than it pays."""
         return room_in_debt / (1 + self.terms.draw_fee)
