@@ -6,6 +6,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sqlite_utils import Database, Migrations
 
+from core.text import clean_name
+
 migrations = Migrations("collateral-bot")
 
 
@@ -198,6 +200,11 @@ def _reminder_cap_watch_numbers_buttons(db: Database) -> None:
         CREATE INDEX buttons_expiry ON buttons(expires_at);
         """
     )
+    # Names are cleaned when written from now on; clean those written before once, so no read has to.
+    for table, key, column, limit in (("owners", "key", "display_name", 40), ("destinations", "chat_key", "title", 80)):
+        rows = db.execute(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+        db.conn.executemany(f"UPDATE {table} SET {column} = ? WHERE {key} = ?",
+                            [(clean_name(value, limit) or None, k) for k, value in rows if clean_name(value, limit) != value])
 
 
 class NewerDatabase(Exception):

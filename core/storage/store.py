@@ -315,8 +315,7 @@ class Store:
             "JOIN positions p ON p.id = w.position_id JOIN owners o ON o.key = p.owner_key WHERE w.chat_key = ? ORDER BY w.number",
             [chat.key]).fetchall()
         positions = self.positions_by_row_ids([r[1] for r in rows])
-        # cleaned again on the way out: names stored before cleaning existed
-        return [(r[0], positions[r[1]], clean_name(r[2]) or "someone") for r in rows if r[1] in positions]
+        return [(r[0], positions[r[1]], r[2] or "someone") for r in rows if r[1] in positions]
 
     def shared_in(self, position: Position) -> list[tuple[str, str | None, int]]:
         """Where a position is shared: (chat key, the chat's title if known, its W-number there)."""

@@ -23,7 +23,6 @@ from core.market.prices.feed import PriceFeed
 from core.market.prices.guard import AssetState, Trust
 from core.ports import Clock
 from core.storage.store import Store
-from core.text import clean_name
 from core.watch.alerts import DANGER, LIQUIDATABLE, AlertState, Policy
 from core.watch.evaluation import PAR, Decision, Evaluator
 from core.watch.notices import AlertItem, Notice, hf_phrase, sort_items
@@ -239,7 +238,7 @@ class Monitor:
                 "JOIN destinations d ON d.chat_key = w.chat_key JOIN positions p ON p.id = w.position_id "
                 f"JOIN owners o ON o.key = p.owner_key WHERE w.position_id IN ({marks}) AND d.disabled_reason IS NULL", chunk):
                 c = by_id[pid]
-                ref = f"W{number} ({clean_name(owner_name) or c.owner.id}'s #{c.number})"
+                ref = f"W{number} ({owner_name or c.owner.id}'s #{c.number})"
                 routes[pid].append((ChatRef(platform, chat_id, bool(is_group)), ref, f"W{number}"))
         return routes
 

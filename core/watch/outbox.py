@@ -187,7 +187,7 @@ class Outbox:
             "JOIN destinations d ON d.chat_key = w.chat_key WHERE w.chat_key = ? AND o.kind = 'user'", [chat.key]).fetchall()
         by_owner: dict[ChatRef, list[AlertItem]] = {}
         for watch, number, platform, user_id, title in rows:
-            where = clean_name(title, 80) or "a group you shared it into"  # its name as members see it, never our key
+            where = title or "a group you shared it into"  # its name as members see it, never our key
             if reason is not None:
                 text = (f"I can no longer post in {where} ({reason}), so warnings for your #{number} (W{watch} there) stop "
                         f"going there. They restart by themselves once I may post there again, or when you send /watch "
@@ -212,9 +212,7 @@ class Outbox:
         """Send to a chat again (the user talked to the bot again, or the platform says it may post); returns why it had
         stopped, None when it was not stopped. With `tell`, members who shared positions there hear it restarted."""
         reason = self.disabled_reason(chat)
-        if reason is None:
-            if title:
-                self.db.execute("UPDATE destinations SET title = ? WHERE chat_key = ?", [clean_name(title, 80) or None, chat.key])
+        if reason is None:  # the usual case, asked on every interaction in a channel: one read, no write
             return None
         now = time.time()
         with self.store.transaction() as db:

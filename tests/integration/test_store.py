@@ -138,3 +138,18 @@ def test_assets_in_use_are_every_distinct_asset_held_or_owed(tmp_path):
                        Overrides(), None)
     assert store.assets_in_use() == ["BTC", "ETH", "USD", "USDC"]
     store.close()
+
+
+def test_names_stored_before_cleaning_existed_are_cleaned_once_by_the_migration(tmp_path):
+    from sqlite_utils import Database
+
+    from core.storage.migrations import migrations
+
+    db = Database(tmp_path / "old.db")
+    migrations.apply(db, stop_before="0006_reminder_cap_watch_numbers_buttons")
+    db.execute("INSERT INTO owners (key, platform, kind, external_id, created_at, display_name) "
+               "VALUES ('telegram:user:9', 'telegram', 'user', '9', 'x', ?)", ["\u202eecilA\u202c\u200b"])
+    db.close()
+    store = Store(tmp_path / "old.db")
+    assert store.db.execute("SELECT display_name FROM owners").fetchone()[0] == "ecilA"
+    store.close()
