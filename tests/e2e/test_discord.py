@@ -211,13 +211,18 @@ async def test_watch_a_warning_in_the_channel_and_who_may_snooze_it(world):
     assert world.app.store.alert_settings(position)["snoozed_until"] > 0
 
 
-async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world):
+async def shared_then_refused(world) -> None:
+    """Alice shares her position into the channel; its first warning there meets Discord's 50013."""
     await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
     await world.slash(ALICE, "watch", position=1)
     await world.tick()
     world.emu.fail_next_message(403, 50013, "Missing Permissions", channel_id=CHANNEL)
     world.prices.prices["ETH"] = 2000.0
     await world.tick()
+
+
+async def test_a_channel_we_may_not_post_in_is_disabled_and_the_owner_told(world):
+    await shared_then_refused(world)
     assert world.app.outbox.disabled_destinations() == [(ChatRef("discord", str(CHANNEL), True).key, "Discord 50013: Missing Permissions")]
     told = await world.emu.wait_for(lambda r: r.get("channel_id") == world.emu.dm_channels.get(ALICE) and "DELIVERY STOPPED" in embed_text(r))
     assert "/watch 1" in embed_text(told)
@@ -415,12 +420,7 @@ async def test_a_chart_is_a_file_and_yield_is_public(world):
 
 
 async def test_a_channel_that_refused_heals_on_a_permission_update_and_dms_on_the_next_interaction(world):
-    await world.slash(ALICE, "add", amount="10", asset="ETH", lender="aave-v3", borrow_amount="15000", borrow_asset="USDC")
-    await world.slash(ALICE, "watch", position=1)
-    await world.tick()
-    world.emu.fail_next_message(403, 50013, "Missing Permissions", channel_id=CHANNEL)
-    world.prices.prices["ETH"] = 2000.0
-    await world.tick()
+    await shared_then_refused(world)
     dm_channel = world.emu.dm_channels[ALICE]
     stopped = await world.emu.wait_for(lambda r: r.get("channel_id") == dm_channel and "DELIVERY STOPPED" in embed_text(r))
     assert "#alerts in Borrowers" in embed_text(stopped) and "discord:" not in embed_text(stopped)  # names as users see them

@@ -1,10 +1,9 @@
-"""Hardening through the real process and real clients: a newer database, a symlinked one, a failed start,
-a bare Discord root, and a webhook secret that must not reach the database."""
+"""Hardening through the real process and real clients: a newer database, a failed start,
+and a webhook secret that must not reach the database (the symlinked lock is in test_ops)."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sqlite3
 
 import aiohttp
@@ -34,28 +33,6 @@ async def test_a_database_from_a_newer_version_is_refused_in_one_line(tmp_path):
     text = err.decode()
     assert proc.returncode == 2 and text.count("\n") == 1 and "Traceback" not in text
     assert str(tmp_path / "bot.db") in text and "0099_from_the_future" in text and "0006_" in text
-
-
-async def test_the_one_bot_lock_holds_through_a_symlink(tmp_path, price_apis):
-    emu = TelegramEmulator()
-    await emu.start()
-    (tmp_path / "other").mkdir()
-    real = tmp_path / "bot.db"
-    link = tmp_path / "other" / "link.db"
-    link.symlink_to(real)
-    first = await start(bot_env(tmp_path, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, **price_apis.env()),
-                        tmp_path)
-    try:
-        await asyncio.sleep(1.5)
-        env = bot_env(tmp_path, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, **price_apis.env())
-        env["DATABASE_PATH"] = str(link)
-        second = await start(env, tmp_path)
-        _, err = await asyncio.wait_for(second.communicate(), 20)
-        assert second.returncode == 2 and "already running" in err.decode()
-    finally:
-        first.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(first.communicate(), 20)
-        await emu.close()
 
 
 async def test_a_start_that_fails_says_one_line_and_closes_every_session(tmp_path, price_apis):

@@ -196,14 +196,19 @@ async def test_a_malformed_setting_fails_in_one_line(tmp_path, variable, value, 
     assert proc.returncode == 2 and err.decode().count("\n") == 1 and words in err.decode() and not out
 
 
-async def test_one_bot_per_database(tmp_path, price_apis):
+@pytest.mark.parametrize("second_path", ["same", "symlink"])
+async def test_one_bot_per_database(tmp_path, price_apis, second_path):
     emu = TelegramEmulator()
     await emu.start()
     env = bot_env(tmp_path, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, **price_apis.env())
     first = await start(env, tmp_path)
+    if second_path == "symlink":  # the same file by another name: the lock is taken on the resolved file
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "link.db").symlink_to(tmp_path / "bot.db")
     try:
         await asyncio.sleep(1.5)
-        second = await start(env, tmp_path)
+        second = await start({**env, "DATABASE_PATH": str(tmp_path / "other" / "link.db")} if second_path == "symlink" else env,
+                             tmp_path)
         _, err = await asyncio.wait_for(second.communicate(), 20)
         assert second.returncode == 2 and "already running" in err.decode()
     finally:
