@@ -40,6 +40,7 @@ async def _editable(ctx: Context, actor: Actor, cmd: Command, doing: str) -> Pos
         await ctx.require_admin(actor, f"{doing} the group's positions")
     return position
 
+
 def _in_terms(ctx: Context, position: Position, warn: float, critical: float) -> str:
     """'warning below HF 1.50, danger below 1.20' in the lender's own metric too."""
     terms = ctx.terms_of(position)
@@ -50,6 +51,7 @@ def _in_terms(ctx: Context, position: Position, warn: float, critical: float) ->
         text += f" (collateral ratio below {fmt_pct(terms.min_ratio * warn)} and {fmt_pct(terms.min_ratio * critical)})"
     return text
 
+
 def _liquidation_line(ctx: Context, position: Position) -> str:
     """'liquidation above LTV 83.0%' (or a collateral ratio, or HF 1.00): where thresholds must stop."""
     terms = ctx.terms_of(position)
@@ -59,6 +61,7 @@ def _liquidation_line(ctx: Context, position: Position) -> str:
         return f"liquidation below collateral ratio {fmt_pct(terms.min_ratio)}"
     return "liquidation below HF 1.00"
 
+
 def _thresholds(ctx: Context, position: Position) -> tuple[float, float, bool]:
     """(warn, critical, custom?) in health-factor terms."""
     settings = ctx.store.alert_settings(position)
@@ -66,6 +69,7 @@ def _thresholds(ctx: Context, position: Position) -> tuple[float, float, bool]:
     warn = settings["warn"] if settings["warn"] is not None else default_warn
     critical = settings["critical"] if settings["critical"] is not None else default_critical
     return warn, critical, settings["warn"] is not None or settings["critical"] is not None
+
 
 def _as_hf(ctx: Context, position: Position, value: Decimal, percent: bool) -> float:
     """A threshold as typed -> a health factor (percentages are in the lender's metric)."""
@@ -77,6 +81,7 @@ def _as_hf(ctx: Context, position: Position, value: Decimal, percent: bool) -> f
     if terms.metric == "cr" and terms.min_ratio:
         return float(value) / terms.min_ratio
     raise UsageError(f"{terms.preset.name} is measured by its health factor: give numbers like 'warn 1.6'.")
+
 
 @handles("alerts")
 async def _cmd_alerts(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -113,6 +118,7 @@ async def _cmd_alerts(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     ctx.events.position_changed(position.row_id)
     return _alerts_of(ctx, position, cmd.watch)
 
+
 def _alerts_of(ctx: Context, position: Position, watch: int | None = None) -> Reply:
     warn, critical, custom = _thresholds(ctx, position)
     settings = ctx.store.alert_settings(position)
@@ -125,11 +131,13 @@ def _alerts_of(ctx: Context, position: Position, watch: int | None = None) -> Re
     ref = f"W{watch}" if watch is not None else position.ref
     return Reply(f"Warnings for {ref}", (Section(None, tuple(lines)),))
 
+
 def _reminders(cap: float | None) -> str:
     """How reminders pace themselves for a position with this cap (None: the default)."""
     limit = Policy.remind_cap if cap is None else cap
     return (f"in danger after 60 min, liquidatable after 15 min, each pause then twice the last, up to "
             f"{_span(limit)}{'' if cap is not None else ' (default; /alerts ID remind 4h changes it)'}")
+
 
 def _alerts_overview(ctx: Context, actor: Actor) -> Reply:
     owner = ctx.owner(actor)
@@ -150,6 +158,7 @@ def _alerts_overview(ctx: Context, actor: Actor) -> Reply:
                  footer=f"Warnings: {master}. Reminders in danger after 60 min, when liquidatable after 15 min, "
                         f"then each pause twice the last, up to {_span(Policy.remind_cap)} unless set per position.")
 
+
 @handles("snooze")
 async def _cmd_snooze(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     now = ctx.clock.time()
@@ -169,6 +178,7 @@ async def _cmd_snooze(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         return Reply(f"Warnings for {what} are back on.")
     return Reply(f"Snoozed {what} until {_when(until)}.",
                  paragraph("Becoming liquidatable still reaches you; /snooze ID off ends it early."))
+
 
 @handles("watch")
 async def _cmd_watch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -194,6 +204,7 @@ async def _cmd_watch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return Reply(f"W{number}: your #{position.number} ({views.lender_name(val.terms)}, {health}) {verb}.",
                  paragraph(*notes))
 
+
 @handles("unwatch")
 async def _cmd_unwatch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if not actor.chat.is_group:
@@ -210,6 +221,7 @@ async def _cmd_unwatch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         label = f"your #{cmd.number}"
     ctx.store.remove_watch(actor.chat, position)
     return Reply(f"This group no longer receives warnings for {label}.")
+
 
 @handles("watching")
 async def _cmd_watching(ctx: Context, actor: Actor, cmd: Command) -> Reply:

@@ -62,7 +62,9 @@ async def _heavy(ctx: Context, actor: Actor, what: str, fn, *args):
     progress = PROGRESS.get()
     return await ctx.heavy.run(actor.user.key, fn, *args, on_queued=queued if progress else None)
 
+
 # ---------------------------------------------------------------- /yield
+
 
 @handles("yield")
 async def _cmd_yield(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -83,6 +85,7 @@ async def _cmd_yield(ctx: Context, actor: Actor, cmd: Command) -> Reply:
                           f"{risk_text}{' · stablecoin' if p.stablecoin else ''}"))
     return Reply(f"Where {asset} earns", (Section(None, tuple(lines)),), footer=_yield_footer(ctx, answer))
 
+
 def _yield_footer(ctx: Context, answer) -> str:
     caveat = "APY includes compounding; past yield is not a promise."
     if answer.origin == "live":
@@ -90,7 +93,9 @@ def _yield_footer(ctx: Context, answer) -> str:
     # The note says why it is not live and what is shown instead: "DefiLlama could not be reached; showing ..."
     return f"{answer.note}. {caveat}"
 
+
 # ---------------------------------------------------------------- /rate and /carry
+
 
 @handles("rate")
 async def _cmd_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -106,6 +111,7 @@ async def _cmd_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return Reply(f"{position.ref} borrows at {apr:.2%} APR ({apy:.2%} APY, compounded every second).",
                  paragraph(f"/carry {position.number} shows whether that pays for itself."))
 
+
 async def _show_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     position = ctx.position(ctx.owner(actor), cmd.number)
     if not position.debt:
@@ -118,6 +124,7 @@ async def _show_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
                      paragraph(f"Set it with /rate {position.number} 5.2% (the APR your lender shows)."))
     return Reply(f"{position.ref} borrows at {apr:.2%} APR ({carry_math.apr_to_apy(apr):.2%} APY, compounded every second).",
                  paragraph(f"From: {source}.", f"/carry {position.number} shows whether that pays for itself."))
+
 
 @handles("carry")
 async def _cmd_carry(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -175,6 +182,7 @@ async def _cmd_carry(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return Reply(f"Carry of {position.ref} · {lender_name(val.terms)}", (Section(None, tuple(lines)), Section(None, (Line("", verdict),))),
                  footer=footer)
 
+
 def _received(position, terms, debt_usd: float) -> float:
     """What the borrower got to put to work: the debt, less what the lender booked on top (Liquity v1's fee and reserve)."""
     params = terms.market.params
@@ -182,6 +190,7 @@ def _received(position, terms, debt_usd: float) -> float:
         return debt_usd
     reserve = float(params["gas_reserve"])
     return max(0.0, (debt_usd - reserve) / (1 + terms.draw_fee))
+
 
 def _borrow_rate(ctx: Context, position, protocol: str, debt_asset: str) -> tuple[float | None, str]:
     """(APR, where it comes from): the owner's /rate first, then the lender's own terms or the lending data."""
@@ -197,7 +206,9 @@ def _borrow_rate(ctx: Context, position, protocol: str, debt_asset: str) -> tupl
     age = age_text(ctx.clock.time() - rate.as_of)
     return rate.apr, f"{rate.pool.project} {rate.pool.symbol} variable rate from DefiLlama, {age} old{reward}"
 
+
 # ---------------------------------------------------------------- /backtest
+
 
 @handles("backtest")
 async def _cmd_backtest(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -217,6 +228,7 @@ async def _cmd_backtest(ctx: Context, actor: Actor, cmd: Command) -> Reply:
                  Severity.LIQUIDATABLE if worst else Severity.OK,
                  footer="Today's amounts replayed on bundled Binance hourly closes (the lowest wick shown too); "
                         "warnings are the ones this bot would have sent.")
+
 
 def _backtest_section(ctx: Context, r: bt.BacktestResult, warn: float, danger: float) -> Section:
     if r.missing:
@@ -244,7 +256,9 @@ def _backtest_section(ctx: Context, r: bt.BacktestResult, warn: float, danger: f
             lines.append(Line("Would have survived with", f"either {', or '.join(options)} more collateral (any one of them)"))
     return Section(r.window, tuple(lines))
 
+
 # ---------------------------------------------------------------- /il
+
 
 @handles("il")
 async def _cmd_il(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -267,7 +281,9 @@ async def _cmd_il(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return Reply(f"Impermanent loss of {base}-{quote} from {fmt_usd(p0)} to {fmt_usd(p1)} ({p1 / p0 - 1:+.1%})",
                  (Section(None, tuple(lines)),), footer="Against simply holding what you put in; fees and rewards not included.")
 
+
 # ---------------------------------------------------------------- /chart
+
 
 @handles("chart")
 async def _cmd_chart(ctx: Context, actor: Actor, cmd: Command) -> Reply:

@@ -47,6 +47,7 @@ async def _cmd_add(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     extra = (Section("Note", text_lines(*notes)),) if notes else ()
     return ctx.detail(title, val, extra=extra)
 
+
 def opening_debt(ctx: Context, terms: Terms, spec: PositionSpec) -> tuple[tuple[Leg, ...], list[str]]:
     """The debt as the lender books it (Liquity v1 adds its fee and gas reserve), plus notes."""
     params = terms.market.params
@@ -72,6 +73,7 @@ def opening_debt(ctx: Context, terms: Terms, spec: PositionSpec) -> tuple[tuple[
         notes.append(f"{views.lender_name(terms)} needs at least {fmt_amount(Decimal(str(minimum)))} {debt[0].asset} of debt.")
     return debt, notes
 
+
 @handles("positions")
 async def _cmd_positions(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     positions = ctx.store.positions(ctx.owner(actor))
@@ -88,6 +90,7 @@ async def _cmd_positions(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         lines.append(views.compact(position, val))
     return Reply(f"Your positions ({len(positions)})", (Section(None, tuple(lines)),), worst,
                  footer="/health ID for details")
+
 
 @handles("health")
 async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -114,6 +117,7 @@ async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         sections.extend(r.sections)
     return Reply(f"Your positions ({len(replies)})", tuple(sections), max(r.severity for r in replies),
                  footer=replies[-1].footer)
+
 
 async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     await ctx.require_admin(actor, "change the group's positions")
@@ -166,8 +170,10 @@ async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         notes.append(f"No price for {missing} right now, so I could not check what this does to the health factor.")
     return ctx.detail(title, after, extra=(Section("Change", text_lines(*notes)),) if notes else ())
 
+
 for _name in ("deposit", "withdraw", "borrow", "repay"):  # one handler, four commands
     HANDLERS[_name] = _change
+
 
 @handles("remove")
 async def _cmd_remove(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -183,6 +189,7 @@ async def _cmd_remove(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     ctx.store.delete_position(owner, position.number)
     ctx.events.position_removed(position.row_id)
     return Reply(f"Removed {position.ref}.")
+
 
 @handles("export")
 async def _cmd_export(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -200,6 +207,7 @@ async def _cmd_export(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         f"Your data: {len(positions)} position{'s' if len(positions) != 1 else ''}",
         attachment=Attachment("collateral-bot-export.json", body, "application/json"),
     )
+
 
 def _exported(ctx: Context, p: Position) -> dict:
     """Everything stored about one position: legs, lender, overrides, warning options, rate, where it is shared."""
@@ -224,6 +232,7 @@ def _exported(ctx: Context, p: Position) -> dict:
         },
         "shared_in": [{"chat": key, "title": title, "as": f"W{number}"} for key, title, number in ctx.store.shared_in(p)],
     }
+
 
 @handles("forget")
 async def _cmd_forget(ctx: Context, actor: Actor, cmd: Command) -> Reply:

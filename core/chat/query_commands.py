@@ -22,9 +22,11 @@ from core.replies import Line, Reply, Section, paragraph, text_lines
 async def _cmd_start(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return help_text.start()
 
+
 @handles("help")
 async def _cmd_help(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     return help_text.command(cmd.topic) if cmd.topic else help_text.overview()
+
 
 @handles("capacity")
 async def _cmd_capacity(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -57,6 +59,7 @@ async def _cmd_capacity(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         worst, footer = max(worst, val.severity), reply.footer
     return Reply("How much more you can borrow", tuple(sections), worst, footer=footer)
 
+
 def _capacity_reply(ctx: Context, title: str, val: Valuation, target) -> Reply:
     if target and target[0] == "cr" and val.terms.metric != "cr":
         raise UnsupportedByProtocol("Collateral-ratio targets apply to Maker and Liquity; use 'hf 1.5' or 'ltv 60%'.")
@@ -87,6 +90,7 @@ def _capacity_reply(ctx: Context, title: str, val: Valuation, target) -> Reply:
     return Reply(title, (*paragraph(words), Section(None, (health,)), section), val.severity,
                  footer=views.price_footer(val, ctx.clock.time()))
 
+
 def _check_target(ctx: Context, val: Valuation, kind: str, level: float) -> None:
     """Refuse a target at or past the lender's liquidation line: "borrow up to it" would mean "get liquidated"."""
     threshold = risk.liquidation_threshold(val.exposure)
@@ -99,6 +103,7 @@ def _check_target(ctx: Context, val: Valuation, kind: str, level: float) -> None
     if kind == "cr" and level * threshold <= 1:
         raise InvalidAmount(f"A collateral ratio of {fmt_pct(level)} is at or below where {name} liquidates "
                             f"({fmt_pct(1 / threshold)}): pick a higher target.", COMMANDS["capacity"].usage)
+
 
 @handles("whatif")
 async def _cmd_whatif(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -147,6 +152,7 @@ async def _cmd_whatif(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         summary = (summary + " " if summary else "") + f"For {unknown} {noun} I cannot tell: no price right now."
     return Reply(title, (Section(None, tuple(lines)), Section(None, text_lines(summary))), worst)
 
+
 @handles("price")
 async def _cmd_price(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     symbols = list(cmd.assets)
@@ -157,6 +163,7 @@ async def _cmd_price(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     lines = [views.quote_line(symbol, snapshot, ctx.clock.time()) for symbol in symbols]
     worst = Severity.WARNING if any(q.trusted is False for q in snapshot.quotes.values()) or snapshot.missing else Severity.INFO
     return Reply("Prices", (Section(None, tuple(lines)),), worst)
+
 
 @handles("status")
 async def _cmd_status(ctx: Context, actor: Actor, cmd: Command) -> Reply:
@@ -172,6 +179,7 @@ async def _cmd_status(ctx: Context, actor: Actor, cmd: Command) -> Reply:
                                          "this group" if actor.chat.is_group else "your private chat"))
     return replace(reply, sections=reply.sections + tuple(extra))
 
+
 def pulse(ctx: Context, actor: Actor) -> str | None:
     """One line on the owner's positions at the prices known now (the replay ticker); None if none."""
     positions = ctx.store.positions(ctx.owner(actor))
@@ -185,6 +193,7 @@ def pulse(ctx: Context, actor: Actor) -> str | None:
         val = value(terms, position.collateral, position.debt, snapshot, ctx.registry)
         parts.append(f"{position.ref} HF {fmt_hf(val.hf)} {views.STATUS[val.severity]}" if val.priced else f"{position.ref} no price")
     return " · ".join(parts)
+
 
 @handles("protocols")
 async def _cmd_protocols(ctx: Context, actor: Actor, cmd: Command) -> Reply:
