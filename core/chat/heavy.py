@@ -15,7 +15,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from core.errors import LimitReached
@@ -47,7 +47,7 @@ def bundled_backtest(window: str, collateral: list, debt: list, warn: float, dan
 class _Job:
     fn: Callable
     args: tuple
-    done: asyncio.Future = field(default=None)
+    done: asyncio.Future
 
 
 class HeavyWork:

@@ -67,11 +67,10 @@ class CommandLimiter:
     def _members(self, actor: Actor, now: float) -> int:
         """How many members shared the group's budget lately, this one included."""
         seen = self._active.setdefault(actor.chat.key, {})
-        seen[actor.user.key] = now
-        if len(seen) > 1:
-            for key, at in list(seen.items()):
-                if now - at > ACTIVE_WINDOW:
-                    del seen[key]
+        seen.pop(actor.user.key, None)  # re-inserted last: the dict stays ordered oldest activity first,
+        seen[actor.user.key] = now  # so the stale are dropped from its front, not found by a scan per command
+        while now - next(iter(seen.values())) > ACTIVE_WINDOW:
+            del seen[next(iter(seen))]
         return len(seen)
 
     def _refill(self, key: tuple[str, ...], per_minute: float, now: float) -> _Bucket:
