@@ -31,8 +31,8 @@ class AssetRegistry:
 
     @classmethod
     def bundled(cls) -> AssetRegistry:
-        """The registry shipped in core/data/assets.json."""
-        raw = json.loads(resources.files("core").joinpath("data/assets.json").read_text())
+        """The registry shipped in core/lending/data/assets.json."""
+        raw = json.loads(resources.files("core.lending").joinpath("data/assets.json").read_text())
         return cls(
             Asset(
                 symbol=item["symbol"],

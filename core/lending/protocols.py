@@ -1,4 +1,4 @@
-"""Lender presets: dated risk parameters from core/data/protocols, resolved per position."""
+"""Lender presets: dated risk parameters from core/lending/data/protocols, resolved per position."""
 
 from __future__ import annotations
 
@@ -161,8 +161,8 @@ class Presets:
 
     @classmethod
     def bundled(cls) -> Presets:
-        """The presets shipped in core/data/protocols."""
-        folder = resources.files("core").joinpath("data/protocols")
+        """The presets shipped in core/lending/data/protocols."""
+        folder = resources.files("core.lending").joinpath("data/protocols")
         files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
         return cls(_build_preset(json.loads(f.read_text())) for f in files)
 

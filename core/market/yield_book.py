@@ -83,7 +83,7 @@ class DefiLlamaSource:
 
 @functools.cache
 def _bundled_pools() -> tuple[Pool, ...]:
-    text = resources.files("core").joinpath(BUNDLED_FILE).read_text(encoding="utf-8")
+    text = resources.files("core.market").joinpath(BUNDLED_FILE).read_text(encoding="utf-8")
     pools, _ = parse_pools(loads_strict(text))
     return tuple(pools)
 
@@ -140,7 +140,7 @@ class YieldBook:
         self._lock = asyncio.Lock()
 
     def bundled(self) -> tuple[list[Pool], float]:
-        """The 2022-11-06 snapshot shipped in core/data/yields, and its time."""
+        """The 2022-11-06 snapshot shipped in core/market/data/yields, and its time."""
         return list(_bundled_pools()), BUNDLED_AS_OF
 
     async def refresh(self) -> bool:

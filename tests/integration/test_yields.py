@@ -32,7 +32,7 @@ from tests.emulators.defillama import (
 )
 from tests.fakes import FakeClock
 
-BUNDLED_FILE = Path(core.__file__).parent / "data" / "yields" / "defillama-pools-2022-11-06-top.json"
+BUNDLED_FILE = Path(core.__file__).parent / "market" / "data" / "yields" / "defillama-pools-2022-11-06-top.json"
 
 
 def picks(pools: list[Pool]) -> list[tuple[str, str, str]]:

@@ -39,8 +39,8 @@ def _ts(text: str) -> int:
 
 
 def load_candles(symbols: Sequence[str] = BUNDLED) -> dict[str, list[Candle]]:
-    """The bundled hourly history (core/data/history, provenance in its SOURCES.md)."""
-    folder = resources.files("core").joinpath("data/history")
+    """The bundled hourly history (core/market/data/history, provenance in its SOURCES.md)."""
+    folder = resources.files("core.market").joinpath("data/history")
     out: dict[str, list[Candle]] = {}
     for symbol in symbols:
         with folder.joinpath(f"{symbol}-USD-1h.csv").open() as f:
