@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import overload
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
@@ -28,6 +29,10 @@ def remember(*values: str | None) -> None:
     _secrets.sort(key=len, reverse=True)
 
 
+@overload
+def scrub(text: str) -> str: ...
+@overload
+def scrub(text: None) -> None: ...
 def scrub(text: str | None) -> str | None:
     """`text` with every remembered secret replaced by ***."""
     if not text:

@@ -29,8 +29,8 @@ def test_nothing_names_a_file_outside_the_project():
     assert found == []
 
 
-def test_mypy_finds_nothing_in_the_typed_modules():
-    """The modules pyproject's [tool.mypy] lists type-check strictly."""
+def test_mypy_finds_nothing_in_core():
+    """core/ type-checks, strictly for the modules pyproject's [tool.mypy] overrides name (the lending math)."""
     mypy = Path(sys.executable).parent / "mypy"
     result = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -115,7 +115,7 @@ async def _cmd_alerts(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         if warn > 100:
             raise InvalidAmount("A warning level above HF 100 would never be quiet.")
         ctx.store.update_alert_settings(position, warn=warn, critical=critical)
-    ctx.events.position_changed(position.row_id)
+    ctx.events.position_changed(position.stored_id)
     return _alerts_of(ctx, position, cmd.watch)
 
 
@@ -172,7 +172,7 @@ async def _cmd_snooze(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         positions = [await _editable(ctx, actor, cmd, "snooze")]
     for position in positions:
         ctx.store.update_alert_settings(position, snoozed_until=until)
-        ctx.events.position_changed(position.row_id)
+        ctx.events.position_changed(position.stored_id)
     what = "every position" if cmd.everything else (f"W{cmd.watch}" if cmd.watch is not None else positions[0].ref)
     if not until:
         return Reply(f"Warnings for {what} are back on.")
@@ -184,7 +184,7 @@ async def _cmd_snooze(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 async def _cmd_watch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if not actor.chat.is_group:
         raise UsageError("Use /watch in the group that should receive the warnings.")
-    position = ctx.store.position(actor.user, cmd.number)
+    position = ctx.store.position(actor.user, cmd.id)
     if position is None:
         raise NotPermitted(f"You have no position #{cmd.number}. Only your own positions can be shared (message me to add one).")
     ctx.store.set_display_name(actor.user, actor.name)
@@ -194,7 +194,7 @@ async def _cmd_watch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if actor.may_post is False:  # the platform says the bot cannot post here: say so instead of a promise
         notes.insert(0, "I cannot post in this channel right now (I need permission to view it, send messages and "
                         "embed links): its warnings start once I can.")
-    elif stopped is not None:  # answering here shows the bot may post again: the owner's /watch restarts it
+    elif stopped is not None and ctx.outbox is not None:  # answering here shows the bot may post: /watch restarts it
         ctx.outbox.enable_destination(actor.chat, actor.chat_title)
         ctx.events_wake()
         notes.insert(0, f"Warnings here had stopped ({stopped}); they restart now.")
@@ -215,10 +215,10 @@ async def _cmd_unwatch(ctx: Context, actor: Actor, cmd: Command) -> Reply:
             raise NotPermitted(f"Only the owner of W{cmd.watch} or a group admin can stop sharing it.")
         label = f"W{cmd.watch}"
     else:
-        position = ctx.store.position(actor.user, cmd.number)
-        if position is None or ctx.store.watch_number(actor.chat, position) is None:
+        mine = ctx.store.position(actor.user, cmd.id)
+        if mine is None or ctx.store.watch_number(actor.chat, mine) is None:
             raise NotPermitted(f"Your #{cmd.number} is not shared here. /watching lists what is.")
-        label = f"your #{cmd.number}"
+        position, label = mine, f"your #{cmd.number}"
     ctx.store.remove_watch(actor.chat, position)
     return Reply(f"This group no longer receives warnings for {label}.")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from core.chat.commands import Command
 from core.chat.context import Context
@@ -53,13 +55,15 @@ def _round_up(x: float) -> float:
     return math.ceil(round(x * 10**digits, 6)) / 10**digits
 
 
-async def _heavy(ctx: Context, actor: Actor, what: str, fn, *args):
+async def _heavy(ctx: Context, actor: Actor, what: str, fn: Callable[..., Any], *args: Any) -> Any:
     """fn(*args) in the heavy-work pool, in this user's fair turn; a user who has to wait is told so."""
-    async def queued(ahead: int) -> None:
-        await progress(f"Your {what} is queued behind {ahead} other request{'s' if ahead != 1 else ''}; "
-                       "it comes as soon as it is ready.")
-
     progress = PROGRESS.get()
+
+    async def queued(ahead: int) -> None:
+        if progress is not None:
+            await progress(f"Your {what} is queued behind {ahead} other request{'s' if ahead != 1 else ''}; "
+                           "it comes as soon as it is ready.")
+
     return await ctx.heavy.run(actor.user.key, fn, *args, on_queued=queued if progress else None)
 
 
@@ -102,7 +106,7 @@ async def _cmd_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if cmd.switch is None and not cmd.options:
         return await _show_rate(ctx, actor, cmd)
     await ctx.require_admin(actor, "set the group's rates")
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     apr = None if cmd.switch is False else float(dict(cmd.options)["apr"])
     ctx.store.set_borrow_apr(position, apr)
     if apr is None:
@@ -113,7 +117,7 @@ async def _cmd_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 
 async def _show_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     if not position.debt:
         return Reply(f"{position.ref} borrows nothing.")
     if ctx.yields is not None:
@@ -128,13 +132,13 @@ async def _show_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 @handles("carry")
 async def _cmd_carry(ctx: Context, actor: Actor, cmd: Command) -> Reply:
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     val = await ctx.value_of(position)
     if not val.priced:
         return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no carry can be worked out.")
     if not position.debt:
         return Reply(f"{position.ref} borrows nothing, so there is no carry to weigh.")
-    e = val.exposure
+    e = val.priced_exposure
     debt, coll = risk.debt_value(e), risk.collateral_value(e)
     if coll <= debt:
         return Reply(f"{position.ref} owes more than its collateral is worth: no equity to earn on.")
@@ -165,7 +169,7 @@ async def _cmd_carry(ctx: Context, actor: Actor, cmd: Command) -> Reply:
              + (f" ({pool.project} {pool.symbol} on {pool.chain})" if pool else " (your figure)" if given is not None else " (no pool found)")
              + f": {fmt_usd(result.deploy_income_usd)} a year"),
     ]
-    if coll_apy:
+    if coll_apy and coll_pool is not None:
         lines.append(Line("Collateral earns", f"{fmt_usd(main.value)} of {main.asset} at {coll_apy:.2%} "
                           f"({coll_pool.project} staking): {fmt_usd(result.collateral_income_usd)} a year"))
     # Without the rate the debt's cost is unknown, not free: no net figure rather than a flattering one.
@@ -212,7 +216,7 @@ def _borrow_rate(ctx: Context, position, protocol: str, debt_asset: str) -> tupl
 
 @handles("backtest")
 async def _cmd_backtest(ctx: Context, actor: Actor, cmd: Command) -> Reply:
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     terms = ctx.terms_of(position)
     settings = ctx.store.alert_settings(position)
     warn, danger = levels(terms)
@@ -287,11 +291,11 @@ async def _cmd_il(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 @handles("chart")
 async def _cmd_chart(ctx: Context, actor: Actor, cmd: Command) -> Reply:
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     val = await ctx.value_of(position)
     if not val.priced:
         return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no chart.")
-    e = val.exposure
+    e = val.priced_exposure
     volatile = [c for c in e.collateral if not ctx.registry.get(c.asset).stable] or list(e.collateral)
     main = max(volatile, key=lambda c: c.value)
     warn, danger = val.levels

@@ -68,8 +68,9 @@ class ButtonBook:
         for b in buttons:
             token = secrets.token_urlsafe(16)
             personal = asker is not None and (confirming or b.command is None or not chat.is_group)
+            holder = asker.key if asker is not None and personal else None
             ttl = CONFIRM_TTL if confirming else BUTTON_TTL
-            rows.append((token, chat.key, b.command, asker.key if personal else None, b.position, scope, now + ttl))
+            rows.append((token, chat.key, b.command, holder, b.position, scope, now + ttl))
             tokens.append(token)
         if rows:
             self.store.db.conn.executemany(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from core.lending.models import Leg, Overrides
 
@@ -146,4 +147,15 @@ class Command:
     seconds: int | None = None
     remind: int | None = None  # /alerts: the longest pause between reminders, in seconds
     everything: bool = False  # "all"
-    options: tuple[tuple[str, object], ...] = ()  # named extras: yield filters, /il prices and range
+    options: tuple[tuple[str, Any], ...] = ()  # named extras: yield filters, /il prices and range
+
+    @property
+    def id(self) -> int:
+        """The position number the grammar guarantees for this command."""
+        if self.number is None:
+            raise ValueError(f"/{self.name} was parsed without a position number")
+        return self.number
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """One named extra, or the default when it was not given."""
+        return dict(self.options).get(key, default)

@@ -17,7 +17,7 @@ from core.chat.grammar import Parser
 from core.chat.heavy import HeavyWork
 from core.errors import NotPermitted, PositionNotFound, UnsupportedByProtocol
 from core.lending.assets import AssetRegistry
-from core.lending.models import Actor, Leg, Owner, Position
+from core.lending.models import Actor, Leg, Overrides, Owner, Position
 from core.lending.protocols import Presets, Terms
 from core.lending.valuation import Valuation, value
 from core.market.ports import PriceBook, PriceSeries, Yields
@@ -84,12 +84,17 @@ class Context:
             if position is None:
                 raise PositionNotFound(f"Nothing is shared here as W{watch}. /watching lists what is.")
             return position
+        if number is None:
+            raise ValueError("a lookup needs a position number or a W-number")
         return self.position(self.owner(actor), number)
 
-    def terms(self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides) -> Terms:
+    def terms(
+        self, protocol: str, market: str | None, collateral: Iterable[Leg], debt: Iterable[Leg], overrides: Overrides
+    ) -> Terms:
+        """The terms a lender gives these legs, with the position's own overrides."""
         return self.presets.terms(protocol, market, [c.asset for c in collateral], [d.asset for d in debt], overrides)
 
-    def check_overrides(self, terms: Terms, overrides) -> None:
+    def check_overrides(self, terms: Terms, overrides: Overrides) -> None:
         """Refuse options this lender has no use for, rather than store them and silently ignore them."""
         name = views.lender_name(terms)
         unused = [word for word, given, used in (

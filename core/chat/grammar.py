@@ -13,20 +13,17 @@ from decimal import Decimal
 from core.chat.commands import COMMANDS, Command, PositionSpec, Shock, Target
 from core.chat.grammar_analysis import AnalysisGrammar
 from core.chat.grammar_warnings import WarningGrammar
+from core.chat.grammar_words import Words
 from core.errors import InvalidAmount, UnknownCommand, UsageError
-from core.lending.assets import AssetRegistry
 from core.lending.models import Leg, Overrides
 from core.lending.numbers import MAX_AMOUNT, looks_like_amount, parse_amount, parse_decimal, parse_percent
 
 MAX_LINE = 1000
 MAX_LEGS = 10
 MAX_LABEL = 32
-MAX_ID = 999_999_999
 
 
 _COMMAND = re.compile(r"/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?")
-_ID = re.compile(r"#?([0-9]{1,9})")
-_WATCH_ID = re.compile(r"[Ww]([0-9]{1,9})")
 _KEYWORDS = {"borrow", "on", "as", "ltv", "lt", "lltv", "margin", "penalty", "fee", "hf", "cr", "yes"}
 
 
@@ -52,11 +49,8 @@ def command_name(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-class Parser(WarningGrammar, AnalysisGrammar):
+class Parser(WarningGrammar, AnalysisGrammar, Words):
     """Parses one line into a Command, using the asset registry to validate symbols."""
-
-    def __init__(self, registry: AssetRegistry):
-        self.registry = registry
 
     def parse(self, text: str) -> Command:
         """Parse a slash command or raise a UsageError that carries its usage line."""
@@ -84,26 +78,6 @@ class Parser(WarningGrammar, AnalysisGrammar):
             raise
 
     # -- small pieces
-
-    def _id(self, token: str) -> int:
-        match = _ID.fullmatch(token)
-        if not match:
-            shown = token[:16] + ("…" if len(token) > 16 else "")
-            raise UsageError(f"{shown!r} is not a position id; ids look like 1 or #1 (see /positions).")
-        value = int(match.group(1))
-        if not 0 < value <= MAX_ID:
-            raise UsageError(f"{token!r} is not a position id; ids look like 1 or #1 (see /positions).")
-        return value
-
-    def _ref(self, token: str) -> tuple[int | None, int | None]:
-        """(own id, None) for '3' or '#3'; (None, watch number) for 'W3'."""
-        match = _WATCH_ID.fullmatch(token)
-        if match and 0 < int(match.group(1)) <= MAX_ID:
-            return None, int(match.group(1))
-        return self._id(token), None
-
-    def _symbol(self, token: str) -> str:
-        return self.registry.lookup(token).symbol
 
     def _legs(self, args: list[str], i: int, what: str) -> tuple[tuple[Leg, ...], int]:
         """Read AMOUNT ASSET pairs from args[i:] until a keyword or the end."""
@@ -197,41 +171,35 @@ class Parser(WarningGrammar, AnalysisGrammar):
                 raise InvalidAmount("A target collateral ratio must be above 100%.")
         return Target(kind, value), i + 2
 
-    def _done(self, args: list[str], i: int) -> None:
-        if i < len(args):
-            extra = " ".join(args[i:])
-            extra = extra[:40] + ("…" if len(extra) > 40 else "")
-            raise UsageError(f"I did not understand {extra!r}.")
-
     # -- one method per command
 
-    def _start(self, args):
+    def _start(self, args: list[str]) -> Command:
         return Command("start")
 
-    def _help(self, args):
+    def _help(self, args: list[str]) -> Command:
         topic = args[0].lstrip("/").lower() if args else None
         if topic is not None and topic not in COMMANDS:
             raise UsageError(f"There is no /{topic[:32]} command.")
         self._done(args, 1 if args else 0)
         return Command("help", topic=topic)
 
-    def _add(self, args):
+    def _add(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Tell me what you hold and owe.")
         spec, i = self._spec(args, 0, need_protocol=True)
         self._done(args, i)
         return Command("add", spec=spec)
 
-    def _positions(self, args):
+    def _positions(self, args: list[str]) -> Command:
         self._done(args, 0)
         return Command("positions")
 
-    def _health(self, args):
+    def _health(self, args: list[str]) -> Command:
         number, watch = self._ref(args[0]) if args else (None, None)
         self._done(args, 1 if args else 0)
         return Command("health", number=number, watch=watch)
 
-    def _change(self, name, args):
+    def _change(self, name: str, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which position, and how much?")
         number = self._id(args[0])
@@ -239,19 +207,19 @@ class Parser(WarningGrammar, AnalysisGrammar):
         self._done(args, i)
         return Command(name, number=number, legs=legs)
 
-    def _deposit(self, args):
+    def _deposit(self, args: list[str]) -> Command:
         return self._change("deposit", args)
 
-    def _withdraw(self, args):
+    def _withdraw(self, args: list[str]) -> Command:
         return self._change("withdraw", args)
 
-    def _borrow(self, args):
+    def _borrow(self, args: list[str]) -> Command:
         return self._change("borrow", args)
 
-    def _repay(self, args):
+    def _repay(self, args: list[str]) -> Command:
         return self._change("repay", args)
 
-    def _remove(self, args):
+    def _remove(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which position? Give its id.")
         number = self._id(args[0])
@@ -259,7 +227,7 @@ class Parser(WarningGrammar, AnalysisGrammar):
         self._done(args, 2 if confirmed else 1)
         return Command("remove", number=number, confirmed=confirmed)
 
-    def _capacity(self, args):
+    def _capacity(self, args: list[str]) -> Command:
         if args and args[0].lower() not in _KEYWORDS and (len(args) == 1 or args[1].lower() in _KEYWORDS):
             number, watch = self._ref(args[0])
             target, i = self._target(args, 1)
@@ -278,10 +246,10 @@ class Parser(WarningGrammar, AnalysisGrammar):
         self._done(args, i)
         return Command("capacity", target=target)
 
-    def _whatif(self, args):
+    def _whatif(self, args: list[str]) -> Command:
         i = 0
         number = None
-        if args and _ID.fullmatch(args[0]):
+        if args and self._is_id(args[0]):
             number = self._id(args[0])
             i = 1
         shocks: list[Shock] = []
@@ -316,25 +284,25 @@ class Parser(WarningGrammar, AnalysisGrammar):
             raise UsageError("ALL takes a percentage move, like 'ALL -30%'.")
         return Shock(asset, price=parse_amount(token.lstrip("$")))
 
-    def _price(self, args):
+    def _price(self, args: list[str]) -> Command:
         if len(args) > MAX_LEGS:
             raise UsageError(f"At most {MAX_LEGS} assets at once.")
         return Command("price", assets=tuple(dict.fromkeys(self._symbol(a) for a in args)))
 
-    def _protocols(self, args):
+    def _protocols(self, args: list[str]) -> Command:
         topic = args[0].lower() if args else None
         self._done(args, 1 if args else 0)
         return Command("protocols", topic=topic)
 
-    def _status(self, args):
+    def _status(self, args: list[str]) -> Command:
         self._done(args, 0)
         return Command("status")
 
-    def _export(self, args):
+    def _export(self, args: list[str]) -> Command:
         self._done(args, 0)
         return Command("export")
 
-    def _forget(self, args):
+    def _forget(self, args: list[str]) -> Command:
         confirmed = bool(args) and args[0].lower() == "yes"
         self._done(args, 1 if confirmed else 0)
         return Command("forget", confirmed=confirmed)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from core.chat.commands import Command
+from core.chat.grammar_words import Words
 from core.errors import InvalidAmount, UsageError
 from core.lending.numbers import parse_amount, parse_percent
 
@@ -12,10 +14,10 @@ WINDOWS = ("2020-03", "2021-05", "2022-06", "2022-11", "all")
 _RANGE = re.compile(r"([^-]+)-([^-]+)")
 
 
-class AnalysisGrammar:
+class AnalysisGrammar(Words):
     """Needs from the Parser: _id, _symbol, _done."""
 
-    def _yield(self, args):
+    def _yield(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which asset? Like '/yield USDC'.")
         asset = self._symbol(args[0])
@@ -41,7 +43,7 @@ class AnalysisGrammar:
                 raise UsageError(f"I did not understand {args[i][:24]!r}: try chain NAME, min-tvl 5m, stable, no-il or single.")
         return Command("yield", assets=(asset,), options=tuple(options.items()))
 
-    def _rate(self, args):
+    def _rate(self, args: list[str]) -> Command:
         if len(args) not in (1, 2):
             raise UsageError("Which position, and what rate? Like '/rate 1 5.2%'.")
         number = self._id(args[0])
@@ -54,11 +56,11 @@ class AnalysisGrammar:
             raise InvalidAmount("A borrow rate is between 0% and 1000% a year.")
         return Command("rate", number=number, options=(("apr", value),))
 
-    def _carry(self, args):
+    def _carry(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which position? Like '/carry 1'.")
         number = self._id(args[0])
-        options = ()
+        options: tuple[tuple[str, Decimal], ...] = ()
         if len(args) >= 2:
             if args[1].lower() != "yield" or len(args) != 3:
                 raise UsageError("Give the yield you expect like 'yield 8%', or leave it to me.")
@@ -68,7 +70,7 @@ class AnalysisGrammar:
             options = (("apy", value),)
         return Command("carry", number=number, options=options)
 
-    def _backtest(self, args):
+    def _backtest(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which position? Like '/backtest 1'.")
         number = self._id(args[0])
@@ -78,7 +80,7 @@ class AnalysisGrammar:
         self._done(args, 2)
         return Command("backtest", number=number, topic=window)
 
-    def _il(self, args):
+    def _il(self, args: list[str]) -> Command:
         if len(args) not in (3, 5):
             raise UsageError("Give the pair and two prices, like '/il ETH-USDC 3000 4500'.")
         pair = _RANGE.fullmatch(args[0])
@@ -99,7 +101,7 @@ class AnalysisGrammar:
             options += [("low", low), ("high", high)]
         return Command("il", assets=assets, options=tuple(options))
 
-    def _chart(self, args):
+    def _chart(self, args: list[str]) -> Command:
         if not args:
             raise UsageError("Which position? Like '/chart 1'.")
         number = self._id(args[0])

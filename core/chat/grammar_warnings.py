@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from core.chat.commands import Command
+from core.chat.grammar_words import Words
 from core.errors import InvalidAmount, UsageError
 from core.lending.numbers import parse_decimal, parse_percent
 
@@ -22,10 +23,10 @@ def duration(text: str) -> int:
     return int(match.group(1)) * {"m": 60, "min": 60, "h": 3600, "d": 86400}[match.group(2).lower()]
 
 
-class WarningGrammar:
+class WarningGrammar(Words):
     """Needs from the Parser: _ref, _id, _done."""
 
-    def _alerts(self, args):
+    def _alerts(self, args: list[str]) -> Command:
         if not args:
             return Command("alerts")
         if args[0].lower() in ("on", "off"):
@@ -68,7 +69,7 @@ class WarningGrammar:
         return Command("alerts", number=number, watch=watch, warn=values.get("warn"), critical=values.get("critical"),
                        percent=bool(percent), remind=remind)
 
-    def _snooze(self, args):
+    def _snooze(self, args: list[str]) -> Command:
         if len(args) != 2:
             raise UsageError("Which position, and for how long? Like '/snooze 1 2h'.")
         everything = args[0].lower() == "all"
@@ -80,18 +81,18 @@ class WarningGrammar:
             raise InvalidAmount("Snooze for at least a minute and at most 7 days.")
         return Command("snooze", number=number, watch=watch, everything=everything, seconds=seconds)
 
-    def _watch(self, args):
+    def _watch(self, args: list[str]) -> Command:
         if len(args) != 1:
             raise UsageError("Which of your positions? Like '/watch 1'.")
         return Command("watch", number=self._id(args[0]))
 
-    def _unwatch(self, args):
+    def _unwatch(self, args: list[str]) -> Command:
         if len(args) != 1:
             raise UsageError("Which one? Like '/unwatch W1' (see /watching).")
         number, watch = self._ref(args[0])
         return Command("unwatch", number=number, watch=watch)
 
-    def _watching(self, args):
+    def _watching(self, args: list[str]) -> Command:
         self._done(args, 0)
         return Command("watching")
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from core.errors import LimitReached
 from core.lending.assets import AssetRegistry
@@ -117,7 +117,7 @@ class HeavyWork:
                 del self._queues[who]
             self._running += 1
             future = loop.run_in_executor(self._pool(), job.fn, *job.args)
-            future.add_done_callback(lambda f, job=job: self._finished(job, f))
+            future.add_done_callback(partial(self._finished, job))
 
     def _finished(self, job: _Job, future: asyncio.Future) -> None:
         self._running -= 1
@@ -125,8 +125,8 @@ class HeavyWork:
         if not job.done.done():
             if future.cancelled():
                 job.done.cancel()
-            elif future.exception() is not None:
-                job.done.set_exception(future.exception())
+            elif (error := future.exception()) is not None:
+                job.done.set_exception(error)
             else:
                 job.done.set_result(future.result())
         self._start_next()

@@ -39,7 +39,7 @@ async def _cmd_add(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         owner, terms.preset.id, terms.market.id, spec.collateral, debt, spec.overrides, spec.label
     )
     ctx.store.set_display_name(owner, actor.name if owner == actor.user else "")
-    ctx.events.position_changed(position.row_id)
+    ctx.events.position_changed(position.stored_id)
     val = await ctx.value_of(position)
     if val.priced and val.hf < 1:  # most likely a typo in an amount; stored anyway, since it may be real
         notes.append(f"At today's prices this is liquidatable (health factor {fmt_hf(val.hf)}): check the amounts.")
@@ -121,7 +121,7 @@ async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     await ctx.require_admin(actor, "change the group's positions")
-    position = ctx.position(ctx.owner(actor), cmd.number)
+    position = ctx.position(ctx.owner(actor), cmd.id)
     before = await ctx.value_of(position)
     collateral = {leg.asset: leg.amount for leg in position.collateral}
     debt = {leg.asset: leg.amount for leg in position.debt}
@@ -156,7 +156,7 @@ async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         raise InvalidChange(f"That would empty {position.ref}; use /remove {position.number} instead.")
     ctx.terms(position.protocol, position.market, new_coll, new_debt, position.overrides)  # still a valid position?
     updated = ctx.store.replace_legs(position, new_coll, new_debt)
-    ctx.events.position_changed(updated.row_id)
+    ctx.events.position_changed(updated.stored_id)
     after = await ctx.value_of(updated)
     verb = {"deposit": "Deposited", "withdraw": "Withdrew", "borrow": "Borrowed", "repay": "Repaid"}[cmd.name]
     title = f"{verb} {views.legs_text(cmd.legs)} {'into' if cmd.name == 'deposit' else 'on' if cmd.name == 'borrow' else 'from'} {position.ref}"
@@ -179,7 +179,7 @@ for _name in ("deposit", "withdraw", "borrow", "repay"):  # one handler, four co
 async def _cmd_remove(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     await ctx.require_admin(actor, "remove the group's positions")
     owner = ctx.owner(actor)
-    position = ctx.position(owner, cmd.number)
+    position = ctx.position(owner, cmd.id)
     if not cmd.confirmed:
         return Reply(
             f"Remove {position.ref} ({views.position_summary(position)})?",
@@ -187,7 +187,7 @@ async def _cmd_remove(ctx: Context, actor: Actor, cmd: Command) -> Reply:
             buttons=(Button("Remove it", f"/remove {position.number} yes", position.row_id), Button("Keep it", None)),
         )
     ctx.store.delete_position(owner, position.number)
-    ctx.events.position_removed(position.row_id)
+    ctx.events.position_removed(position.stored_id)
     return Reply(f"Removed {position.ref}.")
 
 
@@ -245,7 +245,7 @@ async def _cmd_forget(ctx: Context, actor: Actor, cmd: Command) -> Reply:
             paragraph("This cannot be undone. Send /forget yes to confirm; /export first keeps a copy."),
             buttons=(Button("Delete everything", "/forget yes"), Button("Keep it", None)),
         )
-    gone = [p.row_id for p in ctx.store.positions(owner)]
+    gone = [p.stored_id for p in ctx.store.positions(owner)]
     count = ctx.store.forget(owner)
     for row_id in gone:
         ctx.events.position_removed(row_id)

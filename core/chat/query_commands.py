@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from core.chat import help as help_text
 from core.chat import views
-from core.chat.commands import COMMANDS, Command
+from core.chat.commands import COMMANDS, Command, Shock
 from core.chat.context import Context
 from core.chat.handlers import handles
 from core.chat.position_commands import opening_debt
@@ -33,6 +33,7 @@ async def _cmd_capacity(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     target = (cmd.target.kind, float(cmd.target.value)) if cmd.target else None
     if cmd.spec is not None:
         spec = cmd.spec
+        assert spec.protocol is not None  # the grammar refuses a hypothetical position without a lender
         terms = ctx.terms(spec.protocol, spec.market, spec.collateral, spec.debt, spec.overrides)
         ctx.check_overrides(terms, spec.overrides)
         debt, _ = opening_debt(ctx, terms, spec)
@@ -93,7 +94,7 @@ def _capacity_reply(ctx: Context, title: str, val: Valuation, target) -> Reply:
 
 def _check_target(ctx: Context, val: Valuation, kind: str, level: float) -> None:
     """Refuse a target at or past the lender's liquidation line: "borrow up to it" would mean "get liquidated"."""
-    threshold = risk.liquidation_threshold(val.exposure)
+    threshold = risk.liquidation_threshold(val.priced_exposure)
     if kind == "hf" or threshold <= 0:
         return  # the grammar already keeps health-factor targets above 1
     name = views.lender_name(val.terms)
@@ -119,9 +120,7 @@ async def _cmd_whatif(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     for asset in targets:
         if asset not in prices:
             return Reply.failure(f"No price for {asset} right now, so a target price cannot be turned into a move.")
-    title = "What if " + ", ".join(
-        f"{s.asset} {'%+.1f%%' % (s.move * 100) if s.move is not None else 'at ' + fmt_usd(float(s.price))}" for s in cmd.shocks
-    )
+    title = "What if " + ", ".join(_shock_text(s) for s in cmd.shocks)
     lines, worst, liquidated, unknown = [], Severity.INFO, 0, 0
     for position in positions:
         terms = ctx.terms_of(position)
@@ -133,7 +132,7 @@ async def _cmd_whatif(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         mult = shock_multipliers(position.assets(), moves, prices, targets, ctx.registry)
         if terms.preset.debt_at_par:  # the lender keeps counting its stable debt at $1
             mult = {a: m for a, m in mult.items() if not (a in {d.asset for d in position.debt} and ctx.registry.get(a).stable)}
-        shocked = risk.stressed(val.exposure, mult)
+        shocked = risk.stressed(val.priced_exposure, mult)
         hf_after = risk.health_factor(shocked)
         sev = severity_for(hf_after, *val.levels)
         worst = max(worst, sev)
@@ -201,3 +200,9 @@ async def _cmd_protocols(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         return help_text.preset_detail(ctx.presets.get(cmd.topic))
     return help_text.presets_overview(ctx.presets)
 
+
+def _shock_text(shock: Shock) -> str:
+    """One shock as the title says it: "ETH -30.0%" or "ETH at $2,000.00"."""
+    if shock.move is not None:
+        return f"{shock.asset} {float(shock.move * 100):+.1f}%"
+    return f"{shock.asset} at {fmt_usd(float(shock.price or 0))}"

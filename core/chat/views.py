@@ -182,17 +182,20 @@ def liquidation_cost(val: Valuation) -> Section | None:
     penalty = fmt_usd(cost.penalty) if cost.penalty is not None else None
     name = val.terms.preset.short
     rate = cost.bonus  # the very rate behind the dollar figures, never another leg's
+    # Each model fills the figures it knows (risk.liquidation_cost): what is repaid is always known
+    # but for a rebalance, and what is seized wherever the absorb, closing or bonus rate is.
+    repaid, seized = cost.repaid or 0.0, cost.seized or 0.0
     lines = []
     if model == "close-factor":
-        share = cost.repaid / risk.debt_value(val.exposure)
-        head = f"A liquidator may repay up to {in_units(val, cost.repaid)} ({share:.0%} of the debt) and take "
+        share = repaid / risk.debt_value(val.exposure)
+        head = f"A liquidator may repay up to {in_units(val, repaid)} ({share:.0%} of the debt) and take "
         if rate is None:
             text = head + "that much collateral plus a bonus this preset does not list (add 'penalty 5%' to see what it costs)."
         else:
-            text = head + f"{fmt_usd(cost.seized)} of collateral: about {penalty} lost to the {rate:.1%} bonus."
+            text = head + f"{fmt_usd(seized)} of collateral: about {penalty} lost to the {rate:.1%} bonus."
     elif model == "absorb":
         loss = f"you lose about {penalty}" if penalty else "its discount on them is not in this preset"
-        text = f"{name} absorbs everything: collateral worth about {fmt_usd(cost.seized)} at that point goes for the debt; {loss}."
+        text = f"{name} absorbs everything: collateral worth about {fmt_usd(seized)} at that point goes for the debt; {loss}."
     elif model == "auction":
         extra = "its penalty (not in this preset)" if rate is None else f"the {rate:.0%} penalty" if rate else "no penalty"
         lost = f"about {penalty} lost" if penalty else "the loss is not known"
@@ -200,7 +203,7 @@ def liquidation_cost(val: Valuation) -> Section | None:
     elif model == "whole-collateral":
         where = "today's prices" if val.hf < 1 else "the liquidation price"
         text = (
-            f"The trove is closed: all collateral (about {fmt_usd(cost.seized)} at {where}) covers "
+            f"The trove is closed: all collateral (about {fmt_usd(seized)} at {where}) covers "
             f"the debt; you keep what you borrowed and lose about {penalty}."
         )
         if "ccr" in val.terms.market.params:  # Liquity v1: above 110 % is not safe in recovery mode

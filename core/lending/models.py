@@ -120,6 +120,13 @@ class Position:
         return {leg.asset for leg in self.collateral + self.debt}
 
     @property
+    def stored_id(self) -> int:
+        """The storage key of a position read from the store (one not yet saved has none)."""
+        if self.row_id is None:
+            raise ValueError(f"{self.ref} has not been stored")
+        return self.row_id
+
+    @property
     def ref(self) -> str:
         """How replies name it: #1 (label)."""
         return f"#{self.number}" + (f" ({self.label})" if self.label else "")

@@ -35,7 +35,7 @@ class Market:
     debt: tuple[str, ...] | None  # None: any asset
     as_of: str
     source: str
-    params: dict[str, object] = field(default_factory=dict)  # native values: mat, dust, LTV ladders
+    params: dict[str, Any] = field(default_factory=dict)  # JSON values as the preset file gives them: mat, dust, LTV ladders
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class Presets:
 
     def _resolve(self, preset: Preset, market: Market, collateral: Sequence[str], o: Overrides) -> Terms:
         p = market.params
-        margin = tuple(sorted(_f(x) for x in p.get("margin_ltvs", ())))  # type: ignore[attr-defined]  # a list in the JSON
+        margin = tuple(sorted(_f(x) for x in p.get("margin_ltvs", ())))  # a list in the JSON
         liq_ltv = _f(p["liquidation_ltv"]) if "liquidation_ltv" in p else None
         initial = _f(p["initial_ltv"]) if "initial_ltv" in p else None
         min_ratio = _f(p["mat"]) if "mat" in p else None

@@ -112,13 +112,16 @@ class Valuation:
         avg_bps = sum(v * bps for v, bps in units) // total
         return total * avg_bps / 10_000 / 10**8
 
-    def _priced(self) -> risk.Exposure:
-        assert self.exposure is not None, "valued without every price"
+    @property
+    def priced_exposure(self) -> risk.Exposure:
+        """The exposure, for code that has already checked `priced`."""
+        if self.exposure is None:
+            raise ValueError("valued without every price")
         return self.exposure
 
     def max_ltv(self) -> float:
         """The borrow limit as an LTV, as the lender computes it."""
-        coll = risk.collateral_value(self._priced())
+        coll = risk.collateral_value(self.priced_exposure)
         return self.borrowing_power() / coll if coll > 0 else 0.0
 
     @property
@@ -133,7 +136,7 @@ class Valuation:
 
     def headroom(self) -> float:
         """USD still drawable before the lender's borrow limit (negative: over it by that much debt); 0 under a full ceiling."""
-        room = self.borrowing_power() - risk.debt_value(self._priced())
+        room = self.borrowing_power() - risk.debt_value(self.priced_exposure)
         if room > 0 and self.terms.debt_ceiling is not None:
             room = min(room, self.terms.debt_ceiling)
         return self._drawable(room) if room > 0 else room

@@ -59,9 +59,10 @@ def price_chart(series: list[tuple[int, float]], asset: str, liquidation: float 
     fig, ax = _figure()
     if series:
         times = [datetime.fromtimestamp(ts, UTC) for ts, _ in series]
-        ax.plot(times, [p for _, p in series], color="tab:blue", linewidth=1.4, label=f"{asset} price")
+        # matplotlib converts datetimes itself (its stubs admit only numbers)
+        ax.plot(times, [p for _, p in series], color="tab:blue", linewidth=1.4, label=f"{asset} price")  # type: ignore[arg-type]
         if len(times) > 1:  # tight on the data: date ticks outside it crowd the month's first label
-            ax.set_xlim(times[0], times[-1])
+            ax.set_xlim(times[0], times[-1])  # type: ignore[arg-type]
     else:
         ax.text(0.5, 0.5, "no price history", transform=ax.transAxes, ha="center", va="center", fontsize=FONT + 2)
     for level, name, color, style in ((liquidation, "Liquidation", LIQUIDATION, "-"), (danger, "Danger", DANGER, "--"),
@@ -114,7 +115,8 @@ def health_curve(prices: list[float], health: list[float], asset: str, current_p
 def health_points(exposure: risk.Exposure, asset: str, low: float = 0.2, high: float = 2.0,
                   points: int = 120) -> tuple[list[float], list[float]]:
     """Prices of `asset` from low to high times its current price, and the health factor at each."""
-    current = next((leg.price for leg in (*exposure.collateral, *exposure.debt) if leg.asset == asset), None)
+    legs: list[risk.CollateralLeg | risk.DebtLeg] = [*exposure.collateral, *exposure.debt]
+    current = next((leg.price for leg in legs if leg.asset == asset), None)
     if current is None:
         raise ValueError(f"{asset} is not in the position")
     if points < 2 or not 0 <= low < high:

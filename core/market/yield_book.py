@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
 
 import aiohttp
 
@@ -119,6 +120,12 @@ _COLUMNS = ("pool, chain, project, symbol, tvl_usd, apy_base, apy_reward, apy, a
             "outlier, pool_meta, borrow_base, borrow_reward")
 
 
+def _pool_from_row(row: dict[str, Any]) -> Pool:
+    """A cached pool row back as a Pool (SQLite keeps the flags as 0/1)."""
+    flags = {name: bool(row[name]) for name in ("stablecoin", "il_risk", "outlier")}
+    return Pool(**{**row, **flags})
+
+
 class YieldBook:
     """Pools from DefiLlama, cached in SQLite, refreshed in the background, with a bundled snapshot for offline use."""
 
@@ -174,7 +181,7 @@ class YieldBook:
         if origin == "bundled":
             return None  # the 2022 snapshot has no borrow rates, and 2022's would mislead anyway
         pool = lending_pool(pools, project, "Ethereum", names_for(asset, self.registry))
-        if pool is None:
+        if pool is None or pool.borrow_base is None:
             return None
         return BorrowRate(pool.borrow_base / 100, (pool.borrow_reward or 0.0) / 100, pool, as_of, origin)
 
@@ -204,11 +211,9 @@ class YieldBook:
     def _cache(self) -> list[Pool]:
         if self._pools is None:
             db = self.store.db
-            self._pools = [
-                Pool(*row[:9], stablecoin=bool(row[9]), il_risk=bool(row[10]), exposure=row[11], outlier=bool(row[12]),
-                     pool_meta=row[13], borrow_base=row[14], borrow_reward=row[15])
-                for row in db.execute(f"SELECT {_COLUMNS} FROM yield_pools")
-            ]
+            names = [name.strip() for name in _COLUMNS.split(",")]
+            self._pools = [_pool_from_row(dict(zip(names, row, strict=True)))
+                           for row in db.execute(f"SELECT {_COLUMNS} FROM yield_pools")]
             row = db.execute("SELECT value FROM kv WHERE key = ?", [FETCHED_AT_KEY]).fetchone()
             if row is None:  # rows without the key cannot come from refresh(); trust the rows' own time
                 row = db.execute("SELECT max(fetched_at) FROM yield_pools").fetchone()

@@ -78,14 +78,19 @@ def _text(record: dict, key: str) -> str:
     return value.strip()
 
 
-def _apy(record: dict, key: str, required: bool = False) -> float | None:
+def _apy(record: dict, key: str) -> float | None:
     value = record.get(key)
     if value is None:
-        if required:
-            raise _Bad(key)
         return None
     number = _number(value)
     if number is None or not 0 <= number <= MAX_SANE_APY:
+        raise _Bad(key)
+    return number
+
+
+def _required_apy(record: dict, key: str) -> float:
+    number = _apy(record, key)
+    if number is None:
         raise _Bad(key)
     return number
 
@@ -123,7 +128,7 @@ def _pool(record: object) -> Pool:
         tvl_usd=tvl,
         apy_base=_apy(record, "apyBase"),
         apy_reward=_apy(record, "apyReward"),
-        apy=_apy(record, "apy", required=True),
+        apy=_required_apy(record, "apy"),
         apy_mean_30d=_apy(record, "apyMean30d"),
         apy_mean_listed=listed,
         stablecoin=_flag(record, "stablecoin"),

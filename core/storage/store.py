@@ -95,7 +95,7 @@ class Store:
                                 "coalesce((SELECT max(id) FROM positions), 0)) + 1").fetchone()[0]
             db.execute("INSERT INTO kv (key, value) VALUES ('position_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [str(row_id)])
-            db["positions"].insert(
+            db.table("positions").insert(
                 {
                     "id": row_id,
                     "owner_key": owner.key,
@@ -118,7 +118,7 @@ class Store:
             for leg in legs
         ]
         if rows:
-            db["legs"].insert_all(rows)
+            db.table("legs").insert_all(rows)
 
     def position(self, owner: Owner, number: int) -> Position | None:
         """One of the owner's positions, or None (whether it is missing or someone else's)."""
@@ -135,7 +135,7 @@ class Store:
         for start in range(0, len(row_ids), 500):
             chunk = row_ids[start : start + 500]
             for p in self._load(f"id IN ({','.join('?' * len(chunk))})", chunk):
-                out[p.row_id] = p
+                out[p.stored_id] = p
         return out
 
     def cards(self, row_ids: list[int]) -> dict[int, Card]:
@@ -196,7 +196,7 @@ class Store:
         """Write a position's new legs (after a deposit, withdrawal, borrow or repayment)."""
         with self.transaction() as db:
             db.execute("DELETE FROM legs WHERE position_id = ?", [position.row_id])
-            self._insert_legs(db, position.row_id, collateral, debt)
+            self._insert_legs(db, position.stored_id, collateral, debt)
             db.execute("UPDATE positions SET updated_at = ? WHERE id = ?", [self.now(), position.row_id])
         return Position(
             position.owner,

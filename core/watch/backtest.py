@@ -103,7 +103,7 @@ def backtest(collateral: list[Leg], debt: list[Owed], warn: float, danger: float
 
     # A priced asset without a series, or whose series has no candle this month (SOL before 2020-08).
     missing = [asset for frees, sources in ((coll_free, coll_src), (debt_free, debt_src))
-               for asset, free in frees.items() if not free and not by_hour.get(sources[asset])]
+               for asset, free in frees.items() if not free and not by_hour.get(sources[asset] or "")]
     if missing:
         missing = list(dict.fromkeys(missing))
         return BacktestResult(window, start, end, NAN, NAN, NAN, start, NAN, start, [], None, {}, {}, missing)

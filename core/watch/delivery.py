@@ -308,6 +308,7 @@ class Dispatcher:
         """One send and what its outcome means; queues the chat's next row when this one is settled."""
         chat = row.notice.chat
         notifier = self.notifier_for(chat)
+        assert notifier is not None, "rows are queued only for chats a notifier of this process accepts"
         now = time.time()
         next_ready: float | None = None  # seconds until this row goes again; None: settled (sent or dead)
         ok = 0

@@ -8,6 +8,7 @@ and those just unfrozen. A tick in which one asset moved costs in proportion to 
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,14 +57,13 @@ class _Legs:
 
     def of_asset(self, asset: int, n_assets: int) -> np.ndarray:
         """Indices of the legs in this asset (including zeroed ones of changed positions)."""
-        if self._order is None or sum(map(len, self._extra.values())) > self.m // 8 + 64:
-            self._order = np.argsort(self.asset[: self.m], kind="stable")
-            self._offsets = np.searchsorted(self.asset[: self.m][self._order], np.arange(n_assets + 1))
+        order, offsets = self._order, self._offsets
+        if order is None or offsets is None or sum(map(len, self._extra.values())) > self.m // 8 + 64:
+            order = self._order = np.argsort(self.asset[: self.m], kind="stable")
+            offsets = self._offsets = np.searchsorted(self.asset[: self.m][order], np.arange(n_assets + 1))
             self._extra = {}
-        if asset + 1 >= len(self._offsets):
-            base = self._order[self._offsets[-1] : self._offsets[-1]]
-        else:
-            base = self._order[self._offsets[asset] : self._offsets[asset + 1]]
+        start, end = (offsets[asset], offsets[asset + 1]) if asset + 1 < len(offsets) else (0, 0)  # a new asset: none yet
+        base = order[start:end]
         extra = self._extra.get(asset)
         return np.concatenate([base, np.asarray(extra, np.int64)]) if extra else base
 
@@ -196,7 +196,7 @@ class Evaluator:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
 
-    def reprice(self, prices: dict[str, float], untrusted: set[str]) -> np.ndarray | None:
+    def reprice(self, prices: dict[str, float], untrusted: Set[str]) -> np.ndarray | None:
         """Take new prices; returns the indices that may need a decision (None: all of them)."""
         price = self.price.copy()
         known = self.known.copy()
@@ -215,10 +215,10 @@ class Evaluator:
             self._ticks_since_full = 0
         else:
             parts = []
-            for a in moved:
-                delta = price[a] - self.price[a]
+            for m in moved:
+                delta = price[m] - self.price[m]
                 for legs, total in ((self.coll, self.num), (self.debt, self.den)):
-                    idx = legs.of_asset(int(a), len(self.assets))
+                    idx = legs.of_asset(int(m), len(self.assets))
                     np.add.at(total, legs.pos[idx], legs.w[idx] * delta)
                     parts.append(legs.pos[idx])
             self._ticks_since_full += 1
@@ -248,7 +248,7 @@ class Evaluator:
             return np.nonzero(mask)[0]
         return np.unique(np.concatenate(touched).astype(np.int64))
 
-    def evaluate(self, now: float, prices: dict[str, float], untrusted: set[str] = frozenset()) -> list[Decision]:
+    def evaluate(self, now: float, prices: dict[str, float], untrusted: Set[str] = frozenset()) -> list[Decision]:
         """One tick: reprice, pre-filter in bulk, run the rules where something can change."""
         n = self.n
         candidates = self.reprice(prices, untrusted)

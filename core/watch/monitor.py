@@ -7,9 +7,9 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -95,7 +95,8 @@ class Monitor:
         leg = legs.fetchone()
         for r in rows:
             options = _Options._make(r[:_N_OPTIONS])
-            coll, debt = [], []
+            coll: list[tuple[str, str]] = []
+            debt: list[tuple[str, str]] = []
             while leg is not None and leg[0] < options.row_id:
                 leg = legs.fetchone()
             while leg is not None and leg[0] == options.row_id:  # legs stay tuples: 2.6M of them at a million positions
@@ -111,8 +112,8 @@ class Monitor:
                                                             "restarted: waiting for a fresh check", tuple(sources.split("+")))
         return count
 
-    def _put(self, o: _Options, coll: list, debt: list, state: AlertState | None = None) -> bool:
-        terms = self._terms_for(Card(o.row_id, None, 0, None, o.protocol, o.market, o.overrides or "{}", tuple(coll), tuple(debt)))
+    def _put(self, o: _Options, coll: list[tuple[str, str]], debt: list[tuple[str, str]], state: AlertState | None = None) -> bool:
+        terms = self._terms_for(o.row_id, o.protocol, o.market, o.overrides or "{}", coll, debt)
         if terms is None or not coll:
             self.evaluator.remove(o.row_id)
             return False
@@ -142,7 +143,8 @@ class Monitor:
         if r is None:
             self.evaluator.remove(row_id)
             return
-        coll, debt = [], []
+        coll: list[tuple[str, str]] = []
+        debt: list[tuple[str, str]] = []
         for side, asset, amount in db.execute("SELECT side, asset, amount FROM legs WHERE position_id = ? ORDER BY id", [row_id]):
             (debt if side == "debt" else coll).append((asset, amount))
         self._put(_Options._make(r), coll, debt, self.evaluator.state_of(row_id))
@@ -249,7 +251,7 @@ class Monitor:
         routes = self._routes(list(cards.values()))
         for d in decisions:
             card = cards.get(d.row_id)
-            if card is None:
+            if card is None or d.message is None:  # the caller passes only decisions with a message
                 continue
             text, act = self._describe(card, d, now)
             for chat, ref, handle in routes.get(d.row_id, ()):
@@ -260,15 +262,16 @@ class Monitor:
                 by_chat[chat].append(AlertItem(d.message, d.state.level, ref, f"{ref} · {said}", d.hf,
                                                buttons if d.message != "safe" else buttons[:1], d.row_id))
 
-    def _terms_for(self, card: Card) -> Terms | None:
+    def _terms_for(self, row_id: int, protocol: str, market: str | None, overrides: str,
+                   coll: Sequence[tuple[str, Any]], debt: Sequence[tuple[str, Any]]) -> Terms | None:
         """The preset resolved for a stored position (cached: thousands share a handful)."""
-        key = (card.protocol, card.market, card.overrides, tuple([a for a, _ in card.collateral]), tuple([a for a, _ in card.debt]))
+        key = (protocol, market, overrides, tuple([a for a, _ in coll]), tuple([a for a, _ in debt]))
         if key not in self._terms:
             try:
-                self._terms[key] = self.presets.terms(card.protocol, card.market, list(key[3]), list(key[4]),
-                                                      Overrides.from_dict(json.loads(card.overrides)))
+                self._terms[key] = self.presets.terms(protocol, market, list(key[3]), list(key[4]),
+                                                      Overrides.from_dict(json.loads(overrides)))
             except CoreError as err:  # a preset changed under a stored position: say so, keep going
-                log.warning("position %s cannot be monitored: %s", card.row_id, err.message)
+                log.warning("position %s cannot be monitored: %s", row_id, err.message)
                 self._terms[key] = None
         return self._terms[key]
 
@@ -277,7 +280,7 @@ class Monitor:
         whether to point at /capacity); the sentence's end depends on the chat."""
         i = self.evaluator.index[d.row_id]
         warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
-        terms = self._terms_for(card)
+        terms = self._terms_for(card.row_id, card.protocol, card.market, card.overrides, card.collateral, card.debt)
         if terms is None:
             return hf_phrase(d.hf, warn, danger, d.state.level), False
         name = self._names.get(id(terms))  # terms live in self._terms for good, so id() is stable
@@ -360,9 +363,10 @@ class Monitor:
             newly = now_bad - was_bad
             # Trusted again only if priced and not degraded; one still bad but no longer held here is dropped quietly.
             restored = (was_bad - now_bad - degraded) & set(self.evaluator.assets)
-            chat = chats.get(key) or self._chat_of(key)
-            if chat is None:
+            found = chats.get(key) or self._chat_of(key)
+            if found is None:
                 continue
+            chat = found
             if newly:
                 why = "; ".join(f"{s}: {reasons.get(s, 'no trusted price')}" for s in sorted(newly))
                 by_chat[chat].append(AlertItem("degraded", -1, "", f"Prices for {', '.join(sorted(newly))} cannot be trusted "

@@ -312,7 +312,7 @@ def _renumbered(item: AlertItem, numbers: dict[int, int], watches: dict[int, int
     """The item under its position's new number (name, text and buttons), so a button acts on the right one."""
     m = _REF.match(item.ref)
     new = m and (numbers if m[1] == "#" else watches).get(int(m[2]))
-    if not new:
+    if not new or m is None:
         return item
     arg = "W" if m[1] == "W" else ""  # commands take "3" for an own position, "W3" for a shared one
     old_arg, new_arg = f"{arg}{m[2]}", f"{arg}{new}"

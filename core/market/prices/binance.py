@@ -32,8 +32,9 @@ class BinanceSource(HttpSource):
             raise SourceError(self.name, "bad-body", "not a list")
         quotes: dict[str, RawQuote] = {}
         for item in body:
-            symbols = wanted.get(item.get("symbol")) if isinstance(item, dict) else None
+            symbols = wanted.get(str(item.get("symbol"))) if isinstance(item, dict) else None
             price = as_price(item.get("price")) if symbols else None
-            for symbol in symbols if price is not None else ():
-                quotes[symbol] = RawQuote(price, None)
+            if symbols and price is not None:
+                for symbol in symbols:
+                    quotes[symbol] = RawQuote(price, None)
         return quotes

@@ -36,6 +36,7 @@ class CoinbaseSource(HttpSource):
         for code, symbols in wanted.items():
             rate = as_price(rates.get(code))
             price = as_price(1 / rate) if rate is not None else None
-            for symbol in symbols if price is not None else ():
-                quotes[symbol] = RawQuote(price, None)
+            if price is not None:
+                for symbol in symbols:
+                    quotes[symbol] = RawQuote(price, None)
         return quotes

@@ -42,7 +42,9 @@ class CoinGeckoSource(HttpSource):
                 raise SourceError(self.name, "bad-body", "not an object")
             for cg_id in chunk:
                 entry = body.get(cg_id)
-                price = as_price(entry.get("usd")) if isinstance(entry, dict) else None
+                if not isinstance(entry, dict):
+                    continue
+                price = as_price(entry.get("usd"))
                 if price is None:
                     continue
                 as_of = entry.get("last_updated_at")

@@ -125,7 +125,7 @@ class PriceFeed:
             state = self.guard.update(now, asset.symbol, observations, asked)
             was = before[asset.symbol]
             was_trusted = was.checked_at is not None and was.trust is Trust.TRUSTED
-            if state.trust is Trust.TRUSTED:
+            if state.trust is Trust.TRUSTED and state.price is not None:  # trusted always carries a price
                 trusted[asset.symbol] = state.price
                 if was.checked_at is not None and not was_trusted:
                     report.restored.append(asset.symbol)
@@ -206,8 +206,8 @@ class PriceFeed:
         now = self.clock.time()
         for s in wanted:
             self._recent[s] = now
-        stale = [s for s in wanted if not self.registry.get(s).fixed
-                 and (self.guard.state(s).checked_at is None or now - self.guard.state(s).checked_at > self.refresh_after)]
+        checked = {s: self.guard.state(s).checked_at for s in wanted}
+        stale = [s for s, at in checked.items() if not self.registry.get(s).fixed and (at is None or now - at > self.refresh_after)]
         if stale:
             await self.refresh(stale)
         return self.quotes(wanted)
