@@ -16,10 +16,14 @@ import aiohttp
 from aiohttp import web
 
 from core import redact
+from core.chain.addresses import AddressBook
+from core.chain.rpc import RpcClient
+from core.chain.tracker import Tracker
 from core.chat.assistant import Assistant
 from core.chat.heavy import HeavyWork
 from core.chat.ratelimit import CommandLimiter
-from core.config import Settings
+from core.config import DEFAULT_RPC_URLS, Settings
+from core.errors import CoreError
 from core.lending.assets import AssetRegistry
 from core.lending.protocols import Presets
 from core.market.ports import PriceSource
@@ -111,14 +115,17 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 yields = YieldBook(store, DefiLlamaSource(session, settings.defillama_base_url, settings.http_timeout_seconds * 2),
                                    clock, registry)
                 dispatcher = Dispatcher(outbox, [])
-                monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit)
+                tracker = await chain_tracker(settings, store, session, clock)
+                monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit,
+                                  oracle=tracker)
                 count = monitor.load()
                 log.info("monitoring %d positions", count)
                 heavy = HeavyWork(settings.heavy_workers)
                 assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
                                       monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
                                       heavy=heavy)
-                scheduler = Scheduler([feed.tick, monitor.tick], interval, "ticks")
+                assistant.tracker = tracker
+                scheduler = Scheduler([feed.tick, tracker.tick, monitor.tick], interval, "ticks")
                 # Checked every few minutes, fetched only once the cache is an hour old: a restart with a fresh
                 # cache downloads nothing, and an old one is refreshed within minutes.
                 refresher = Scheduler([yields.refresh_if_due], yields.RETRY_SECONDS, "yields")
@@ -129,6 +136,22 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                     heavy.close()
         finally:
             store.close()
+
+
+async def chain_tracker(settings: Settings, store: Store, session: aiohttp.ClientSession, clock: Clock) -> Tracker:
+    """The chain reader; chains whose RPC URL the operator set are asked their chain id now (a wrong one is refused)."""
+    try:
+        book = AddressBook.from_file(settings.chain_addresses_file) if settings.chain_addresses_file else AddressBook.bundled()
+    except CoreError as err:
+        raise StartupError(err.message) from err
+    clients = {chain: RpcClient(chain, [u.reveal() for u in urls], session, clock.time, settings.http_timeout_seconds)
+               for chain, urls in settings.rpc_urls if urls}
+    tracker = Tracker(store, book, clients, clock)
+    chosen = {chain for chain, urls in settings.rpc_urls
+              if ",".join(u.reveal() for u in urls) != DEFAULT_RPC_URLS.get(chain)}
+    for line in await tracker.check_chain_ids(chosen):
+        log.warning("%s", line)
+    return tracker
 
 
 def files_dir(settings: Settings) -> Path:

@@ -105,6 +105,22 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
     async def remove(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], server: bool = False):
         await run(i, arg("/remove", position), server)
 
+    @tree.command(name="track", description=d["track"])
+    @app_commands.describe(address="the wallet's 0x address (it stays yours: groups never see it)",
+                           lender="only this lender", chain="only this chain")
+    @app_commands.choices(lender=[app_commands.Choice(name="Aave v3", value="aave-v3")],
+                          chain=[app_commands.Choice(name=c.title(), value=c)
+                                 for c in ("ethereum", "arbitrum", "base", "optimism", "polygon")])
+    async def track(i: discord.Interaction, address: str, lender: str | None = None, chain: str | None = None):
+        where = f"on {lender or 'aave-v3'}" + (f" {chain}" if chain else "") if lender or chain else None
+        await run(i, arg("/track", address, where))
+
+    @tree.command(name="untrack", description=d["untrack"])
+    @app_commands.describe(position="the id of the followed position to delete")
+    @app_commands.autocomplete(position=positions)
+    async def untrack(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID]):
+        await run(i, arg("/untrack", position))
+
     @tree.command(name="capacity", description=d["capacity"])
     @app_commands.describe(position="your position's id", hf="target health factor", ltv="target LTV, %",
                            cr="target collateral ratio, %", collateral="or a hypothetical: '10 ETH on aave-v3'")

@@ -19,6 +19,17 @@ def default_database_path() -> Path:
 
 KNOWN_SOURCES = ("coingecko", "binance", "coinbase")
 
+# Keyless public endpoints so /track works out of the box: Allnodes' publicnode.com, then Automata's 1rpc.io,
+# both listed on chainlist.org (as of 2026-12-01; not reachable from the machine this was written on). They see
+# which addresses you ask about and limit how often: a private endpoint is better for both.
+DEFAULT_RPC_URLS = {
+    "ethereum": "https://ethereum-rpc.publicnode.com,https://1rpc.io/eth",
+    "arbitrum": "https://arbitrum-one-rpc.publicnode.com,https://1rpc.io/arb",
+    "base": "https://base-rpc.publicnode.com,https://1rpc.io/base",
+    "optimism": "https://optimism-rpc.publicnode.com,https://1rpc.io/op",
+    "polygon": "https://polygon-bor-rpc.publicnode.com,https://1rpc.io/matic",
+}
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -90,6 +101,9 @@ class Settings:
     user_commands_per_minute: int = 30  # per user, in bursts of up to a third of it; 0 turns the limit off
     chat_commands_per_minute: int = 60  # per group chat, shared equally by the members active lately
     heavy_workers: int = 1  # worker processes for charts and backtests (0: a thread in this process)
+    # chain -> its RPC URLs, tried in order; every one may carry a key, so all are secrets
+    rpc_urls: tuple[tuple[str, tuple[Secret, ...]], ...] = ()
+    chain_addresses_file: str | None = None  # replaces the bundled contract address book
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
@@ -177,11 +191,15 @@ class Settings:
             telegram_webhook_port=integer("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535),
             discord_guild_id=integer("DISCORD_GUILD_ID", 0, 1, 2**63) or None,
             log_level=level,
+            rpc_urls=tuple((chain, tuple(Secret(url(f"RPC_URL_{chain.upper()}", u)) for u in urls.split(",") if u.strip()))
+                           for chain, urls in ((c, get(f"RPC_URL_{c.upper()}") or d) for c, d in DEFAULT_RPC_URLS.items())),
+            chain_addresses_file=get("CHAIN_ADDRESSES_FILE"),
         )
 
     def secrets(self) -> list[str]:
         """Every configured secret's value (for masking, never for showing)."""
-        return [v.reveal() for v in self.__dict__.values() if isinstance(v, Secret)]
+        found = [v.reveal() for v in self.__dict__.values() if isinstance(v, Secret)]
+        return found + [u.reveal() for _, urls in self.rpc_urls for u in urls]
 
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked (for `collateral-bot config`)."""
@@ -192,6 +210,10 @@ class Settings:
                 value = "*** (set)"
             elif value is None:
                 value = "(not set)"
+            elif f.name == "rpc_urls":
+                for chain, urls in value:
+                    out[f"RPC_URL_{chain.upper()}"] = f"*** ({len(urls)} set)"
+                continue
             elif isinstance(value, tuple):
                 value = ",".join(value)
             out[f.name.upper()] = str(value)

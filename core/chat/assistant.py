@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 # The handler modules register their commands when imported.
-from core.chat import alert_commands, analysis_commands, position_commands, query_commands, views  # noqa: F401
+from core.chat import alert_commands, analysis_commands, chain_commands, position_commands, query_commands, views  # noqa: F401
 from core.chat.buttons import Issued, Refused
 from core.chat.commands import COMMANDS
 from core.chat.context import Context
@@ -84,6 +84,7 @@ class Assistant:
     yields = _service("yields")
     history = _service("history")
     heavy = _service("heavy")
+    tracker = _service("tracker")
     parser = _service("parser")
     buttons = _service("buttons")
 

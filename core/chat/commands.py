@@ -39,6 +39,13 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec("positions", "/positions", "every position you hold, with health and status"),
         CommandSpec(
+            "track",
+            "/track ADDRESS [on aave-v3 [CHAIN]]",
+            "follow a wallet's lending positions from the chain, priced by the lender's own oracle",
+            ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum"),
+        ),
+        CommandSpec("untrack", "/untrack ID", "stop following a wallet's position (it is deleted)", ("/untrack 1",)),
+        CommandSpec(
             "health",
             "/health [ID]",
             "value, debt, health factor, liquidation prices, capacity and liquidation cost",
@@ -148,6 +155,9 @@ class Command:
     remind: int | None = None  # /alerts: the longest pause between reminders, in seconds
     everything: bool = False  # "all"
     options: tuple[tuple[str, Any], ...] = ()  # named extras: yield filters, /il prices and range
+    address: str | None = None  # /track: a wallet address
+    lender: str | None = None  # /track: one lender only
+    chain: str | None = None  # /track: one chain only
 
     @property
     def id(self) -> int:

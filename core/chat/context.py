@@ -8,8 +8,9 @@ rest only through `ctx`, so a test can build a Context of fakes and call one han
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from core.chain.tracker import LENDERS, Tracker, oracle_symbol
 from core.chat import views
 from core.chat.buttons import ButtonBook
 from core.chat.commands import COMMANDS
@@ -17,13 +18,13 @@ from core.chat.grammar import Parser
 from core.chat.heavy import HeavyWork
 from core.errors import NotPermitted, PositionNotFound, UnsupportedByProtocol
 from core.lending.assets import AssetRegistry
-from core.lending.models import Actor, Leg, Overrides, Owner, Position
+from core.lending.models import Actor, Leg, Overrides, Owner, Position, PriceSnapshot, Quote
 from core.lending.protocols import Presets, Terms
 from core.lending.valuation import Valuation, value
 from core.market.ports import PriceBook, PriceSeries, Yields
 from core.ports import ChatAdmins, Clock, PositionEvents
 from core.replies import Reply, Section, text_lines
-from core.storage.store import Store
+from core.storage.store import ChainLink, Store
 from core.watch.outbox import Outbox
 
 
@@ -43,6 +44,7 @@ class Context:
     yields: Yields | None = None  # pools and borrow rates for /yield and /carry
     history: PriceSeries | None = None  # recorded prices for /chart
     heavy: HeavyWork = field(default_factory=HeavyWork)  # charts and backtests, off the event loop, fair across users
+    tracker: Tracker | None = None  # reads wallets' positions from the lenders' contracts (/track)
     parser: Parser = field(init=False)
     buttons: ButtonBook = field(init=False)  # what every button the bot sent stands for
 
@@ -105,13 +107,37 @@ class Context:
         if unused:
             raise UnsupportedByProtocol(f"{name} has no {' or '.join(repr(w) for w in unused)} to set.", COMMANDS["add"].usage)
 
+    def link_of(self, position: Position) -> ChainLink | None:
+        """The wallet a position follows, or None for one typed in by hand."""
+        return self.store.chain_link(position) if position.row_id is not None else None
+
     def terms_of(self, position: Position) -> Terms:
+        """The lender's terms for a position: read from the chain when it follows a wallet, else the preset's."""
+        link = self.link_of(position)
+        if link is not None and link.reading.get("terms"):
+            return self.presets.followed(position.protocol, position.market, link.reading["terms"],
+                                         f"block {link.reading.get('block')}")
         return self.terms(position.protocol, position.market, position.collateral, position.debt, position.overrides)
 
     async def value_of(self, position: Position) -> Valuation:
+        """A position at current prices: the lender's oracle for one that follows a wallet, the market's otherwise."""
         terms = self.terms_of(position)
-        snapshot = await self.prices.snapshot(position.assets())
+        link = self.link_of(position)
+        snapshot = self.oracle_snapshot(link) if link is not None else await self.prices.snapshot(position.assets())
         return value(terms, position.collateral, position.debt, snapshot, self.registry)
+
+    def oracle_snapshot(self, link: ChainLink) -> PriceSnapshot:
+        """The lender's own prices from the last chain reading, under their plain symbols."""
+        prices = link.reading.get("prices", {})
+        chain_name = link.reading.get("chain_name", link.chain)
+        names = {oracle_symbol(s, link.lender, chain_name): s for s in prices}
+        known = self.tracker.quotes(list(names)) if self.tracker is not None else PriceSnapshot()
+        snap = PriceSnapshot()
+        for name, symbol in names.items():
+            quote = known.quotes.get(name) or Quote(symbol, float(prices[symbol]), f"{lender_label(link.lender)} oracle",
+                                                    float(link.reading.get("block_time", 0)))
+            snap.quotes[symbol] = replace(quote, asset=symbol)
+        return snap
 
     def detail(self, title: str, val: Valuation, *, target=None, extra: tuple[Section, ...] = ()) -> Reply:
         """The full health answer shared by /health, /add, /deposit, /withdraw, /borrow and /repay."""
@@ -129,3 +155,8 @@ class Context:
                 f"Warnings for it start once {', '.join(val.missing)} {'has a' if len(val.missing) == 1 else 'have'} "
                 f"trusted price{'s' if len(val.missing) > 1 else ''} again.")))
         return Reply(title, tuple(sections), val.severity, footer=views.price_footer(val, self.clock.time()))
+
+
+def lender_label(lender: str) -> str:
+    """A chain lender's display name ("Aave v3")."""
+    return LENDERS.get(lender, lender)

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from core.chat.commands import COMMANDS, Command, PositionSpec, Shock, Target
 from core.chat.grammar_analysis import AnalysisGrammar
+from core.chat.grammar_chain import ChainGrammar
 from core.chat.grammar_warnings import WarningGrammar
 from core.chat.grammar_words import Words
 from core.errors import InvalidAmount, UnknownCommand, UsageError
@@ -49,7 +50,7 @@ def command_name(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-class Parser(WarningGrammar, AnalysisGrammar, Words):
+class Parser(WarningGrammar, AnalysisGrammar, ChainGrammar, Words):
     """Parses one line into a Command, using the asset registry to validate symbols."""
 
     def parse(self, text: str) -> Command:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.chat import views
+from core.chat.chain_commands import chain_section, follows_chain
 from core.chat.commands import COMMANDS, Command, PositionSpec
 from core.chat.context import Context
 from core.chat.grammar import MAX_LEGS
@@ -99,7 +100,7 @@ async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         position = ctx.lookup(actor, cmd.number, cmd.watch)
         val = await ctx.value_of(position)
         ref = f"W{cmd.watch}" if cmd.watch is not None else position.ref
-        return ctx.detail(f"{ref} · {views.lender_name(val.terms)}", val)
+        return ctx.detail(f"{ref} · {views.lender_name(val.terms)}", val, extra=await _chain_extra(ctx, position))
     positions = ctx.store.positions(owner)
     if not positions:
         return Reply("You have no positions yet.", paragraph("Try: /add 10 ETH borrow 15000 USDC on aave-v3"))
@@ -108,7 +109,8 @@ async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     replies = []
     for position in positions:
         val = await ctx.value_of(position)
-        replies.append(ctx.detail(f"{position.ref} · {views.lender_name(val.terms)}", val))
+        replies.append(ctx.detail(f"{position.ref} · {views.lender_name(val.terms)}", val,
+                                  extra=await _chain_extra(ctx, position)))
     if len(replies) == 1:
         return replies[0]
     sections = []
@@ -119,9 +121,15 @@ async def _cmd_health(ctx: Context, actor: Actor, cmd: Command) -> Reply:
                  footer=replies[-1].footer)
 
 
+async def _chain_extra(ctx: Context, position: Position) -> tuple[Section, ...]:
+    link = ctx.link_of(position)
+    return (await chain_section(ctx, position, link),) if link is not None else ()
+
+
 async def _change(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     await ctx.require_admin(actor, "change the group's positions")
     position = ctx.position(ctx.owner(actor), cmd.id)
+    follows_chain(ctx, position)
     before = await ctx.value_of(position)
     collateral = {leg.asset: leg.amount for leg in position.collateral}
     debt = {leg.asset: leg.amount for leg in position.debt}
@@ -231,7 +239,17 @@ def _exported(ctx: Context, p: Position) -> dict:
             if snoozed and snoozed > ctx.clock.time() else None,
         },
         "shared_in": [{"chat": key, "title": title, "as": f"W{number}"} for key, title, number in ctx.store.shared_in(p)],
+        "follows": _followed(ctx, p),
     }
+
+
+def _followed(ctx: Context, p: Position) -> dict | None:
+    """The wallet a position follows (the owner's own data, so it is exported), or None."""
+    link = ctx.link_of(p)
+    if link is None:
+        return None
+    return {"address": link.address, "chain": link.chain, "lender": link.lender, "block": link.reading.get("block"),
+            "lender_health_factor": link.reading.get("hf")}
 
 
 @handles("forget")

@@ -172,6 +172,8 @@ async def _cmd_status(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         extra.append(views.monitor_section(ctx.monitor_status(), ctx.clock.time()))
     if ctx.yields is not None:
         extra.append(Section("Yield data", (Line("", ctx.yields.describe()),)))
+    if ctx.tracker is not None and ctx.store.follows_any():  # only once something is read from a chain
+        extra.append(Section("Chains", tuple(Line(name, text) for name, text in ctx.tracker.status_lines())))
     if ctx.outbox is not None:
         # In a group only the group's own deliveries: a member's DM failures are nobody else's business.
         extra.append(views.queue_section(ctx.outbox, actor.chat.key,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -198,6 +198,24 @@ class Presets:
                         f"{preset.name} {market.id}: you can borrow {', '.join(market.debt)} there, not {symbol}."
                     )
         return self._resolve(preset, market, collateral, overrides)
+
+    def followed(self, protocol: str, market_name: str | None, per_asset: Mapping[str, Sequence[float]], as_of: str) -> Terms:
+        """Terms read from the lender's contracts (ltv, lt, penalty per asset): the chain wins over the preset."""
+        preset = self.get(protocol)
+        market = next((m for m in preset.markets if m.id == market_name), preset.markets[0])
+        collateral = {s: AssetTerms(float(v[0]), float(v[1]), float(v[2]), as_of, f"{preset.name}'s contracts")
+                      for s, v in per_asset.items()}
+        return Terms(preset, market, collateral)
+
+    def preset_differences(self, terms: Terms) -> list[str]:
+        """Where terms read from the chain differ from this preset's own figures for the same assets."""
+        out = []
+        table = terms.market.collateral or {}
+        for symbol, chain in terms.collateral.items():
+            bundled = table.get(self._canonical(terms.preset, symbol))
+            if bundled is not None and (abs(bundled.lt - chain.lt) > 1e-9 or abs(bundled.ltv - chain.ltv) > 1e-9):
+                out.append(f"{symbol} LT {chain.lt:.2%} on chain, {bundled.lt:.2%} in the preset of {bundled.as_of}")
+        return out
 
     def _canonical(self, preset: Preset, symbol: str) -> str:
         return preset.asset_aliases.get(symbol, symbol)

@@ -207,6 +207,24 @@ def _reminder_cap_watch_numbers_buttons(db: Database) -> None:
                             [(clean_name(value, limit) or None, k) for k, value in rows if clean_name(value, limit) != value])
 
 
+@migrations(name="0007_chain_links")
+def _chain_links(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE chain_links (
+            position_id INTEGER PRIMARY KEY REFERENCES positions(id) ON DELETE CASCADE,
+            chain TEXT NOT NULL,
+            lender TEXT NOT NULL,
+            address TEXT NOT NULL,
+            ens TEXT,
+            reading TEXT,
+            read_at REAL
+        );
+        CREATE INDEX chain_links_by_chain ON chain_links(chain, lender);
+        """
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
 

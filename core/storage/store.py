@@ -6,9 +6,11 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -22,6 +24,19 @@ MAX_POSITIONS_PER_OWNER = 100
 
 def _utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """A wallet on a lender and chain that a position follows, and its last reading (the lender's own numbers)."""
+
+    chain: str
+    lender: str
+    address: str
+    ens: str | None
+    reading: dict[str, Any] = field(default_factory=dict)
+    read_at: float | None = None
+    position_id: int = 0
 
 
 class Store:
@@ -75,8 +90,9 @@ class Store:
         debt: tuple[Leg, ...],
         overrides: Overrides,
         label: str | None,
+        follows: ChainLink | None = None,
     ) -> Position:
-        """Store a new position under the owner's next number."""
+        """Store a new position under the owner's next number (with the chain account it follows, if any)."""
         now = self.now()
         with self.transaction() as db:
             db.execute(
@@ -109,6 +125,10 @@ class Store:
                 }
             )
             self._insert_legs(db, row_id, collateral, debt)
+            if follows is not None:
+                db.execute("INSERT INTO chain_links (position_id, chain, lender, address, ens, reading, read_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", [row_id, follows.chain, follows.lender, follows.address,
+                                                            follows.ens, json.dumps(follows.reading), follows.read_at])
         return Position(owner, number, protocol, market, collateral, debt, overrides, label, now, row_id)
 
     def _insert_legs(self, db: Database, row_id: int, collateral, debt) -> None:
@@ -210,6 +230,36 @@ class Store:
             position.created_at,
             position.row_id,
         )
+
+    # ---------------------------------------------------------------- positions that follow a chain account
+
+    def chain_link(self, position: Position) -> ChainLink | None:
+        """The chain account a position follows, with its last reading; None for a position typed by hand."""
+        links = self.chain_links("position_id = ?", [position.stored_id])
+        return links[0] if links else None
+
+    def chain_links(self, where: str = "1", params: list | None = None) -> list[ChainLink]:
+        """Every followed account matching `where` (the tracker reads them all each tick)."""
+        rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at FROM chain_links "
+                               f"WHERE {where} ORDER BY position_id", params or []).fetchall()
+        return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid)
+                for pid, chain, lender, address, ens, reading, read_at in rows]
+
+    def follows_any(self) -> bool:
+        """Whether any position follows a wallet (so /status has chains to show)."""
+        return self.db.execute("SELECT 1 FROM chain_links LIMIT 1").fetchone() is not None
+
+    def save_readings(self, readings: list[tuple[ChainLink, tuple[Leg, ...], tuple[Leg, ...]]]) -> None:
+        """New readings and, where the amounts moved, new legs: one transaction for the whole tick."""
+        if not readings:
+            return
+        with self.transaction() as db:
+            for link, collateral, debt in readings:
+                db.execute("UPDATE chain_links SET reading = ?, read_at = ? WHERE position_id = ?",
+                           [json.dumps(link.reading), link.read_at, link.position_id])
+                if collateral or debt or link.reading.get("empty"):
+                    db.execute("DELETE FROM legs WHERE position_id = ?", [link.position_id])
+                    self._insert_legs(db, link.position_id, collateral, debt)
 
     def delete_position(self, owner: Owner, number: int) -> bool:
         """Delete one of the owner's positions; False when there is none with that number."""

@@ -13,12 +13,14 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from core.chain.tracker import is_oracle_symbol, oracle_symbol
 from core.errors import CoreError
 from core.lending.assets import AssetRegistry
-from core.lending.models import Card, ChatRef, Overrides, Owner
+from core.lending.models import Card, ChatRef, Overrides, Owner, PriceSnapshot
 from core.lending.numbers import age_text, fmt_hf, fmt_usd
 from core.lending.protocols import Presets, Terms, lender_name
 from core.lending.valuation import levels
+from core.market.ports import PriceBook
 from core.market.prices.feed import PriceFeed
 from core.market.prices.guard import AssetState, Trust
 from core.ports import Clock
@@ -57,10 +59,12 @@ class _Options(NamedTuple):
     enabled: int | None
     snoozed_until: float | None
     remind_cap: float | None
+    reading: str | None  # the last chain reading of a position that follows a wallet (JSON); None for one typed in
 
 
 _OPTIONS_SQL = ("p.id, p.protocol, p.market, p.overrides, o.alerts_enabled, s.warn, s.critical, s.enabled, s.snoozed_until, "
-                "s.remind_cap")
+                "s.remind_cap, c.reading")
+_OPTIONS_JOINS = "LEFT JOIN alert_settings s ON s.position_id = p.id LEFT JOIN chain_links c ON c.position_id = p.id"
 _N_OPTIONS = len(_Options._fields)
 
 
@@ -69,7 +73,8 @@ class Monitor:
 
     def __init__(self, store: Store, feed: PriceFeed, registry: AssetRegistry, presets: Presets, clock: Clock,
                  outbox: Outbox, policy: Policy = Policy(), wake: Callable[[], None] = lambda: None,
-                 on_commit: Callable[[Database, float], None] | None = None):
+                 on_commit: Callable[[Database, float], None] | None = None, oracle: PriceBook | None = None):
+        self.oracle = oracle  # the lenders' own prices, for positions that follow a wallet
         self.store, self.feed, self.registry, self.presets, self.clock = store, feed, registry, presets, clock
         self.outbox = outbox
         self.evaluator = Evaluator(policy)
@@ -89,7 +94,7 @@ class Monitor:
         legs = db.conn.execute("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id")
         rows = db.conn.execute(
             f"SELECT {_OPTIONS_SQL}, a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
-            "LEFT JOIN alert_settings s ON s.position_id = p.id LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
+            f"{_OPTIONS_JOINS} LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
         )
         count = 0
         leg = legs.fetchone()
@@ -113,16 +118,38 @@ class Monitor:
         return count
 
     def _put(self, o: _Options, coll: list[tuple[str, str]], debt: list[tuple[str, str]], state: AlertState | None = None) -> bool:
+        if o.reading is not None:
+            return self._put_followed(o, coll, debt, state)
         terms = self._terms_for(o.row_id, o.protocol, o.market, o.overrides or "{}", coll, debt)
         if terms is None or not coll:
             self.evaluator.remove(o.row_id)
             return False
-        default_warn, default_danger = levels(terms)
         at_par = terms.preset.debt_at_par
+        return self._put_weighted(o, terms, [(a, float(amount) * terms.collateral[a].lt) for a, amount in coll],
+                                  [(PAR if at_par and self.registry.get(a).stable else a, float(amount)) for a, amount in debt],
+                                  state)
+
+    def _put_followed(self, o: _Options, coll: list[tuple[str, str]], debt: list[tuple[str, str]],
+                      state: AlertState | None) -> bool:
+        """A position that follows a wallet: the lender's thresholds, its assets priced by the lender's oracle."""
+        reading = json.loads(o.reading or "{}")
+        per_asset = reading.get("terms", {})
+        if not coll or not reading.get("prices") or any(a not in per_asset for a, _ in coll):
+            self.evaluator.remove(o.row_id)
+            return False
+        terms = self.presets.followed(o.protocol, o.market, per_asset, f"block {reading.get('block')}")
+        where = reading.get("chain_name", "")
+        return self._put_weighted(o, terms,
+                                  [(oracle_symbol(a, o.protocol, where), float(x) * per_asset[a][1]) for a, x in coll],
+                                  [(oracle_symbol(a, o.protocol, where), float(x)) for a, x in debt], state)
+
+    def _put_weighted(self, o: _Options, terms: Terms, coll: list[tuple[str, float]], debt: list[tuple[str, float]],
+                      state: AlertState | None) -> bool:
+        default_warn, default_danger = levels(terms)
         self.evaluator.put(
             o.row_id,
-            [(a, float(amount) * terms.collateral[a].lt) for a, amount in coll],
-            [(PAR if at_par and self.registry.get(a).stable else a, float(amount)) for a, amount in debt],
+            coll,
+            debt,
             o.warn if o.warn is not None else default_warn,
             o.critical if o.critical is not None else default_danger,
             state or AlertState(),
@@ -139,7 +166,7 @@ class Monitor:
         db = self.store.db
         r = db.execute(
             f"SELECT {_OPTIONS_SQL} FROM positions p JOIN owners o ON o.key = p.owner_key "
-            "LEFT JOIN alert_settings s ON s.position_id = p.id WHERE p.id = ?", [row_id]).fetchone()
+            f"{_OPTIONS_JOINS} WHERE p.id = ?", [row_id]).fetchone()
         if r is None:
             self.evaluator.remove(row_id)
             return
@@ -165,7 +192,11 @@ class Monitor:
         started = time.perf_counter()
         now = self.clock.time()
         symbols = [s for s in self.evaluator.assets if s != PAR]
-        snap = self.feed.quotes(symbols)
+        snap = self.feed.quotes([s for s in symbols if not is_oracle_symbol(s)])
+        oracle = [s for s in symbols if is_oracle_symbol(s)]
+        if oracle:  # a wallet's position is priced as its lender prices it
+            lenders = self.oracle.quotes(oracle) if self.oracle is not None else PriceSnapshot(missing=dict.fromkeys(oracle, "no chain reader"))
+            snap = PriceSnapshot({**snap.quotes, **lenders.quotes}, {**snap.missing, **lenders.missing})
         prices = {s: q.price for s, q in snap.quotes.items() if q.trusted}
         untrusted = {s for s, q in snap.quotes.items() if not q.trusted} | set(snap.missing)
         reasons = {s: snap.quotes[s].note if s in snap.quotes else snap.missing[s] for s in untrusted}

@@ -48,13 +48,14 @@ def test_importing_all_of_core_loads_no_adapter_or_platform():
 
 # ---------------------------------------------------------------- the rooms' directions (core/__init__.py)
 
-ROOMS = ("lending", "market", "storage", "watch", "chat")
+ROOMS = ("lending", "market", "storage", "chain", "watch", "chat")
 ALLOWED = {
     "lending": set(),
     "market": {"lending"},
     "storage": {"lending"},
-    "watch": {"lending", "market", "storage"},
-    "chat": {"lending", "market", "storage", "watch"},
+    "chain": {"lending", "storage"},
+    "watch": {"lending", "market", "storage", "chain"},
+    "chat": {"lending", "market", "storage", "chain", "watch"},
     "": {"lending"},  # the shared modules at the top name only lending's value objects
 }
 

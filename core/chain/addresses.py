@@ -1,0 +1,71 @@
+"""The contract address book: chains, and per lender and chain where its contracts live (bundled or a file)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from core.chain.abi import is_address
+from core.errors import CoreError
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    key: str  # "ethereum"
+    chain_id: int
+    name: str  # "Ethereum"
+
+
+@dataclass(frozen=True)
+class AaveDeployment:
+    """One Aave v3 market: its PoolAddressesProvider and the reserves the asset registry knows."""
+
+    chain: str
+    provider: str
+    reserves: dict[str, tuple[str, int]]  # symbol -> (token address, decimals)
+
+    def symbol_of(self, token: str) -> str | None:
+        lowered = token.lower()
+        return next((s for s, (a, _) in self.reserves.items() if a.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    chains: dict[str, ChainInfo]
+    aave: dict[str, AaveDeployment]
+    as_of: str
+    origin: str  # "bundled" or the file's path
+
+    @classmethod
+    def bundled(cls) -> AddressBook:
+        """The addresses shipped in core/chain/data/addresses.json."""
+        text = resources.files("core.chain").joinpath("data/addresses.json").read_text()
+        return cls.parse(json.loads(text), "bundled")
+
+    @classmethod
+    def from_file(cls, path: str) -> AddressBook:
+        """A file of the same shape (CHAIN_ADDRESSES_FILE), replacing the bundled one."""
+        try:
+            raw = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise CoreError(f"CHAIN_ADDRESSES_FILE cannot be read: {type(err).__name__}") from err
+        return cls.parse(raw, path)
+
+    @classmethod
+    def parse(cls, raw: Any, origin: str) -> AddressBook:
+        try:
+            chains = {k: ChainInfo(k, int(v["chain_id"]), str(v["name"])) for k, v in raw["chains"].items()}
+            aave = {}
+            for chain, market in raw.get("aave-v3", {}).items():
+                if chain not in chains or not is_address(market["provider"]):
+                    raise ValueError(chain)
+                reserves = {str(s): (str(a), int(d)) for s, (a, d) in market["reserves"].items()}
+                if not all(is_address(a) for a, _ in reserves.values()):
+                    raise ValueError(chain)
+                aave[chain] = AaveDeployment(chain, market["provider"], reserves)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
+        return cls(chains, aave, str(raw.get("as_of", "")), origin)

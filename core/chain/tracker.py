@@ -1,0 +1,300 @@
+"""Positions that follow a wallet: read every tracked account of each chain at one block, store what the
+lender sees (amounts with interest, its thresholds, its oracle prices, its health factor), and quote those
+oracle prices to the monitor so a warning means what a liquidator sees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from core.chain import aave
+from core.chain.abi import BadReturn
+from core.chain.addresses import AaveDeployment, AddressBook
+from core.chain.multicall import Head, Result, aggregate, head
+from core.chain.rpc import CallReverted, RpcClient, RpcError
+from core.lending.models import Leg, PriceSnapshot, Quote
+from core.ports import Clock
+from core.storage.store import ChainLink, Store
+
+log = logging.getLogger(__name__)
+
+LENDERS = {"aave-v3": "Aave v3"}
+STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
+ACCOUNTS_PER_REQUEST = 100
+
+
+def oracle_symbol(asset: str, lender: str, chain_name: str) -> str:
+    """How the monitor names an asset priced by a lender's oracle: "WETH (Aave v3 oracle, Ethereum)"."""
+    return f"{asset} ({LENDERS.get(lender, lender)} oracle, {chain_name})"
+
+
+def is_oracle_symbol(symbol: str) -> bool:
+    return symbol.endswith(")") and " oracle, " in symbol
+
+
+@dataclass
+class ChainState:
+    """What /status says of one chain."""
+
+    key: str
+    name: str
+    client: RpcClient
+    head: Head | None = None
+    head_seen_at: float | None = None  # when the head last moved, by our clock
+    read_at: float | None = None
+    error: str = ""
+    refused: str = ""  # set at start when the chain is unusable (wrong chain id): never read
+
+
+@dataclass(frozen=True)
+class Found:
+    """What /track found for one lender on one chain."""
+
+    chain: str
+    lender: str
+    account: aave.AaveAccount
+    head: Head
+
+
+class Tracker:
+    """Reads followed accounts, keeps the store's positions in step, and quotes the lenders' oracle prices."""
+
+    def __init__(self, store: Store, book: AddressBook, clients: dict[str, RpcClient], clock: Clock):
+        self.store, self.book, self.clock = store, book, clock
+        self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
+        self._contracts: dict[str, aave.AaveContracts] = {}
+        self._quotes: dict[str, Quote] = {}
+        self._bad: dict[str, str] = {}  # oracle symbol -> why it cannot be trusted now
+
+    # ---------------------------------------------------------------- start
+
+    async def check_chain_ids(self, chains: Iterable[str]) -> list[str]:
+        """Ask these chains' nodes which chain they are; a wrong answer refuses that chain (one line each)."""
+        lines = []
+        for state in (self.chains[c] for c in chains if c in self.chains):
+            expected = self.book.chains[state.key].chain_id
+            try:
+                answer = int(str(await state.client.call("eth_chainId", [])), 16)
+            except (RpcError, ValueError) as err:
+                state.error = getattr(err, "message", str(err))
+                continue  # unreachable now is an outage, not a wrong chain: retried every tick
+            if answer != expected:
+                state.refused = f"{state.client.url_in_use} answers chain id {answer}, not {state.name}'s {expected}"
+                lines.append(f"{state.name} is not read: {state.refused}.")
+        return lines
+
+    def usable(self, chain: str) -> bool:
+        state = self.chains.get(chain)
+        return state is not None and not state.refused
+
+    # ---------------------------------------------------------------- /track
+
+    async def find(self, address: str, lender: str, chains: Iterable[str]) -> tuple[list[Found], list[str]]:
+        """The positions `address` holds on these chains now, and one line per chain that could not be read."""
+        found, failed = [], []
+        for chain in chains:
+            book = self.book.aave.get(chain)
+            state = self.chains.get(chain)
+            if book is None or state is None or state.refused:
+                continue
+            try:
+                now_head = await self._head(state)
+                contracts = await self._resolve(state, book, now_head.number)
+                account = (await self._read(state, book, contracts, now_head.number, {address: None}, {1}))[address]
+            except (RpcError, BadReturn, CallReverted) as err:
+                failed.append(f"{state.name}: {err.message}")
+                continue
+            if isinstance(account, str):
+                failed.append(f"{state.name}: {account}")
+            elif not account.empty:
+                found.append(Found(chain, lender, account, now_head))
+        return found, failed
+
+    # ---------------------------------------------------------------- every tick
+
+    async def tick(self) -> int:
+        """Read every followed account, chain by chain; returns how many readings were stored."""
+        links = self.store.chain_links()
+        by_chain: dict[str, list[ChainLink]] = {}
+        for link in links:
+            by_chain.setdefault(link.chain, []).append(link)
+        saved = 0
+        for chain, group in by_chain.items():
+            state = self.chains.get(chain)
+            book = self.book.aave.get(chain)
+            if state is None or book is None:
+                self._pause(chain, group, "no RPC URL is configured for it")
+                continue
+            if state.refused:
+                self._pause(chain, group, state.refused)
+                continue
+            try:
+                saved += await self._tick_chain(state, book, group)
+            except (RpcError, BadReturn, CallReverted) as err:
+                state.error = err.message
+                self._pause(chain, group, err.message)
+                log.warning("chain %s not read: %s", chain, err.message)
+        return saved
+
+    async def _tick_chain(self, state: ChainState, book: AaveDeployment, links: list[ChainLink]) -> int:
+        now_head = await self._head(state)
+        contracts = await self._resolve(state, book, now_head.number)
+        wanted = {link.address: link.reading.get("used") for link in links}
+        emodes = {1} | {int(link.reading.get("emode", 0)) for link in links} - {0}
+        accounts = await self._read(state, book, contracts, now_head.number, wanted, emodes)
+        now = self.clock.time()
+        updates = []
+        for link in links:
+            account = accounts.get(link.address)
+            if isinstance(account, aave.AaveAccount):
+                reading = reading_of(account, now_head, state.name)
+                updates.append((replace(link, reading=reading, read_at=now), *legs_of(account)))
+                for symbol, price in account.prices.items():
+                    key = oracle_symbol(symbol, link.lender, state.name)
+                    self._quotes[key] = Quote(key, price, f"{LENDERS[link.lender]} oracle", float(now_head.timestamp))
+                    self._bad.pop(key, None)
+        self.store.save_readings(updates)
+        state.read_at, state.error = now, ""
+        return len(updates)
+
+    def _pause(self, chain: str, links: list[ChainLink], why: str) -> None:
+        """A failed read: the oracle prices of that chain stop being trusted, so no warning comes from it."""
+        name = self.book.chains[chain].name if chain in self.book.chains else chain
+        for link in links:
+            for symbol in link.reading.get("prices", {}):
+                self._bad[oracle_symbol(symbol, link.lender, name)] = why
+
+    # ---------------------------------------------------------------- reads
+
+    async def _head(self, state: ChainState) -> Head:
+        """The block to pin this tick to; a head that goes backwards or stands still too long is stale."""
+        now = self.clock.time()
+        new = await head(state.client)
+        old = state.head
+        if old is not None and new.number < old.number:
+            raise RpcError(f"{state.name} RPC is stale: block {new.number} after {old.number}", "stale")
+        if old is None or new.number > old.number:
+            state.head, state.head_seen_at = new, now
+        elif state.head_seen_at is not None and now - state.head_seen_at > STALE_AFTER:
+            raise RpcError(f"{state.name} RPC is stale: no new block since {now - state.head_seen_at:.0f}s", "stale")
+        return new
+
+    async def _resolve(self, state: ChainState, book: AaveDeployment, block: int) -> aave.AaveContracts:
+        contracts = self._contracts.get(state.key)
+        if contracts is None:
+            try:
+                contracts = aave.parse_provider(await aggregate(state.client, aave.provider_calls(book), block))
+                aave.parse_reserves(contracts, (await aggregate(state.client, [aave.reserves_call(contracts)], block))[0])
+            except BadReturn as err:
+                raise BadReturn(f"Aave v3's PoolAddressesProvider at {book.provider} on {state.name} does not answer "
+                                f"({err.message}): check the address book") from err
+            self._contracts[state.key] = contracts
+        return contracts
+
+    async def _read(self, state: ChainState, book: AaveDeployment, c: aave.AaveContracts, block: int,
+                    wanted: dict[str, list[str] | None], emodes: set[int]) -> dict[str, aave.AaveAccount | str]:
+        """Every wanted account at `block`: market views first, then accounts, in as few requests as the chunking allows."""
+        market = aave.market_calls(c, book, emodes)
+        plans = {user: used for user, used in wanted.items()}
+        answers = await self._batched(state, market, c, book, plans, block)
+        assets, categories = aave.parse_market(c, book, emodes, answers.pop(""))
+        out: dict[str, aave.AaveAccount | str] = {}
+        retry: dict[str, list[str] | None] = {}
+        for user, results in answers.items():
+            try:
+                used, unlisted = aave.used_reserves(c, book, results)
+                asked = plans[user]
+                read = aave.listed(c, book) if asked is None else asked
+                if not set(used) <= set(read):  # it started using a reserve since the last tick: ask again for it
+                    retry[user] = used
+                    continue
+                out[user] = aave.parse_account(book, read, results, assets, categories, unlisted)
+            except BadReturn as err:
+                out[user] = err.message
+        if retry:
+            again = await self._batched(state, [], c, book, retry, block)
+            for user, results in again.items():
+                try:
+                    used, unlisted = aave.used_reserves(c, book, results)
+                    out[user] = aave.parse_account(book, retry[user] or [], results, assets, categories, unlisted)
+                except BadReturn as err:
+                    out[user] = err.message
+        return out
+
+    async def _batched(self, state: ChainState, market: list, c: aave.AaveContracts, book: AaveDeployment,
+                       plans: dict[str, list[str] | None], block: int) -> dict[str, list[Result]]:
+        """One aggregate3 per ACCOUNTS_PER_REQUEST accounts (the market's views ride in the first), all at `block`."""
+        out: dict[str, list[Result]] = {}
+        users = list(plans)
+        first = True
+        for start in range(0, max(len(users), 1), ACCOUNTS_PER_REQUEST):
+            chunk = users[start : start + ACCOUNTS_PER_REQUEST]
+            calls = list(market) if first else []
+            spans = []
+            for user in chunk:
+                mine = aave.account_calls(c, book, user, plans[user])
+                spans.append((user, len(calls), len(calls) + len(mine)))
+                calls += mine
+            if not calls:
+                continue
+            results = await aggregate(state.client, calls, block, per_request=len(calls))
+            if first and market:
+                out[""] = results[: len(market)]
+            for user, lo, hi in spans:
+                out[user] = results[lo:hi]
+            first = False
+        return out
+
+    # ---------------------------------------------------------------- what the monitor and /status read
+
+    def quotes(self, symbols: Iterable[str]) -> PriceSnapshot:
+        """The lenders' oracle prices as last read; untrusted while that chain's reads fail."""
+        snap = PriceSnapshot()
+        for s in symbols:
+            quote = self._quotes.get(s)
+            if quote is None:
+                snap.missing[s] = self._bad.get(s, "not read from the chain yet")
+            elif s in self._bad:
+                snap.quotes[s] = replace(quote, trusted=False, note=self._bad[s])
+            else:
+                snap.quotes[s] = quote
+        return snap
+
+    def status_lines(self) -> list[tuple[str, str]]:
+        """(chain, one line) for /status: URL in use (masked), block, its age by block time, the last error."""
+        lines = []
+        now = self.clock.time()
+        for state in self.chains.values():
+            if state.refused:
+                lines.append((state.name, f"refused: {state.refused}"))
+                continue
+            where = state.client.url_in_use
+            if state.head is None:
+                text = f"{where}, not read yet" + (f" ({state.error})" if state.error else "")
+            else:
+                age = max(0.0, now - state.head.timestamp)
+                text = f"{where}, block {state.head.number:,} ({age:.0f}s old by block time)"
+                if state.error:
+                    text += f"; last error: {state.error}"
+            lines.append((state.name, text))
+        return lines
+
+
+def reading_of(account: aave.AaveAccount, at: Head, chain_name: str) -> dict:
+    """What is stored of one read (the lender's own numbers), JSON-ready."""
+    return {"chain_name": chain_name, "block": at.number, "block_time": at.timestamp, "hf": account.hf, "collateral_usd": account.collateral_usd,
+            "debt_usd": account.debt_usd, "emode": account.emode, "terms": account.terms, "prices": account.prices,
+            "unlisted": list(account.unlisted), "used": sorted(set(account.collateral) | set(account.debt)),
+            "empty": account.empty}
+
+
+def legs_of(account: aave.AaveAccount) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:
+    return (tuple(Leg(s, _tidy(a)) for s, a in account.collateral.items()),
+            tuple(Leg(s, _tidy(a)) for s, a in account.debt.items()))
+
+
+def _tidy(amount: Decimal) -> Decimal:
+    return amount.normalize() if amount == amount.to_integral() else amount
+

@@ -1,0 +1,128 @@
+"""/track and /untrack: positions that follow a wallet on chain, with the lender's own numbers."""
+
+from __future__ import annotations
+
+from core.chain.tracker import LENDERS, Found, legs_of, reading_of
+from core.chat.commands import Command
+from core.chat.context import Context
+from core.chat.handlers import handles
+from core.errors import LimitReached, NotPermitted, UsageError
+from core.lending.models import Actor, Overrides, Position
+from core.lending.numbers import age_text, fmt_usd
+from core.replies import Line, Reply, Section, paragraph
+from core.storage.store import ChainLink
+
+MAX_ADDRESSES_PER_OWNER = 10
+ORACLE_GAP = 0.005  # show the market's price beside the oracle's when they differ by more than this
+
+
+def short(address: str) -> str:
+    """0x1234…abcd: enough for the owner to recognise, never shown outside their own chat."""
+    return f"{address[:6]}…{address[-4:]}"
+
+
+@handles("track")
+async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
+    if actor.chat.is_group:
+        raise NotPermitted("An address is yours alone: send /track to me privately; /watch W-shares its warnings "
+                           "here without the address.")
+    tracker = ctx.tracker
+    if tracker is None:
+        return Reply.failure("This bot reads no chain (no RPC URL is configured).")
+    assert cmd.address is not None  # the grammar requires one
+    owner = actor.user
+    links = ctx.store.chain_links("position_id IN (SELECT id FROM positions WHERE owner_key = ?)", [owner.key])
+    if cmd.address not in {link.address for link in links} and len({link.address for link in links}) >= MAX_ADDRESSES_PER_OWNER:
+        raise LimitReached(f"You already follow {MAX_ADDRESSES_PER_OWNER} addresses, the most one owner may; "
+                           "/untrack one first.")
+    chains = [cmd.chain] if cmd.chain else [c for c in tracker.book.aave if tracker.usable(c)]
+    chains = [c for c in chains if tracker.usable(c)]
+    if not chains:
+        return Reply.failure(f"No RPC URL is set for {cmd.chain or 'any chain'}: set RPC_URL_{(cmd.chain or 'ETHEREUM').upper()}.")
+    found, failed = await tracker.find(cmd.address, cmd.lender or "aave-v3", chains)
+    names = [tracker.book.chains[c].name for c in chains]
+    notes = [f"Could not read {line}." for line in failed]
+    if not found:
+        where = ", ".join(names)
+        text = f"{short(cmd.address)} has no {LENDERS[cmd.lender or 'aave-v3']} position on {where}."
+        if failed:
+            text = f"No position found for {short(cmd.address)} on what could be read ({where})."
+        return Reply(text, paragraph(*notes) if notes else ())
+    added, already = [], []
+    for f in found:
+        same = next((link for link in links if (link.address, link.chain, link.lender) == (cmd.address, f.chain, f.lender)), None)
+        if same is not None:
+            already.append(next(p for p in ctx.store.positions(owner) if p.row_id == same.position_id))
+            continue
+        added.append(_store(ctx, actor, cmd.address, f, tracker.book.chains[f.chain].name))
+    lines = [Line(p.ref, _summary(ctx, p)) for p in added + already]
+    title = (f"Following {short(cmd.address)}: {len(added)} position{'s' if len(added) != 1 else ''} added"
+             if added else f"{short(cmd.address)} is already followed")
+    notes.append("Amounts, interest, thresholds and prices now come from the chain every tick; change the position in "
+                 "your wallet and the bot follows. /untrack ID stops it.")
+    return Reply(title, (Section(None, tuple(lines)), *paragraph(*notes)), footer="/health ID for details")
+
+
+def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str) -> Position:
+    collateral, debt = legs_of(f.account)
+    market = "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core"
+    link = ChainLink(f.chain, f.lender, address, None, reading_of(f.account, f.head, chain_name), ctx.clock.time())
+    ctx.store.set_display_name(actor.user, actor.name)
+    position = ctx.store.add_position(actor.user, f.lender, market, collateral, debt, Overrides(),
+                                      f"{chain_name} wallet", follows=link)
+    ctx.events.position_changed(position.stored_id)
+    return position
+
+
+def _summary(ctx: Context, position: Position) -> str:
+    link = ctx.link_of(position)
+    reading = link.reading if link else {}
+    hf = reading.get("hf")
+    own = f"HF {hf:.6f} (the lender's own)" if hf is not None else "borrows nothing"
+    return (f"{LENDERS.get(position.protocol, position.protocol)} on {reading.get('chain_name', '?')}: "
+            f"{fmt_usd(reading.get('collateral_usd', 0.0))} collateral, {fmt_usd(reading.get('debt_usd', 0.0))} debt, {own}")
+
+
+@handles("untrack")
+async def _cmd_untrack(ctx: Context, actor: Actor, cmd: Command) -> Reply:
+    owner = ctx.owner(actor)
+    position = ctx.position(owner, cmd.id)
+    if ctx.link_of(position) is None:
+        raise UsageError(f"{position.ref} does not follow a wallet; /remove {position.number} deletes it.")
+    ctx.store.delete_position(owner, position.number)
+    ctx.events.position_removed(position.stored_id)
+    return Reply(f"Stopped following {position.ref}; it is deleted.")
+
+
+async def chain_section(ctx: Context, position: Position, link: ChainLink) -> Section:
+    """What the chain said: the lender's own health factor, the block and its age, e-mode, oracle against market."""
+    reading = link.reading
+    lines = []
+    hf = reading.get("hf")
+    lines.append(Line("Lender's health factor", f"{hf:.6f}" if hf is not None else "no debt"))
+    age = max(0.0, ctx.clock.time() - float(reading.get("block_time", 0)))
+    lines.append(Line("Read from", f"{reading.get('chain_name', link.chain)} block {reading.get('block', 0):,} "
+                                   f"({age_text(age)} old by block time)"))
+    if reading.get("emode"):
+        lines.append(Line("E-mode", f"category {reading['emode']}: its thresholds apply"))
+    market = await ctx.prices.snapshot(position.assets())
+    for symbol, oracle in sorted(reading.get("prices", {}).items()):
+        seen = market.price(symbol)
+        if seen and abs(oracle / seen - 1) > ORACLE_GAP:
+            lines.append(Line(f"{symbol} price", f"{fmt_usd(oracle)} by the lender's oracle, {fmt_usd(seen)} on the market "
+                                                 f"({oracle / seen - 1:+.1%}); the lender liquidates at its own"))
+    if reading.get("unlisted"):
+        lines.append(Line("Not shown", f"{len(reading['unlisted'])} reserve(s) this bot does not list; "
+                                       "the lender's health factor above counts them"))
+    differs = ctx.presets.preset_differences(ctx.terms_of(position))
+    if differs:
+        lines.append(Line("Preset out of date", "the chain wins: " + "; ".join(differs)))
+    return Section("From the chain", tuple(lines))
+
+
+def follows_chain(ctx: Context, position: Position) -> None:
+    """Refuse a change by hand to a position that follows a wallet."""
+    if ctx.link_of(position) is not None:
+        raise UsageError(f"{position.ref}: this position follows the chain; change it in your wallet and the bot "
+                         f"follows (/untrack {position.number} stops following it).")
+

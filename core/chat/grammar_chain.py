@@ -1,0 +1,52 @@
+"""The grammar of the commands that follow wallets on chain: /track and /untrack."""
+
+from __future__ import annotations
+
+from core.chain.abi import checksum_ok, is_address
+from core.chat.commands import Command
+from core.chat.grammar_words import Words
+from core.errors import UsageError
+
+CHAIN_LENDERS = ("aave-v3",)  # read from the chain today
+LATER = {"compound-v3": "Compound v3", "morpho": "Morpho Blue", "liquity-v1": "Liquity", "liquity-v2": "Liquity v2",
+         "maker": "Maker"}
+CHAINS = ("ethereum", "arbitrum", "base", "optimism", "polygon")
+
+
+class ChainGrammar(Words):
+    """/track ADDRESS [on LENDER [CHAIN]] and /untrack ID."""
+
+    def _track(self, args: list[str]) -> Command:
+        if not args:
+            raise UsageError("Which wallet? Like '/track 0x…' with its 0x address.")
+        token = args[0]
+        if token.lower().endswith(".eth"):
+            raise UsageError("ENS names are not resolved yet: give the wallet's 0x address.")
+        if not is_address(token):
+            shown = token[:16] + ("…" if len(token) > 16 else "")
+            raise UsageError(f"{shown!r} is not an address: one is 0x and 40 hex digits.")
+        if not checksum_ok(token):
+            raise UsageError("That address's capital letters do not match its checksum (EIP-55): a typo? Copy it again.")
+        lender = chain = None
+        i = 1
+        if i < len(args):
+            if args[i].lower() != "on" or i + 1 >= len(args):
+                raise UsageError("Say which lender after 'on', like 'on aave-v3'.")
+            lender = args[i + 1].lower()
+            if lender in LATER:
+                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3 today.")
+            if lender not in CHAIN_LENDERS:
+                raise UsageError(f"Unknown lender {lender[:24]!r} for /track: it reads {', '.join(CHAIN_LENDERS)}.")
+            i += 2
+            if i < len(args):
+                chain = args[i].lower()
+                if chain not in CHAINS:
+                    raise UsageError(f"Unknown chain {chain[:24]!r}: one of {', '.join(CHAINS)}.")
+                i += 1
+        self._done(args, i)
+        return Command("track", address=token.lower(), lender=lender, chain=chain)
+
+    def _untrack(self, args: list[str]) -> Command:
+        if len(args) != 1:
+            raise UsageError("Which position? Like '/untrack 1' (/positions lists them).")
+        return Command("untrack", number=self._id(args[0]))

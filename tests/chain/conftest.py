@@ -1,0 +1,41 @@
+"""One local chain with the real Aave v3 market per test session; each test starts from the same snapshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chain.aave_market import AaveMarket, deploy
+from tests.chain.evm import LocalChain
+from tests.chain.node import NodeState, serve
+
+
+@pytest.fixture(scope="session")
+def market() -> AaveMarket:
+    chain = LocalChain()
+    m = deploy(chain)
+    m.supply(chain.accounts[1], "USDC", 5_000_000)  # a lender, so borrowers find liquidity
+    m.supply(chain.accounts[1], "WETH", 1_000)
+    return m
+
+
+@pytest.fixture
+def aave(market):
+    """The market, reverted to its deployed state after the test."""
+    snap = market.chain.snapshot()
+    yield market
+    market.chain.revert(snap)
+
+
+@pytest.fixture
+async def node(aave):
+    """A JSON-RPC node on 127.0.0.1 over the chain; `.url`, `.state` (faults), `.market`."""
+    state = NodeState()
+    runner, url = await serve(aave.chain, state)
+
+    class Node:
+        pass
+
+    n = Node()
+    n.url, n.state, n.market, n.chain = url, state, aave, aave.chain
+    yield n
+    await runner.cleanup()

@@ -1,0 +1,143 @@
+"""A JSON-RPC node on 127.0.0.1 over the local EVM, with the faults real providers show.
+
+The answers are the EVM's own (eth_call runs the real contracts); a fault only withholds, delays or spoils
+them the way a provider does: "429" (HTTP 429 with Retry-After), "limit" (JSON-RPC -32005), "timeout",
+"chain-id" (another chain's id), "frozen" (the head stops advancing), "backwards" (an older head),
+"malformed" (eth_call data cut short) and "revert:<address>" (calls naming that address come back failed
+inside aggregate3, as when one contract reverts).
+
+Run by hand for a chain to try /track on: python -m tests.chain.node  (prints the URL and a wallet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from eth_abi import decode, encode
+
+from tests.chain.evm import MULTICALL3, LocalChain
+
+AGGREGATE3 = bytes.fromhex("82ad56cb")
+
+
+@dataclass
+class NodeState:
+    chain_id: int = 1
+    fault: str | None = None
+    retry_after: int = 2
+    requests: list[str] = field(default_factory=list)  # methods, in order
+    frozen_at: dict[str, Any] | None = None
+
+
+def _block(chain: LocalChain, tag: str) -> dict[str, Any]:
+    block = chain.tester.get_block_by_number(tag)
+    return {"number": hex(block["number"]), "timestamp": hex(block["timestamp"]), "hash": block["hash"]}
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("0x"):
+        return int(value, 16)
+    return value or "latest"
+
+
+def node_app(chain: LocalChain, state: NodeState) -> web.Application:
+    """The aiohttp app answering JSON-RPC for `chain`."""
+
+    def answer(method: str, params: list[Any]) -> Any:
+        if method == "eth_chainId":
+            return hex(state.chain_id)
+        if method == "net_version":
+            return str(state.chain_id)
+        if method == "eth_blockNumber":
+            return _block(chain, "latest")["number"]
+        if method == "eth_getBlockByNumber":
+            latest = _block(chain, _tag(params[0]))
+            if state.fault == "frozen":
+                state.frozen_at = state.frozen_at or latest
+                return state.frozen_at
+            if state.fault == "backwards":
+                return _block(chain, max(0, int(latest["number"], 16) - 5))
+            return latest
+        if method == "eth_getCode":
+            return "0x" + bytes(chain.tester.get_code(params[0], _tag(params[1] if len(params) > 1 else "latest"))).hex()
+        if method == "eth_call":
+            tx = {"from": chain.deployer, "to": params[0]["to"], "data": params[0]["data"], "gas": 50_000_000}
+            raw = chain.tester.call(tx, _tag(params[1] if len(params) > 1 else "latest"))
+            if state.fault == "malformed":
+                return raw[: len(raw) // 2]
+            if state.fault and state.fault.startswith("revert:"):
+                return _spoil(params[0], raw, state.fault.split(":", 1)[1])
+            return raw
+        raise KeyError(method)
+
+    async def rpc(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        state.requests.append(body.get("method", "?"))
+        if state.fault == "429":
+            return web.Response(status=429, headers={"Retry-After": str(state.retry_after)}, text="too many requests")
+        if state.fault == "timeout":
+            await asyncio.sleep(30)
+        if state.fault == "limit":
+            return web.json_response({"jsonrpc": "2.0", "id": body.get("id"),
+                                      "error": {"code": -32005, "message": "limit exceeded", "data": {"retryAfter": 1}}})
+        if state.fault == "chain-id" and body.get("method") == "eth_chainId":
+            return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "result": hex(state.chain_id + 41)})
+        try:
+            result = answer(body["method"], body.get("params", []))
+        except KeyError:
+            return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": "no such method"}})
+        except Exception as err:  # noqa: BLE001 - a revert or a bad request: the node says so, as a node does
+            return web.json_response({"jsonrpc": "2.0", "id": body.get("id"),
+                                      "error": {"code": 3, "message": f"execution reverted: {type(err).__name__}"}})
+        return web.json_response({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+    app = web.Application()
+    app.router.add_post("/", rpc)
+    app.router.add_post("/{key}", rpc)  # a URL with a key in its path, as providers give them
+    return app
+
+
+def _spoil(tx: dict[str, Any], raw: str, address: str) -> str:
+    """An aggregate3 answer with the calls that name `address` marked failed (one contract reverting)."""
+    data = bytes.fromhex(tx["data"][2:])
+    if tx["to"].lower() != MULTICALL3.lower() or data[:4] != AGGREGATE3:
+        return raw
+    (calls,) = decode(["(address,bool,bytes)[]"], data[4:])
+    (results,) = decode(["(bool,bytes)[]"], bytes.fromhex(raw[2:]))
+    needle = bytes.fromhex(address.lower().removeprefix("0x"))
+    spoiled = [(False, b"") if needle in call[2] else result for call, result in zip(calls, results, strict=True)]
+    return "0x" + encode(["(bool,bytes)[]"], [spoiled]).hex()
+
+
+async def serve(chain: LocalChain, state: NodeState, port: int = 0) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(node_app(chain, state))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{bound}"
+
+
+async def _main() -> None:
+    from tests.chain.aave_market import deploy
+
+    chain = LocalChain()
+    market = deploy(chain)
+    lender, wallet = chain.accounts[1], chain.accounts[2]
+    market.supply(lender, "USDC", 1_000_000)
+    market.supply(wallet, "WETH", 10)
+    market.borrow(wallet, "USDC", 15_000)
+    _, url = await serve(chain, NodeState(), 8545)
+    print(f"Aave v3 on a local chain at {url} (chain id 1, Ethereum's addresses)")
+    print(f"A wallet with 10 WETH supplied and 15,000 USDC borrowed: {wallet}")
+    print(f"Run the bot with RPC_URL_ETHEREUM={url} and send /track {wallet}")
+    while True:  # a block every 12 s, as Ethereum makes them, so the head keeps moving
+        await asyncio.sleep(12)
+        chain.mine()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
