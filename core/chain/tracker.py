@@ -30,8 +30,14 @@ def oracle_symbol(asset: str, lender: str, chain_name: str) -> str:
     return f"{asset} ({LENDERS.get(lender, lender)} oracle, {chain_name})"
 
 
+def marker_symbol(number: int, lender: str, chain_name: str) -> str:
+    """A position's own read as the monitor tracks it: trusted while its calls answer, so one failing account pauses alone."""
+    return f"the chain reading of #{number} ({LENDERS.get(lender, lender)} on {chain_name})"
+
+
 def is_oracle_symbol(symbol: str) -> bool:
-    return symbol.endswith(")") and " oracle, " in symbol
+    """Whether the monitor gets this symbol's price from the chain reader rather than the market feed."""
+    return symbol.endswith(")") and (" oracle, " in symbol or symbol.startswith("the chain reading of "))
 
 
 @dataclass
@@ -148,13 +154,21 @@ class Tracker:
         updates = []
         for link in links:
             account = accounts.get(link.address)
+            marker = marker_symbol(link.number, link.lender, state.name)
             if isinstance(account, aave.AaveAccount):
-                reading = reading_of(account, now_head, state.name)
+                reading = {**reading_of(account, now_head, state.name), "marker": marker}
                 updates.append((replace(link, reading=reading, read_at=now), *legs_of(account)))
                 for symbol, price in account.prices.items():
                     key = oracle_symbol(symbol, link.lender, state.name)
                     self._quotes[key] = Quote(key, price, f"{LENDERS[link.lender]} oracle", float(now_head.timestamp))
                     self._bad.pop(key, None)
+                self._quotes[marker] = Quote(marker, 1.0, "chain", float(now_head.timestamp))
+                self._bad.pop(marker, None)
+            else:  # this account's calls failed: its last reading stays, marked, and it warns of nothing
+                why = account or "no answer for it"
+                log.info("chain %s: position %s not read: %s", state.key, link.position_id, why)
+                updates.append((replace(link, reading={**link.reading, "failed": why, "marker": marker}), (), ()))
+                self._bad[marker] = why
         self.store.save_readings(updates)
         state.read_at, state.error = now, ""
         return len(updates)

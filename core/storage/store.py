@@ -37,6 +37,7 @@ class ChainLink:
     reading: dict[str, Any] = field(default_factory=dict)
     read_at: float | None = None
     position_id: int = 0
+    number: int = 0  # the owner's number for the position
 
 
 class Store:
@@ -240,10 +241,11 @@ class Store:
 
     def chain_links(self, where: str = "1", params: list | None = None) -> list[ChainLink]:
         """Every followed account matching `where` (the tracker reads them all each tick)."""
-        rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at FROM chain_links "
+        rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at, p.number "
+                               "FROM chain_links JOIN positions p ON p.id = position_id "
                                f"WHERE {where} ORDER BY position_id", params or []).fetchall()
-        return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid)
-                for pid, chain, lender, address, ens, reading, read_at in rows]
+        return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid, number)
+                for pid, chain, lender, address, ens, reading, read_at, number in rows]
 
     def follows_any(self) -> bool:
         """Whether any position follows a wallet (so /status has chains to show)."""
@@ -257,7 +259,7 @@ class Store:
             for link, collateral, debt in readings:
                 db.execute("UPDATE chain_links SET reading = ?, read_at = ? WHERE position_id = ?",
                            [json.dumps(link.reading), link.read_at, link.position_id])
-                if collateral or debt or link.reading.get("empty"):
+                if (collateral or debt or link.reading.get("empty")) and not link.reading.get("failed"):
                     db.execute("DELETE FROM legs WHERE position_id = ?", [link.position_id])
                     self._insert_legs(db, link.position_id, collateral, debt)
 

@@ -139,9 +139,13 @@ class Monitor:
             return False
         terms = self.presets.followed(o.protocol, o.market, per_asset, f"block {reading.get('block')}")
         where = reading.get("chain_name", "")
-        return self._put_weighted(o, terms,
-                                  [(oracle_symbol(a, o.protocol, where), float(x) * per_asset[a][1]) for a, x in coll],
-                                  [(oracle_symbol(a, o.protocol, where), float(x)) for a, x in debt], state)
+        weighted = [(oracle_symbol(a, o.protocol, where), float(x) * per_asset[a][1]) for a, x in coll]
+        if reading.get("marker"):
+            # The position's own read, as a leg too small to move its health factor (a zero weight would read
+            # as a removed leg): while that read fails, the position is frozen like one without a trusted price.
+            weighted.append((reading["marker"], 1e-300))
+        return self._put_weighted(o, terms, weighted, [(oracle_symbol(a, o.protocol, where), float(x)) for a, x in debt],
+                                  state)
 
     def _put_weighted(self, o: _Options, terms: Terms, coll: list[tuple[str, float]], debt: list[tuple[str, float]],
                       state: AlertState | None) -> bool:

@@ -79,7 +79,7 @@ def node_app(chain: LocalChain, state: NodeState) -> web.Application:
         if state.fault == "429":
             return web.Response(status=429, headers={"Retry-After": str(state.retry_after)}, text="too many requests")
         if state.fault == "timeout":
-            await asyncio.sleep(30)
+            await asyncio.sleep(3)  # longer than the tests' client timeout
         if state.fault == "limit":
             return web.json_response({"jsonrpc": "2.0", "id": body.get("id"),
                                       "error": {"code": -32005, "message": "limit exceeded", "data": {"retryAfter": 1}}})
