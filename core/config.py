@@ -192,7 +192,8 @@ class Settings:
             discord_guild_id=integer("DISCORD_GUILD_ID", 0, 1, 2**63) or None,
             log_level=level,
             rpc_urls=tuple((chain, tuple(Secret(url(f"RPC_URL_{chain.upper()}", u)) for u in urls.split(",") if u.strip()))
-                           for chain, urls in ((c, get(f"RPC_URL_{c.upper()}") or d) for c, d in DEFAULT_RPC_URLS.items())),
+                           for chain, urls in ((c, get(f"RPC_URL_{c.upper()}") or d) for c, d in DEFAULT_RPC_URLS.items())
+                           if urls.lower() != "off"),  # "off": that chain is never asked
             chain_addresses_file=get("CHAIN_ADDRESSES_FILE"),
         )
 

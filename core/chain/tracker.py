@@ -109,11 +109,14 @@ class Tracker:
                 now_head = await self._head(state)
                 contracts = await self._resolve(state, book, now_head.number)
                 account = (await self._read(state, book, contracts, now_head.number, {address: None}, {1}))[address]
-            except (RpcError, BadReturn, CallReverted) as err:
-                failed.append(f"{state.name}: {err.message}")
+            except RpcError as err:
+                failed.append(f"{state.name} ({err.kind})")
+                continue
+            except (BadReturn, CallReverted) as err:
+                failed.append(f"{state.name} ({err.message})")
                 continue
             if isinstance(account, str):
-                failed.append(f"{state.name}: {account}")
+                failed.append(f"{state.name} ({account})")
             elif not account.empty:
                 found.append(Found(chain, lender, account, now_head))
         return found, failed

@@ -41,7 +41,7 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         return Reply.failure(f"No RPC URL is set for {cmd.chain or 'any chain'}: set RPC_URL_{(cmd.chain or 'ETHEREUM').upper()}.")
     found, failed = await tracker.find(cmd.address, cmd.lender or "aave-v3", chains)
     names = [tracker.book.chains[c].name for c in chains]
-    notes = [f"Could not read {line}." for line in failed]
+    notes = [f"Could not read {', '.join(failed)}; /status shows each chain."] if failed else []
     if not found:
         where = ", ".join(names)
         text = f"{short(cmd.address)} has no {LENDERS[cmd.lender or 'aave-v3']} position on {where}."

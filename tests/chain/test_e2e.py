@@ -1,0 +1,104 @@
+"""The real `collateral-bot` processes following a wallet on the local chain: the console, and Telegram on its emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.chain.test_track import borrower
+from tests.e2e.test_console import bot_env, console_script
+from tests.emulators.telegram import TelegramEmulator
+
+OTHER_CHAINS_OFF = {f"RPC_URL_{c}": "off" for c in ("ARBITRUM", "BASE", "OPTIMISM", "POLYGON")}  # no test leaves 127.0.0.1
+
+
+class Output:
+    """Everything a process prints, gathered as it comes, so a test can wait for the next thing."""
+
+    def __init__(self, stream: asyncio.StreamReader):
+        self.text = ""
+        self.task = asyncio.create_task(self._gather(stream))
+
+    async def _gather(self, stream: asyncio.StreamReader) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")()  # a chunk may end inside a character
+        while chunk := await stream.read(4096):
+            self.text += decoder.decode(chunk)
+
+    async def wait(self, needle: str, after: int = 0, timeout: float = 30) -> int:
+        """Wait until `needle` is printed after position `after`; returns where it ends."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while (at := self.text.find(needle, after)) < 0:
+            if loop.time() > end or self.task.done():
+                raise AssertionError(f"never saw {needle!r}; got:\n{self.text[-3000:]}")
+            await asyncio.sleep(0.05)
+        return at + len(needle)
+
+
+async def test_console_tracks_a_wallet_warns_when_the_oracle_falls_and_follows_a_repay(node, price_apis, tmp_path):
+    wallet = borrower(node)
+    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url + "/secret-key-123", PRICE_INTERVAL_SECONDS="1",
+                  **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = Output(proc.stdout)
+    try:
+        proc.stdin.write(f"/track {wallet}\n/health 1\n".encode())
+        await proc.stdin.drain()
+        at = await out.wait("1 position added")
+        at = await out.wait("Lender's health factor  1.650000", at)
+        node.market.set_price("WETH", 1_800)  # the lender's oracle falls; the market feed does not
+        node.chain.mine()
+        at = await out.wait("Prices: WETH Aave v3 oracle", at)  # the end of that /health
+        at = await out.wait("LIQUIDATABLE: #1 (Ethereum wallet)", at)  # the warning, pushed without being asked
+        at = await out.wait("health factor 0.99", at)  # the lender's oracle, not the market
+        node.market.set_price("WETH", 3_000)
+        node.market.repay(wallet, "USDC", 5_000)
+        node.chain.mine()
+        await asyncio.sleep(3)  # a few ticks
+        proc.stdin.write(b"/health 1\n/status\n")
+        await proc.stdin.drain()
+        at = await out.wait("Lender's health factor  2.475000", at)
+        at = await out.wait("Chains", at)
+        await out.wait("Ethereum  http://127.0.0.1/…, block", at)  # the URL in use, its key masked
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 30)
+        await out.task
+        stderr = await proc.stderr.read() if proc.stderr else b""
+    everything = out.text + stderr.decode()
+    assert "secret-key-123" not in everything and "Traceback" not in everything
+    assert proc.returncode == 0
+
+
+async def test_telegram_tracks_a_wallet_and_the_warning_lands_in_the_owners_chat(node, price_apis, tmp_path):
+    wallet = borrower(node)
+    emu = TelegramEmulator()
+    await emu.start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
+               NO_PROXY="127.0.0.1,localhost", RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **price_apis.env(),
+               **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env,
+                                                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        alice = emu.user(101, "Alice")
+        chat = emu.private_chat(alice)
+        emu.send_text(chat, alice, f"/track {wallet}")
+        await emu.wait_for(lambda m: "1 position added" in m["text"] and "1.650000" in m["text"], timeout=30)
+        node.market.set_price("WETH", 1_800)
+        node.chain.mine()
+        warned = await emu.wait_for(lambda m: "#1" in m["text"] and "health factor 0.99" in m["text"], timeout=30)
+        assert wallet.lower() not in warned["text"].lower()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        await emu.close()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert emu.token not in (out + err).decode()
