@@ -121,7 +121,36 @@ async def serve(chain: LocalChain, state: NodeState, port: int = 0) -> tuple[web
     return runner, f"http://127.0.0.1:{bound}"
 
 
+HELP = """Type to move the wallet or the market (a block is mined after each):
+  price WETH 1800     Aave's oracle for WETH now says $1,800 (the market feed does not move)
+  repay 5000          the wallet repays 5,000 USDC;  borrow 1000  borrows more
+  supply 2            the wallet supplies 2 more WETH
+  year                a year passes (interest accrues)"""
+
+
+def _act(market: Any, wallet: str, line: str) -> str:
+    """One typed move on the local chain; returns what happened."""
+    words = line.split()
+    if not words:
+        return ""
+    if words[0] == "price" and len(words) == 3:
+        market.set_price(words[1].upper(), float(words[2]))
+    elif words[0] in ("repay", "borrow") and len(words) == 2:
+        getattr(market, words[0])(wallet, "USDC", float(words[1]))
+    elif words[0] == "supply" and len(words) == 2:
+        market.supply(wallet, "WETH", float(words[1]))
+    elif words[0] == "year":
+        market.chain.travel(365 * 86400)
+    else:
+        return HELP
+    market.chain.mine()
+    hf = market.account(wallet)[5] / 1e18
+    return f"done; the wallet's health factor on chain is {hf:.6f}" if hf < 1e50 else "done; it owes nothing"
+
+
 async def _main() -> None:
+    import sys
+
     from tests.chain.aave_market import deploy
 
     chain = LocalChain()
@@ -130,13 +159,27 @@ async def _main() -> None:
     market.supply(lender, "USDC", 1_000_000)
     market.supply(wallet, "WETH", 10)
     market.borrow(wallet, "USDC", 15_000)
-    _, url = await serve(chain, NodeState(), 8545)
-    print(f"Aave v3 on a local chain at {url} (chain id 1, Ethereum's addresses)")
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8545
+    _, url = await serve(chain, NodeState(), port)
+    off = " ".join(f"RPC_URL_{c}=off" for c in ("ARBITRUM", "BASE", "OPTIMISM", "POLYGON"))
+    print(f"Aave v3 on a local chain at {url} (chain id 1, at Ethereum's addresses).")
     print(f"A wallet with 10 WETH supplied and 15,000 USDC borrowed: {wallet}")
-    print(f"Run the bot with RPC_URL_ETHEREUM={url} and send /track {wallet}")
-    while True:  # a block every 12 s, as Ethereum makes them, so the head keeps moving
-        await asyncio.sleep(12)
-        chain.mine()
+    print(f"In another terminal: RPC_URL_ETHEREUM={url} {off} PRICE_INTERVAL_SECONDS=5 ./scripts/run")
+    print(f"and send /track {wallet}\n")
+    print(HELP, flush=True)
+
+    async def blocks() -> None:  # a block every 12 s, as Ethereum makes them, so the head keeps moving
+        while True:
+            await asyncio.sleep(12)
+            chain.mine()
+
+    ticker = asyncio.create_task(blocks())
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        try:
+            print(_act(market, wallet, line.strip()), flush=True)
+        except Exception as err:  # noqa: BLE001 - a move the contracts refuse: say so and go on
+            print(f"refused by the contracts: {type(err).__name__}: {err}", flush=True)
+    ticker.cancel()
 
 
 if __name__ == "__main__":
