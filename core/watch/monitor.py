@@ -82,6 +82,7 @@ class Monitor:
         self.on_commit = on_commit  # extra state saved with each tick (a replay's position)
         self._terms: dict[tuple, Terms | None] = {}  # by the stored fields that decide them
         self._names: dict[int, str] = {}  # lender_name by id() of the cached terms
+        self._followed: dict[int, tuple[Terms, str]] = {}  # positions that follow a wallet: chain terms, chain name
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
 
@@ -139,6 +140,7 @@ class Monitor:
             return False
         terms = self.presets.followed(o.protocol, o.market, per_asset, f"block {reading.get('block')}")
         where = reading.get("chain_name", "")
+        self._followed[o.row_id] = (terms, where)
         weighted = [(oracle_symbol(a, o.protocol, where), float(x) * per_asset[a][1]) for a, x in coll]
         if reading.get("marker"):
             # The position's own read, as a leg too small to move its health factor (a zero weight would read
@@ -183,6 +185,7 @@ class Monitor:
     def position_removed(self, row_id: int) -> None:
         """Forget a deleted position."""
         self.evaluator.remove(row_id)
+        self._followed.pop(row_id, None)
 
     def owner_changed(self, owner: Owner) -> None:
         """Reload every position of an owner (alerts switched on or off for all)."""
@@ -315,7 +318,9 @@ class Monitor:
         whether to point at /capacity); the sentence's end depends on the chat."""
         i = self.evaluator.index[d.row_id]
         warn, danger = float(self.evaluator.warn[i]), float(self.evaluator.danger[i])
-        terms = self._terms_for(card.row_id, card.protocol, card.market, card.overrides, card.collateral, card.debt)
+        followed = self._followed.get(card.row_id)
+        terms = followed[0] if followed else self._terms_for(card.row_id, card.protocol, card.market, card.overrides,
+                                                             card.collateral, card.debt)
         if terms is None:
             return hf_phrase(d.hf, warn, danger, d.state.level), False
         name = self._names.get(id(terms))  # terms live in self._terms for good, so id() is stable
@@ -341,8 +346,10 @@ class Monitor:
         """
         ev = self.evaluator
         best = None
+        followed = self._followed.get(card.row_id)
         for asset, amount in card.collateral:
-            a = ev.assets.get(asset)
+            # a followed position is priced by its lender's oracle, under that symbol
+            a = ev.assets.get(oracle_symbol(asset, card.protocol, followed[1]) if followed else asset)
             if a is None or not ev.known[a]:
                 continue
             price = float(ev.price[a])

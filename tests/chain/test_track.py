@@ -95,7 +95,8 @@ async def test_a_year_later_the_debt_has_accrued_and_the_warning_comes_when_the_
     rig.node.chain.mine()
     await rig.tick()
     texts = rig.pending_text()
-    assert len(texts) == 1 and "#1" in texts[0] and ("liquidat" in texts[0].lower()), texts
+    assert len(texts) == 1 and "#1" in texts[0] and "health factor 0.99" in texts[0], texts
+    assert "WETH $1,800.00, liquidation at $1,81" in texts[0]  # priced as the lender prices it
     _, health = await rig.say("/health 1")
     assert "by the lender's oracle" in health and "$1,800.00" in health and "$3,000.00 on the market" in health
 
