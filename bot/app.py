@@ -26,7 +26,7 @@ from core.config import DEFAULT_RPC_URLS, Settings
 from core.errors import CoreError
 from core.lending.assets import AssetRegistry
 from core.lending.protocols import Presets
-from core.market.ports import PriceSource
+from core.market.ports import PriceBook, PriceSource
 from core.market.prices.binance import BinanceSource
 from core.market.prices.coinbase import CoinbaseSource
 from core.market.prices.coingecko import CoinGeckoSource
@@ -115,7 +115,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 yields = YieldBook(store, DefiLlamaSource(session, settings.defillama_base_url, settings.http_timeout_seconds * 2),
                                    clock, registry)
                 dispatcher = Dispatcher(outbox, [])
-                tracker = await chain_tracker(settings, store, session, clock)
+                tracker = await chain_tracker(settings, store, session, clock, feed)
                 monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit,
                                   oracle=tracker)
                 count = monitor.load()
@@ -138,7 +138,8 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
             store.close()
 
 
-async def chain_tracker(settings: Settings, store: Store, session: aiohttp.ClientSession, clock: Clock) -> Tracker:
+async def chain_tracker(settings: Settings, store: Store, session: aiohttp.ClientSession, clock: Clock,
+                        feed: PriceFeed) -> Tracker:
     """The chain reader; chains whose RPC URL the operator set are asked their chain id now (a wrong one is refused)."""
     try:
         book = AddressBook.from_file(settings.chain_addresses_file) if settings.chain_addresses_file else AddressBook.bundled()
@@ -146,12 +147,18 @@ async def chain_tracker(settings: Settings, store: Store, session: aiohttp.Clien
         raise StartupError(err.message) from err
     clients = {chain: RpcClient(chain, [u.reveal() for u in urls], session, clock.time, settings.http_timeout_seconds)
                for chain, urls in settings.rpc_urls if urls}
-    tracker = Tracker(store, book, clients, clock)
+    tracker = Tracker(store, book, clients, clock, usd=lambda symbol: trusted_price(feed, symbol))
     chosen = {chain for chain, urls in settings.rpc_urls
               if ",".join(u.reveal() for u in urls) != DEFAULT_RPC_URLS.get(chain)}
     for line in await tracker.check_chain_ids(chosen):
         log.warning("%s", line)
     return tracker
+
+
+async def trusted_price(feed: PriceBook, symbol: str) -> float | None:
+    """The market's trusted price of one asset (asked for if need be), or None: a Morpho oracle quotes in its loan token."""
+    quote = (await feed.snapshot([symbol])).quotes.get(symbol)
+    return quote.price if quote is not None and quote.trusted else None
 
 
 def files_dir(settings: Settings) -> Path:

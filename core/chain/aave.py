@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.chain.abi import BadReturn, calldata, decode_as
+from core.chain.account import Account
 from core.chain.addresses import AaveDeployment
 from core.chain.multicall import Call, Result
 
@@ -36,25 +37,6 @@ class AssetRead:
     lt: float
     penalty: float  # the liquidation bonus, as a fraction
     emode: int  # the reserve's e-mode category (0: none)
-
-
-@dataclass(frozen=True)
-class AaveAccount:
-    """One wallet's position on one market at one block."""
-
-    hf: float | None  # the lender's own, 1e18 scaled on chain; None when it owes nothing
-    collateral_usd: float
-    debt_usd: float
-    emode: int
-    collateral: dict[str, Decimal]  # symbol -> tokens, interest included
-    debt: dict[str, Decimal]
-    terms: dict[str, tuple[float, float, float]]  # symbol -> (ltv, lt, penalty) as they apply to this account
-    prices: dict[str, float]
-    unlisted: tuple[str, ...] = ()  # token addresses it uses that the address book does not name
-
-    @property
-    def empty(self) -> bool:
-        return not self.collateral and not self.debt and self.collateral_usd == 0 and self.debt_usd == 0
 
 
 def provider_calls(book: AaveDeployment) -> list[Call]:
@@ -144,7 +126,7 @@ def used_reserves(c: AaveContracts, book: AaveDeployment, results: list[Result])
 
 
 def parse_account(book: AaveDeployment, reserves: list[str], results: list[Result], assets: dict[str, AssetRead],
-                  categories: dict[int, tuple[float, float, float]], unlisted: tuple[str, ...]) -> AaveAccount:
+                  categories: dict[int, tuple[float, float, float]], unlisted: tuple[str, ...]) -> Account:
     """One wallet's reading from its answers (in account_calls' order)."""
     if not results[0].ok or not results[1].ok:
         raise BadReturn("getUserAccountData reverted")
@@ -168,7 +150,7 @@ def parse_account(book: AaveDeployment, reserves: list[str], results: list[Resul
         in_emode = emode and asset.emode == emode and emode in categories
         terms[s] = categories[emode] if in_emode else (asset.ltv, asset.lt, asset.penalty)
     prices = {s: assets[s].price for s in set(collateral) | set(debt)}
-    return AaveAccount(None if hf == MAX_UINT or not debt_base else hf / 1e18, coll_base / 1e8, debt_base / 1e8, int(emode),
+    return Account(None if hf == MAX_UINT or not debt_base else hf / 1e18, coll_base / 1e8, debt_base / 1e8, int(emode),
                        collateral, debt, terms, prices, unlisted)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,22 @@ class AaveDeployment:
 
 
 @dataclass(frozen=True)
+class MorphoDeployment:
+    """Morpho Blue on one chain: the singleton's address, the tokens it knows, the major markets to look in."""
+
+    chain: str
+    address: str
+    tokens: dict[str, tuple[str, int]]  # lower-case token address -> (symbol, decimals)
+    markets: tuple[tuple[str, str], ...]  # (market id, name) looked in when /track names no market
+
+
+@dataclass(frozen=True)
 class AddressBook:
     chains: dict[str, ChainInfo]
     aave: dict[str, AaveDeployment]
     as_of: str
     origin: str  # "bundled" or the file's path
+    morpho: dict[str, MorphoDeployment] = field(default_factory=dict)
 
     @classmethod
     def bundled(cls) -> AddressBook:
@@ -66,6 +77,15 @@ class AddressBook:
                 if not all(is_address(a) for a, _ in reserves.values()):
                     raise ValueError(chain)
                 aave[chain] = AaveDeployment(chain, market["provider"], reserves)
+            morpho = {}
+            for chain, blue in raw.get("morpho", {}).items():
+                if chain not in chains or not is_address(blue["address"]):
+                    raise ValueError(chain)
+                known = {**{s: t for s, t in raw.get("aave-v3", {}).get(chain, {}).get("reserves", {}).items()},
+                         **blue.get("tokens", {})}
+                tokens = {str(a).lower(): (str(s), int(d)) for s, (a, d) in known.items()}
+                markets = tuple((str(m["id"]).lower(), str(m["name"])) for m in blue.get("markets", []))
+                morpho[chain] = MorphoDeployment(chain, blue["address"], tokens, markets)
         except (KeyError, TypeError, ValueError) as err:
             raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
-        return cls(chains, aave, str(raw.get("as_of", "")), origin)
+        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho)

@@ -5,12 +5,13 @@ oracle prices to the monitor so a warning means what a liquidator sees."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave
+from core.chain import aave, morpho
 from core.chain.abi import BadReturn
+from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
 from core.chain.multicall import Head, Result, aggregate, head
 from core.chain.rpc import CallReverted, RpcClient, RpcError
@@ -20,7 +21,7 @@ from core.storage.store import ChainLink, Store
 
 log = logging.getLogger(__name__)
 
-LENDERS = {"aave-v3": "Aave v3"}
+LENDERS = {"aave-v3": "Aave v3", "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
 
@@ -60,15 +61,19 @@ class Found:
 
     chain: str
     lender: str
-    account: aave.AaveAccount
+    account: Account
     head: Head
+    market_ref: str | None = None  # the Morpho Blue market id
 
 
 class Tracker:
     """Reads followed accounts, keeps the store's positions in step, and quotes the lenders' oracle prices."""
 
-    def __init__(self, store: Store, book: AddressBook, clients: dict[str, RpcClient], clock: Clock):
+    def __init__(self, store: Store, book: AddressBook, clients: dict[str, RpcClient], clock: Clock,
+                 usd: Callable[[str], Awaitable[float | None]] | None = None):
         self.store, self.book, self.clock = store, book, clock
+        self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
+        self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
         self._contracts: dict[str, aave.AaveContracts] = {}
         self._quotes: dict[str, Quote] = {}
@@ -97,68 +102,82 @@ class Tracker:
 
     # ---------------------------------------------------------------- /track
 
-    async def find(self, address: str, lender: str, chains: Iterable[str]) -> tuple[list[Found], list[str]]:
-        """The positions `address` holds on these chains now, and one line per chain that could not be read."""
-        found, failed = [], []
+    async def find(self, address: str, lenders: Iterable[str], chains: Iterable[str],
+                   market: str | None = None) -> tuple[list[Found], list[str]]:
+        """The positions `address` holds on these lenders and chains now, and what could not be read."""
+        found: list[Found] = []
+        failed: list[str] = []
         for chain in chains:
-            book = self.book.aave.get(chain)
             state = self.chains.get(chain)
-            if book is None or state is None or state.refused:
+            if state is None or state.refused:
                 continue
             try:
                 now_head = await self._head(state)
-                contracts = await self._resolve(state, book, now_head.number)
-                account = (await self._read(state, book, contracts, now_head.number, {address: None}, {1}))[address]
+                for lender in lenders:
+                    if lender == "aave-v3" and chain in self.book.aave:
+                        accounts = await self._read_aave(state, now_head.number, {address: None}, {1})
+                        refs: list[tuple[str | None, Account | str | None]] = [(None, accounts.get(address))]
+                    elif lender == "morpho" and chain in self.book.morpho:
+                        ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
+                        read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
+                        refs = [(i, read.get((address, i))) for i in ids]
+                    else:
+                        continue
+                    for ref, account in refs:
+                        if isinstance(account, Account) and not account.empty:
+                            found.append(Found(chain, lender, account, now_head, ref))
+                        elif isinstance(account, str) and (market or lender != "morpho"):
+                            failed.append(f"{state.name} ({account})")
             except RpcError as err:
                 failed.append(f"{state.name} ({err.kind})")
-                continue
             except (BadReturn, CallReverted) as err:
                 failed.append(f"{state.name} ({err.message})")
-                continue
-            if isinstance(account, str):
-                failed.append(f"{state.name} ({account})")
-            elif not account.empty:
-                found.append(Found(chain, lender, account, now_head))
         return found, failed
 
     # ---------------------------------------------------------------- every tick
 
     async def tick(self) -> int:
-        """Read every followed account, chain by chain; returns how many readings were stored."""
-        links = self.store.chain_links()
-        by_chain: dict[str, list[ChainLink]] = {}
-        for link in links:
-            by_chain.setdefault(link.chain, []).append(link)
+        """Read every followed account, chain by chain and lender by lender; returns how many readings were stored."""
+        groups: dict[tuple[str, str], list[ChainLink]] = {}
+        for link in self.store.chain_links():
+            groups.setdefault((link.chain, link.lender), []).append(link)
         saved = 0
-        for chain, group in by_chain.items():
+        heads: dict[str, Head] = {}
+        for (chain, lender), group in groups.items():
             state = self.chains.get(chain)
-            book = self.book.aave.get(chain)
-            if state is None or book is None:
+            if state is None:
                 self._pause(chain, group, "no RPC URL is configured for it")
                 continue
             if state.refused:
                 self._pause(chain, group, state.refused)
                 continue
             try:
-                saved += await self._tick_chain(state, book, group)
+                if chain not in heads:  # every lender of a chain is read at the same block
+                    heads[chain] = await self._head(state)
+                now_head = heads[chain]
+                if lender == "morpho":
+                    read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
+                    accounts = {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
+                else:
+                    wanted = {x.address: x.reading.get("used") for x in group}
+                    emodes = {1} | {int(x.reading.get("emode", 0)) for x in group} - {0}
+                    by_address = await self._read_aave(state, now_head.number, wanted, emodes)
+                    accounts = {x.position_id: by_address.get(x.address) for x in group}
+                saved += self._save(state, now_head, group, accounts)
             except (RpcError, BadReturn, CallReverted) as err:
                 state.error = err.message
                 self._pause(chain, group, err.message)
                 log.warning("chain %s not read: %s", chain, err.message)
         return saved
 
-    async def _tick_chain(self, state: ChainState, book: AaveDeployment, links: list[ChainLink]) -> int:
-        now_head = await self._head(state)
-        contracts = await self._resolve(state, book, now_head.number)
-        wanted = {link.address: link.reading.get("used") for link in links}
-        emodes = {1} | {int(link.reading.get("emode", 0)) for link in links} - {0}
-        accounts = await self._read(state, book, contracts, now_head.number, wanted, emodes)
+    def _save(self, state: ChainState, now_head: Head, links: list[ChainLink],
+              accounts: dict[int, Account | str | None]) -> int:
         now = self.clock.time()
         updates = []
         for link in links:
-            account = accounts.get(link.address)
+            account = accounts.get(link.position_id)
             marker = marker_symbol(link.number, link.lender, state.name)
-            if isinstance(account, aave.AaveAccount):
+            if isinstance(account, Account):
                 reading = {**reading_of(account, now_head, state.name), "marker": marker}
                 updates.append((replace(link, reading=reading, read_at=now), *legs_of(account)))
                 for symbol, price in account.prices.items():
@@ -210,14 +229,16 @@ class Tracker:
             self._contracts[state.key] = contracts
         return contracts
 
-    async def _read(self, state: ChainState, book: AaveDeployment, c: aave.AaveContracts, block: int,
-                    wanted: dict[str, list[str] | None], emodes: set[int]) -> dict[str, aave.AaveAccount | str]:
-        """Every wanted account at `block`: market views first, then accounts, in as few requests as the chunking allows."""
+    async def _read_aave(self, state: ChainState, block: int, wanted: dict[str, list[str] | None],
+                         emodes: set[int]) -> dict[str, Account | str]:
+        """Every wanted Aave account at `block`: market views first, then accounts, in as few requests as chunking allows."""
+        book = self.book.aave[state.key]
+        c = await self._resolve(state, book, block)
         market = aave.market_calls(c, book, emodes)
         plans = {user: used for user, used in wanted.items()}
         answers = await self._batched(state, market, c, book, plans, block)
         assets, categories = aave.parse_market(c, book, emodes, answers.pop(""))
-        out: dict[str, aave.AaveAccount | str] = {}
+        out: dict[str, Account | str] = {}
         retry: dict[str, list[str] | None] = {}
         for user, results in answers.items():
             try:
@@ -264,6 +285,52 @@ class Tracker:
             first = False
         return out
 
+    async def _read_morpho(self, state: ChainState, block: int,
+                           wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Account | str]:
+        """Every (wallet, market id) at `block`: each market's interest accrued, its totals and oracle, then the positions."""
+        dep = self.book.morpho[state.key]
+        unknown = sorted({i for _, i in wanted if (state.key, i) not in self._morpho_markets})
+        if unknown:
+            results = await aggregate(state.client, [morpho.params_call(dep.address, i) for i in unknown], block)
+            for i, r in zip(unknown, results, strict=True):
+                self._morpho_markets[(state.key, i)] = morpho.parse_params(i, r)
+        out: dict[tuple[str, str], Account | str] = {}
+        markets = []
+        for i in sorted({i for _, i in wanted}):
+            m = self._morpho_markets.get((state.key, i))
+            if m is None:
+                out.update({(a, j): f"no Morpho Blue market has the id {i[:10]}…" for a, j in wanted if j == i})
+            elif m.loan.lower() not in dep.tokens or m.collateral.lower() not in dep.tokens:
+                out.update({(a, j): "that market's tokens are not in the address book" for a, j in wanted if j == i})
+            else:
+                markets.append(m)
+        asked = [(a, i) for a, i in wanted if any(m.id == i for m in markets)]
+        calls = morpho.market_calls(dep.address, markets)
+        for start in range(0, max(len(asked), 1), ACCOUNTS_PER_REQUEST * 4):  # one view per account: more per request
+            chunk = asked[start : start + ACCOUNTS_PER_REQUEST * 4]
+            part = (calls if start == 0 else []) + [morpho.position_call(dep.address, i, a) for a, i in chunk]
+            if not part:
+                continue
+            results = await aggregate(state.client, part, block, per_request=len(part))
+            if start == 0:
+                states, results = morpho.parse_markets(markets, results[: len(calls)]), results[len(calls) :]
+            by_id = {m.id: m for m in markets}
+            for (address, i), result in zip(chunk, results, strict=True):
+                market_state = states[i]
+                if isinstance(market_state, str):
+                    out[(address, i)] = market_state
+                    continue
+                loan_symbol = dep.tokens[by_id[i].loan.lower()][0]
+                loan_usd = await self.usd(loan_symbol)
+                if loan_usd is None:
+                    out[(address, i)] = f"no market price for {loan_symbol}, the market's loan token"
+                    continue
+                try:
+                    out[(address, i)] = morpho.parse_account(by_id[i], market_state, result, dep.tokens, loan_usd)
+                except BadReturn as err:
+                    out[(address, i)] = err.message
+        return out
+
     # ---------------------------------------------------------------- what the monitor and /status read
 
     def quotes(self, symbols: Iterable[str]) -> PriceSnapshot:
@@ -299,7 +366,7 @@ class Tracker:
         return lines
 
 
-def reading_of(account: aave.AaveAccount, at: Head, chain_name: str) -> dict:
+def reading_of(account: Account, at: Head, chain_name: str) -> dict:
     """What is stored of one read (the lender's own numbers), JSON-ready."""
     return {"chain_name": chain_name, "block": at.number, "block_time": at.timestamp, "hf": account.hf, "collateral_usd": account.collateral_usd,
             "debt_usd": account.debt_usd, "emode": account.emode, "terms": account.terms, "prices": account.prices,
@@ -307,7 +374,7 @@ def reading_of(account: aave.AaveAccount, at: Head, chain_name: str) -> dict:
             "empty": account.empty}
 
 
-def legs_of(account: aave.AaveAccount) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:
+def legs_of(account: Account) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:
     return (tuple(Leg(s, _tidy(a)) for s, a in account.collateral.items()),
             tuple(Leg(s, _tidy(a)) for s, a in account.debt.items()))
 
@@ -315,3 +382,6 @@ def legs_of(account: aave.AaveAccount) -> tuple[tuple[Leg, ...], tuple[Leg, ...]
 def _tidy(amount: Decimal) -> Decimal:
     return amount.normalize() if amount == amount.to_integral() else amount
 
+
+async def _no_price(symbol: str) -> float | None:
+    return None

@@ -35,22 +35,28 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if cmd.address not in {link.address for link in links} and len({link.address for link in links}) >= MAX_ADDRESSES_PER_OWNER:
         raise LimitReached(f"You already follow {MAX_ADDRESSES_PER_OWNER} addresses, the most one owner may; "
                            "/untrack one first.")
-    chains = [cmd.chain] if cmd.chain else [c for c in tracker.book.aave if tracker.usable(c)]
-    chains = [c for c in chains if tracker.usable(c)]
+    lenders = [cmd.lender] if cmd.lender else list(LENDERS)
+    offered = {c for c in tracker.book.chains if c in tracker.book.aave or c in tracker.book.morpho}
+    chains = [c for c in ([cmd.chain] if cmd.chain else sorted(offered, key=list(tracker.book.chains).index))
+              if tracker.usable(c)]
     if not chains:
         return Reply.failure(f"No RPC URL is set for {cmd.chain or 'any chain'}: set RPC_URL_{(cmd.chain or 'ETHEREUM').upper()}.")
-    found, failed = await tracker.find(cmd.address, cmd.lender or "aave-v3", chains)
+    found, failed = await tracker.find(cmd.address, lenders, chains, cmd.market_ref)
     names = [tracker.book.chains[c].name for c in chains]
     notes = [f"Could not read {', '.join(failed)}; /status shows each chain."] if failed else []
     if not found:
         where = ", ".join(names)
-        text = f"{short(cmd.address)} has no {LENDERS[cmd.lender or 'aave-v3']} position on {where}."
+        which = " or ".join(LENDERS[x] for x in lenders)
+        markets = " in that market" if cmd.market_ref else (" in the markets it looks in (give a market id for another)"
+                                                            if "morpho" in lenders else "")
+        text = f"{short(cmd.address)} has no {which} position on {where}{markets}."
         if failed:
             text = f"No position found for {short(cmd.address)} on what could be read ({where})."
         return Reply(text, paragraph(*notes) if notes else ())
     added, already = [], []
     for f in found:
-        same = next((link for link in links if (link.address, link.chain, link.lender) == (cmd.address, f.chain, f.lender)), None)
+        same = next((link for link in links if (link.address, link.chain, link.lender, link.market_ref)
+                     == (cmd.address, f.chain, f.lender, f.market_ref)), None)
         if same is not None:
             already.append(next(p for p in ctx.store.positions(owner) if p.row_id == same.position_id))
             continue
@@ -65,8 +71,9 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str) -> Position:
     collateral, debt = legs_of(f.account)
-    market = "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core"
-    link = ChainLink(f.chain, f.lender, address, None, reading_of(f.account, f.head, chain_name), ctx.clock.time())
+    market = None if f.lender == "morpho" else "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core"
+    link = ChainLink(f.chain, f.lender, address, None, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
+                     market_ref=f.market_ref)
     ctx.store.set_display_name(actor.user, actor.name)
     position = ctx.store.add_position(actor.user, f.lender, market, collateral, debt, Overrides(),
                                       f"{chain_name} wallet", follows=link)

@@ -40,9 +40,9 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("positions", "/positions", "every position you hold, with health and status"),
         CommandSpec(
             "track",
-            "/track ADDRESS [on aave-v3 [CHAIN]]",
+            "/track ADDRESS [on aave-v3|morpho [CHAIN] [MARKET_ID]]",
             "follow a wallet's lending positions from the chain, priced by the lender's own oracle",
-            ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum"),
+            ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum", "/track 0x1234...abcd on morpho 0xc54d..."),
         ),
         CommandSpec("untrack", "/untrack ID", "stop following a wallet's position (it is deleted)", ("/untrack 1",)),
         CommandSpec(
@@ -158,6 +158,7 @@ class Command:
     address: str | None = None  # /track: a wallet address
     lender: str | None = None  # /track: one lender only
     chain: str | None = None  # /track: one chain only
+    market_ref: str | None = None  # /track: one Morpho Blue market, by id
 
     @property
     def id(self) -> int:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from core.chain.abi import checksum_ok, is_address
 from core.chat.commands import Command
 from core.chat.grammar_words import Words
 from core.errors import UsageError
 
-CHAIN_LENDERS = ("aave-v3",)  # read from the chain today
-LATER = {"compound-v3": "Compound v3", "morpho": "Morpho Blue", "liquity-v1": "Liquity", "liquity-v2": "Liquity v2",
-         "maker": "Maker"}
+CHAIN_LENDERS = ("aave-v3", "morpho")  # read from the chain today
+LATER = {"compound-v3": "Compound v3", "liquity-v1": "Liquity", "liquity-v2": "Liquity v2", "maker": "Maker"}
+_MARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 CHAINS = ("ethereum", "arbitrum", "base", "optimism", "polygon")
 
 
@@ -27,24 +29,30 @@ class ChainGrammar(Words):
             raise UsageError(f"{shown!r} is not an address: one is 0x and 40 hex digits.")
         if not checksum_ok(token):
             raise UsageError("That address's capital letters do not match its checksum (EIP-55): a typo? Copy it again.")
-        lender = chain = None
+        lender = chain = market = None
         i = 1
         if i < len(args):
             if args[i].lower() != "on" or i + 1 >= len(args):
                 raise UsageError("Say which lender after 'on', like 'on aave-v3'.")
             lender = args[i + 1].lower()
             if lender in LATER:
-                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3 today.")
+                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3 and Morpho Blue.")
             if lender not in CHAIN_LENDERS:
                 raise UsageError(f"Unknown lender {lender[:24]!r} for /track: it reads {', '.join(CHAIN_LENDERS)}.")
             i += 2
-            if i < len(args):
-                chain = args[i].lower()
-                if chain not in CHAINS:
-                    raise UsageError(f"Unknown chain {chain[:24]!r}: one of {', '.join(CHAINS)}.")
+            while i < len(args):
+                word = args[i]
+                if _MARKET_ID.fullmatch(word) and lender == "morpho" and market is None:
+                    market = word.lower()
+                elif word.lower() in CHAINS and chain is None:
+                    chain = word.lower()
+                elif word.lower().startswith("0x") and lender == "morpho":
+                    raise UsageError("A Morpho Blue market id is 0x and 64 hex digits (the market's page shows it).")
+                else:
+                    raise UsageError(f"Unknown chain {word[:24]!r}: one of {', '.join(CHAINS)}.")
                 i += 1
         self._done(args, i)
-        return Command("track", address=token.lower(), lender=lender, chain=chain)
+        return Command("track", address=token.lower(), lender=lender, chain=chain, market_ref=market)
 
     def _untrack(self, args: list[str]) -> Command:
         if len(args) != 1:

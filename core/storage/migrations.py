@@ -216,6 +216,7 @@ def _chain_links(db: Database) -> None:
             chain TEXT NOT NULL,
             lender TEXT NOT NULL,
             address TEXT NOT NULL,
+            market_ref TEXT,
             ens TEXT,
             reading TEXT,
             read_at REAL

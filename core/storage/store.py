@@ -38,6 +38,7 @@ class ChainLink:
     read_at: float | None = None
     position_id: int = 0
     number: int = 0  # the owner's number for the position
+    market_ref: str | None = None  # which market, where a lender has many (a Morpho Blue market id)
 
 
 class Store:
@@ -127,9 +128,10 @@ class Store:
             )
             self._insert_legs(db, row_id, collateral, debt)
             if follows is not None:
-                db.execute("INSERT INTO chain_links (position_id, chain, lender, address, ens, reading, read_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)", [row_id, follows.chain, follows.lender, follows.address,
-                                                            follows.ens, json.dumps(follows.reading), follows.read_at])
+                db.execute("INSERT INTO chain_links (position_id, chain, lender, address, market_ref, ens, reading, read_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [row_id, follows.chain, follows.lender, follows.address,
+                                                               follows.market_ref, follows.ens, json.dumps(follows.reading),
+                                                               follows.read_at])
         return Position(owner, number, protocol, market, collateral, debt, overrides, label, now, row_id)
 
     def _insert_legs(self, db: Database, row_id: int, collateral, debt) -> None:
@@ -241,11 +243,11 @@ class Store:
 
     def chain_links(self, where: str = "1", params: list | None = None) -> list[ChainLink]:
         """Every followed account matching `where` (the tracker reads them all each tick)."""
-        rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at, p.number "
+        rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at, p.number, market_ref "
                                "FROM chain_links JOIN positions p ON p.id = position_id "
                                f"WHERE {where} ORDER BY position_id", params or []).fetchall()
-        return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid, number)
-                for pid, chain, lender, address, ens, reading, read_at, number in rows]
+        return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid, number, market)
+                for pid, chain, lender, address, ens, reading, read_at, number, market in rows]
 
     def follows_any(self) -> bool:
         """Whether any position follows a wallet (so /status has chains to show)."""

@@ -6,6 +6,7 @@ import pytest
 
 from tests.chain.aave_market import AaveMarket, deploy
 from tests.chain.evm import LocalChain
+from tests.chain.morpho_market import deploy_morpho
 from tests.chain.node import NodeState, serve
 
 
@@ -15,6 +16,9 @@ def market() -> AaveMarket:
     m = deploy(chain)
     m.supply(chain.accounts[1], "USDC", 5_000_000)  # a lender, so borrowers find liquidity
     m.supply(chain.accounts[1], "WETH", 1_000)
+    m.blue = deploy_morpho(m)  # Morpho Blue on the same chain and tokens
+    m.blue.lend(chain.accounts[1], m.blue.usdc, 5_000_000)
+    m.blue.lend(chain.accounts[1], m.blue.lst, 1_000)
     return m
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from bot.app import trusted_price
 from bot.render import plain_text
 from core.chain.addresses import AddressBook
 from core.chain.rpc import RpcClient
@@ -28,7 +29,8 @@ class Rig:
         self.source = FakePriceSource(dict(VECTOR_PRICES))
         self.feed = PriceFeed([self.source], registry, self.clock, in_use=self.store.assets_in_use)
         self.rpc = RpcClient("ethereum", url if isinstance(url, list) else [url], session, self.clock.time, timeout=2)
-        self.tracker = Tracker(self.store, book or AddressBook.bundled(), {"ethereum": self.rpc}, self.clock)
+        self.tracker = Tracker(self.store, book or AddressBook.bundled(), {"ethereum": self.rpc}, self.clock,
+                               usd=lambda s: trusted_price(self.feed, s))
         self.outbox = Outbox(self.store)
         self.monitor = Monitor(self.store, self.feed, registry, presets, self.clock, self.outbox, oracle=self.tracker)
         self.monitor.load()
@@ -115,7 +117,7 @@ async def test_a_repay_in_the_wallet_shows_in_the_next_tick_and_changes_by_hand_
 
 async def test_an_address_with_no_position_says_what_was_searched(rig):
     reply, text = await rig.say(f"/track {rig.node.chain.accounts[5]}")
-    assert "has no Aave v3 position on Ethereum" in text
+    assert "has no Aave v3 or Morpho Blue position on Ethereum" in text
     assert rig.store.chain_links() == []
 
 
