@@ -43,12 +43,24 @@ class MorphoDeployment:
 
 
 @dataclass(frozen=True)
+class CometDeployment:
+    """One Compound v3 market: the Comet proxy, its base asset, and the tokens the chain's book names."""
+
+    chain: str
+    key: str  # "usdc", "weth"
+    comet: str
+    base: str  # the base asset's symbol
+    tokens: dict[str, tuple[str, int]]  # lower-case token address -> (symbol, decimals)
+
+
+@dataclass(frozen=True)
 class AddressBook:
     chains: dict[str, ChainInfo]
     aave: dict[str, AaveDeployment]
     as_of: str
     origin: str  # "bundled" or the file's path
     morpho: dict[str, MorphoDeployment] = field(default_factory=dict)
+    comets: dict[str, dict[str, CometDeployment]] = field(default_factory=dict)  # chain -> market key -> market
 
     @classmethod
     def bundled(cls) -> AddressBook:
@@ -86,6 +98,16 @@ class AddressBook:
                 tokens = {str(a).lower(): (str(s), int(d)) for s, (a, d) in known.items()}
                 markets = tuple((str(m["id"]).lower(), str(m["name"])) for m in blue.get("markets", []))
                 morpho[chain] = MorphoDeployment(chain, blue["address"], tokens, markets)
+            comets: dict[str, dict[str, CometDeployment]] = {}
+            for chain, markets in raw.get("compound-v3", {}).items():
+                if chain not in chains:
+                    raise ValueError(chain)
+                reserves = raw.get("aave-v3", {}).get(chain, {}).get("reserves", {})
+                tokens = {str(a).lower(): (str(s), int(d)) for s, (a, d) in reserves.items()}
+                for key, m in markets.items():
+                    if not is_address(m["comet"]) or m["base"] not in {s for s, _ in tokens.values()}:
+                        raise ValueError(f"{chain} {key}")
+                    comets.setdefault(chain, {})[key] = CometDeployment(chain, key, m["comet"], m["base"], tokens)
         except (KeyError, TypeError, ValueError) as err:
             raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
-        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho)
+        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, morpho
+from core.chain import aave, compound, morpho
 from core.chain.abi import BadReturn
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
@@ -21,7 +21,7 @@ from core.storage.store import ChainLink, Store
 
 log = logging.getLogger(__name__)
 
-LENDERS = {"aave-v3": "Aave v3", "morpho": "Morpho Blue"}
+LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
 
@@ -74,6 +74,7 @@ class Tracker:
         self.store, self.book, self.clock = store, book, clock
         self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
         self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
+        self._comets: dict[tuple[str, str], compound.CometContracts] = {}
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
         self._contracts: dict[str, aave.AaveContracts] = {}
         self._quotes: dict[str, Quote] = {}
@@ -117,6 +118,10 @@ class Tracker:
                     if lender == "aave-v3" and chain in self.book.aave:
                         accounts = await self._read_aave(state, now_head.number, {address: None}, {1})
                         refs: list[tuple[str | None, Account | str | None]] = [(None, accounts.get(address))]
+                    elif lender == "compound-v3" and chain in self.book.comets:
+                        keys = list(self.book.comets[chain])
+                        got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
+                        refs = [(k, got.get((address, k))) for k in keys]
                     elif lender == "morpho" and chain in self.book.morpho:
                         ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
                         read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
@@ -158,6 +163,10 @@ class Tracker:
                 if lender == "morpho":
                     read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
                     accounts = {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
+                elif lender == "compound-v3":
+                    got = await self._read_compound(state, now_head.number,
+                                                    {(x.address, x.market_ref or ""): x.reading.get("used") for x in group})
+                    accounts = {x.position_id: got.get((x.address, x.market_ref or "")) for x in group}
                 else:
                     wanted = {x.address: x.reading.get("used") for x in group}
                     emodes = {1} | {int(x.reading.get("emode", 0)) for x in group} - {0}
@@ -329,6 +338,89 @@ class Tracker:
                     out[(address, i)] = morpho.parse_account(by_id[i], market_state, result, dep.tokens, loan_usd)
                 except BadReturn as err:
                     out[(address, i)] = err.message
+        return out
+
+    async def _comet(self, state: ChainState, key: str, block: int) -> compound.CometContracts:
+        """A Comet market's base feed and asset count (asked once), then its asset configurations every tick."""
+        dep = self.book.comets[state.key][key]
+        c = self._comets.get((state.key, key))
+        if c is None:
+            decimals = next(d for s, d in dep.tokens.values() if s == dep.base)
+            c = compound.CometContracts(dep.comet, dep.base, 10**decimals)
+            try:
+                compound.parse_setup(c, await aggregate(state.client, compound.setup_calls(c), block))
+                compound.parse_infos(c, dep.tokens, await aggregate(state.client, compound.info_calls(c), block))
+            except BadReturn as err:
+                raise BadReturn(f"Compound v3's {key.upper()} market at {dep.comet} on {state.name} does not answer "
+                                f"({err.message}): check the address book") from err
+            self._comets[(state.key, key)] = c
+        return c
+
+    async def _read_compound(self, state: ChainState, block: int,
+                             wanted: dict[tuple[str, str], list[str] | None]) -> dict[tuple[str, str], Account | str]:
+        """Every (wallet, market key) at `block`: configurations and Comet's prices first, then each account."""
+        out: dict[tuple[str, str], Account | str] = {}
+        for key in sorted({k for _, k in wanted}):
+            if key not in self.book.comets.get(state.key, {}):
+                out.update({(a, k): f"no Compound v3 {key} market on {state.name}" for a, k in wanted if k == key})
+                continue
+            try:
+                c = await self._comet(state, key, block)
+            except BadReturn as err:  # one market misconfigured: its accounts fail, the other markets are read
+                out.update({(a, k): err.message for a, k in wanted if k == key})
+                continue
+            dep = self.book.comets[state.key][key]
+            market = compound.info_calls(c) + compound.price_calls(c)
+            users = [(a, used) for (a, k), used in wanted.items() if k == key]
+            plans: dict[str, list[str] | None] = dict(users)
+            answers = await self._batched_calls(state, market, block,
+                                                {a: compound.account_calls(c, a, used) for a, used in users})
+            head_results = answers.pop("")
+            compound.parse_infos(c, dep.tokens, head_results[: c.count])
+            base_price, prices = compound.parse_prices(c, head_results[c.count :])
+            base_decimals = next(d for s, d in dep.tokens.values() if s == dep.base)
+            retry: dict[str, list[str]] = {}
+            for address, results in answers.items():
+                try:
+                    used = compound.used_assets(c, results)
+                    read = [a.symbol for a in c.assets] if plans[address] is None else list(plans[address] or [])
+                    read = [a.symbol for a in c.assets if a.symbol in read]
+                    if not set(used) <= set(read):
+                        retry[address] = used
+                        continue
+                    out[(address, key)] = compound.parse_account(c, read, results, base_price, prices, base_decimals)
+                except BadReturn as err:
+                    out[(address, key)] = err.message
+            if retry:
+                again = await self._batched_calls(state, [], block,
+                                                  {a: compound.account_calls(c, a, used) for a, used in retry.items()})
+                again.pop("", None)
+                for address, results in again.items():
+                    read = [a.symbol for a in c.assets if a.symbol in retry[address]]
+                    try:
+                        out[(address, key)] = compound.parse_account(c, read, results, base_price, prices, base_decimals)
+                    except BadReturn as err:
+                        out[(address, key)] = err.message
+        return out
+
+    async def _batched_calls(self, state: ChainState, market: list, block: int,
+                             per_user: dict[str, list]) -> dict[str, list[Result]]:
+        """One aggregate3 per ACCOUNTS_PER_REQUEST accounts (the market's views ride in the first), all at `block`."""
+        out: dict[str, list[Result]] = {}
+        users = list(per_user)
+        for start in range(0, max(len(users), 1), ACCOUNTS_PER_REQUEST):
+            calls = list(market) if start == 0 else []
+            spans = []
+            for user in users[start : start + ACCOUNTS_PER_REQUEST]:
+                spans.append((user, len(calls), len(calls) + len(per_user[user])))
+                calls += per_user[user]
+            if not calls:
+                continue
+            results = await aggregate(state.client, calls, block, per_request=len(calls))
+            if start == 0:
+                out[""] = results[: len(market)]
+            for user, lo, hi in spans:
+                out[user] = results[lo:hi]
         return out
 
     # ---------------------------------------------------------------- what the monitor and /status read

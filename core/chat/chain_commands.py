@@ -36,7 +36,7 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         raise LimitReached(f"You already follow {MAX_ADDRESSES_PER_OWNER} addresses, the most one owner may; "
                            "/untrack one first.")
     lenders = [cmd.lender] if cmd.lender else list(LENDERS)
-    offered = {c for c in tracker.book.chains if c in tracker.book.aave or c in tracker.book.morpho}
+    offered = {c for c in tracker.book.chains if c in tracker.book.aave or c in tracker.book.morpho or c in tracker.book.comets}
     chains = [c for c in ([cmd.chain] if cmd.chain else sorted(offered, key=list(tracker.book.chains).index))
               if tracker.usable(c)]
     if not chains:
@@ -46,9 +46,10 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     notes = [f"Could not read {', '.join(failed)}; /status shows each chain."] if failed else []
     if not found:
         where = ", ".join(names)
-        which = " or ".join(LENDERS[x] for x in lenders)
-        markets = " in that market" if cmd.market_ref else (" in the markets it looks in (give a market id for another)"
-                                                            if "morpho" in lenders else "")
+        names = [LENDERS[x] for x in lenders]
+        which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        markets = (" in that market" if cmd.market_ref else
+                   " (Morpho Blue: in its major markets; give a market id for another)" if "morpho" in lenders else "")
         text = f"{short(cmd.address)} has no {which} position on {where}{markets}."
         if failed:
             text = f"No position found for {short(cmd.address)} on what could be read ({where})."
@@ -71,7 +72,8 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 
 def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str) -> Position:
     collateral, debt = legs_of(f.account)
-    market = None if f.lender == "morpho" else "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core"
+    market = {"morpho": None, "compound-v3": "usdc"}.get(f.lender, "eth-emode" if f.chain == "ethereum" and f.account.emode == 1
+                                                       else "core")
     link = ChainLink(f.chain, f.lender, address, None, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
                      market_ref=f.market_ref)
     ctx.store.set_display_name(actor.user, actor.name)

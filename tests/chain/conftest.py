@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.chain.aave_market import AaveMarket, deploy
+from tests.chain.comet_market import CWETHV3, deploy_comet
 from tests.chain.evm import LocalChain
 from tests.chain.morpho_market import deploy_morpho
 from tests.chain.node import NodeState, serve
@@ -19,6 +20,9 @@ def market() -> AaveMarket:
     m.blue = deploy_morpho(m)  # Morpho Blue on the same chain and tokens
     m.blue.lend(chain.accounts[1], m.blue.usdc, 5_000_000)
     m.blue.lend(chain.accounts[1], m.blue.lst, 1_000)
+    m.comet = deploy_comet(m)  # Compound v3's cUSDCv3 and cWETHv3 on the same chain and tokens
+    m.comet.supply(chain.accounts[1], "USDC", 5_000_000)
+    deploy_comet(m, "WETH", CWETHV3)
     return m
 
 

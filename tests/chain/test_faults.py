@@ -100,6 +100,7 @@ async def test_chain_addresses_file_replaces_the_bundled_book(tmp_path, registry
     raw = _bundled()
     raw["aave-v3"] = {"ethereum": {"provider": node.market.provider.address,
                                    "reserves": {"WETH": [node.market.tokens["WETH"].address, 18]}}}
+    del raw["compound-v3"], raw["morpho"]  # a file of the same shape: only what it names is read
     path = tmp_path / "book.json"
     path.write_text(json.dumps(raw))
     rig = Rig(tmp_path, registry, presets, node.url, session, book=AddressBook.from_file(str(path)))
