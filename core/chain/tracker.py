@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, compound, morpho
+from core.chain import aave, compound, ens, morpho
 from core.chain.abi import BadReturn
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
@@ -102,6 +102,13 @@ class Tracker:
         return state is not None and not state.refused
 
     # ---------------------------------------------------------------- /track
+
+    async def resolve_name(self, name: str) -> str:
+        """An ENS name's address, asked of Ethereum now; NotResolved, RpcError or BadReturn when it cannot be."""
+        state = self.chains.get("ethereum")
+        if state is None or state.refused:
+            raise RpcError("no Ethereum RPC URL is configured to resolve ENS names", "config")
+        return await ens.resolve(state.client, name, (await self._head(state)).number)
 
     async def find(self, address: str, lenders: Iterable[str], chains: Iterable[str],
                    market: str | None = None) -> tuple[list[Found], list[str]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core.chain.abi import BadReturn
+from core.chain.ens import NotResolved
+from core.chain.rpc import RpcError
 from core.chain.tracker import LENDERS, Found, legs_of, reading_of
 from core.chat.commands import Command
 from core.chat.context import Context
@@ -30,9 +33,18 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if tracker is None:
         return Reply.failure("This bot reads no chain (no RPC URL is configured).")
     assert cmd.address is not None  # the grammar requires one
+    name, address = (cmd.address, None) if cmd.address.endswith(".eth") else (None, cmd.address)
+    if name is not None:  # resolved once, now; the position then follows that address
+        try:
+            address = await tracker.resolve_name(name)
+        except NotResolved:
+            raise UsageError(f"{name} does not resolve to an address on Ethereum.") from None
+        except (RpcError, BadReturn) as err:
+            return Reply.failure(f"Could not resolve {name}: {err.message}.")
+    assert address is not None
     owner = actor.user
     links = ctx.store.chain_links("position_id IN (SELECT id FROM positions WHERE owner_key = ?)", [owner.key])
-    if cmd.address not in {link.address for link in links} and len({link.address for link in links}) >= MAX_ADDRESSES_PER_OWNER:
+    if address not in {link.address for link in links} and len({link.address for link in links}) >= MAX_ADDRESSES_PER_OWNER:
         raise LimitReached(f"You already follow {MAX_ADDRESSES_PER_OWNER} addresses, the most one owner may; "
                            "/untrack one first.")
     lenders = [cmd.lender] if cmd.lender else list(LENDERS)
@@ -41,7 +53,7 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
               if tracker.usable(c)]
     if not chains:
         return Reply.failure(f"No RPC URL is set for {cmd.chain or 'any chain'}: set RPC_URL_{(cmd.chain or 'ETHEREUM').upper()}.")
-    found, failed = await tracker.find(cmd.address, lenders, chains, cmd.market_ref)
+    found, failed = await tracker.find(address, lenders, chains, cmd.market_ref)
     names = [tracker.book.chains[c].name for c in chains]
     notes = [f"Could not read {', '.join(failed)}; /status shows each chain."] if failed else []
     if not found:
@@ -50,31 +62,32 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         markets = (" in that market" if cmd.market_ref else
                    " (Morpho Blue: in its major markets; give a market id for another)" if "morpho" in lenders else "")
-        text = f"{short(cmd.address)} has no {which} position on {where}{markets}."
+        text = f"{short(address)} has no {which} position on {where}{markets}."
         if failed:
-            text = f"No position found for {short(cmd.address)} on what could be read ({where})."
+            text = f"No position found for {short(address)} on what could be read ({where})."
         return Reply(text, paragraph(*notes) if notes else ())
     added, already = [], []
     for f in found:
         same = next((link for link in links if (link.address, link.chain, link.lender, link.market_ref)
-                     == (cmd.address, f.chain, f.lender, f.market_ref)), None)
+                     == (address, f.chain, f.lender, f.market_ref)), None)
         if same is not None:
             already.append(next(p for p in ctx.store.positions(owner) if p.row_id == same.position_id))
             continue
-        added.append(_store(ctx, actor, cmd.address, f, tracker.book.chains[f.chain].name))
+        added.append(_store(ctx, actor, address, f, tracker.book.chains[f.chain].name, name))
     lines = [Line(p.ref, _summary(ctx, p)) for p in added + already]
-    title = (f"Following {short(cmd.address)}: {len(added)} position{'s' if len(added) != 1 else ''} added"
-             if added else f"{short(cmd.address)} is already followed")
+    shown = f"{name} ({short(address)})" if name else short(address)
+    title = (f"Following {shown}: {len(added)} position{'s' if len(added) != 1 else ''} added"
+             if added else f"{shown} is already followed")
     notes.append("Amounts, interest, thresholds and prices now come from the chain every tick; change the position in "
                  "your wallet and the bot follows. /untrack ID stops it.")
     return Reply(title, (Section(None, tuple(lines)), *paragraph(*notes)), footer="/health ID for details")
 
 
-def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str) -> Position:
+def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str, name: str | None) -> Position:
     collateral, debt = legs_of(f.account)
     market = {"morpho": None, "compound-v3": "usdc"}.get(f.lender, "eth-emode" if f.chain == "ethereum" and f.account.emode == 1
                                                        else "core")
-    link = ChainLink(f.chain, f.lender, address, None, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
+    link = ChainLink(f.chain, f.lender, address, name, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
                      market_ref=f.market_ref)
     ctx.store.set_display_name(actor.user, actor.name)
     position = ctx.store.add_position(actor.user, f.lender, market, collateral, debt, Overrides(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.chain.abi import checksum_ok, is_address
+from core.chain.ens import normalized
 from core.chat.commands import Command
 from core.chat.grammar_words import Words
 from core.errors import UsageError
@@ -22,12 +23,15 @@ class ChainGrammar(Words):
         if not args:
             raise UsageError("Which wallet? Like '/track 0x…' with its 0x address.")
         token = args[0]
+        name = None
         if token.lower().endswith(".eth"):
-            raise UsageError("ENS names are not resolved yet: give the wallet's 0x address.")
-        if not is_address(token):
+            name = normalized(token)
+            if name is None:
+                raise UsageError("That ENS name is not one I can read: plain letters, digits and hyphens, like vitalik.eth.")
+        elif not is_address(token):
             shown = token[:16] + ("…" if len(token) > 16 else "")
             raise UsageError(f"{shown!r} is not an address: one is 0x and 40 hex digits.")
-        if not checksum_ok(token):
+        if name is None and not checksum_ok(token):
             raise UsageError("That address's capital letters do not match its checksum (EIP-55): a typo? Copy it again.")
         lender = chain = market = None
         i = 1
@@ -52,7 +56,7 @@ class ChainGrammar(Words):
                     raise UsageError(f"Unknown chain {word[:24]!r}: one of {', '.join(CHAINS)}.")
                 i += 1
         self._done(args, i)
-        return Command("track", address=token.lower(), lender=lender, chain=chain, market_ref=market)
+        return Command("track", address=name or token.lower(), lender=lender, chain=chain, market_ref=market)
 
     def _untrack(self, args: list[str]) -> Command:
         if len(args) != 1:

@@ -248,7 +248,8 @@ def _followed(ctx: Context, p: Position) -> dict | None:
     link = ctx.link_of(p)
     if link is None:
         return None
-    return {"address": link.address, "chain": link.chain, "lender": link.lender, "block": link.reading.get("block"),
+    return {"address": link.address, "ens": link.ens, "chain": link.chain, "lender": link.lender, "market": link.market_ref,
+            "block": link.reading.get("block"),
             "lender_health_factor": link.reading.get("hf")}
 
 

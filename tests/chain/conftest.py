@@ -6,6 +6,7 @@ import pytest
 
 from tests.chain.aave_market import AaveMarket, deploy
 from tests.chain.comet_market import CWETHV3, deploy_comet
+from tests.chain.ens_names import deploy_ens
 from tests.chain.evm import LocalChain
 from tests.chain.morpho_market import deploy_morpho
 from tests.chain.node import NodeState, serve
@@ -23,6 +24,7 @@ def market() -> AaveMarket:
     m.comet = deploy_comet(m)  # Compound v3's cUSDCv3 and cWETHv3 on the same chain and tokens
     m.comet.supply(chain.accounts[1], "USDC", 5_000_000)
     deploy_comet(m, "WETH", CWETHV3)
+    deploy_ens(chain, {"borrower.eth": chain.accounts[2]})
     return m
 
 

@@ -126,7 +126,8 @@ async def test_an_address_with_no_position_says_what_was_searched(rig):
     ("/track 0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756CC2", "checksum"),  # one letter's case wrong
     ("/track 0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2 on venus", "Unknown lender"),
     ("/track 0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2 on aave-v3 solana", "Unknown chain"),
-    ("/track vitalik.eth", "ENS names are not resolved yet"),
+    ("/track nobody.eth", "nobody.eth does not resolve to an address on Ethereum"),
+    ("/track bad_name!.eth", "not one I can read"),
     ("/track", "Which wallet?"),
 ])
 async def test_bad_input_gets_one_line_and_the_usage(rig, bad, said):
@@ -155,3 +156,24 @@ async def test_untrack_export_and_forget(rig):
     await rig.say(f"/track {wallet}")
     await rig.say("/forget yes")
     assert rig.store.chain_links() == []
+
+
+async def test_an_ens_name_is_resolved_once_and_shown_beside_the_address(rig):
+    wallet = borrower(rig.node)
+    _, text = await rig.say("/track borrower.eth on aave-v3")
+    assert f"Following borrower.eth ({wallet[:6].lower()}" in text and "1 position added" in text, text
+    link = rig.store.chain_links()[0]
+    assert link.address == wallet.lower() and link.ens == "borrower.eth"
+
+
+async def test_an_owner_follows_at_most_ten_addresses(rig):
+    from core.lending.models import Leg, Overrides, Owner
+    from core.storage.store import ChainLink
+
+    for n in range(10):
+        rig.store.add_position(Owner("console", "user", "alice"), "aave-v3", "core", (Leg("WETH", 1),), (), Overrides(),
+                               None, follows=ChainLink("ethereum", "aave-v3", f"0x{n + 1:040x}", None, {}, None))
+    wallet = borrower(rig.node)
+    _, text = await rig.say(f"/track {wallet}")
+    assert "already follow 10 addresses" in text
+    assert len(rig.store.chain_links()) == 10
