@@ -152,18 +152,25 @@ async def _main() -> None:
     import sys
 
     from tests.chain.aave_market import deploy
+    from tests.chain.comet_market import CWETHV3, deploy_comet
+    from tests.chain.ens_names import deploy_ens
+    from tests.chain.morpho_market import deploy_morpho
 
     chain = LocalChain()
-    market = deploy(chain)
+    market = deploy(chain)  # and, on the same tokens, Morpho Blue, both Comets and ENS, so /track finds them all
+    deploy_morpho(market)
+    deploy_comet(market)
+    deploy_comet(market, "WETH", CWETHV3)
     lender, wallet = chain.accounts[1], chain.accounts[2]
+    deploy_ens(chain, {"borrower.eth": wallet})
     market.supply(lender, "USDC", 1_000_000)
     market.supply(wallet, "WETH", 10)
     market.borrow(wallet, "USDC", 15_000)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8545
     _, url = await serve(chain, NodeState(), port)
     off = " ".join(f"RPC_URL_{c}=off" for c in ("ARBITRUM", "BASE", "OPTIMISM", "POLYGON"))
-    print(f"Aave v3 on a local chain at {url} (chain id 1, at Ethereum's addresses).")
-    print(f"A wallet with 10 WETH supplied and 15,000 USDC borrowed: {wallet}")
+    print(f"Aave v3, Compound v3, Morpho Blue and ENS on a local chain at {url} (chain id 1, at Ethereum's addresses).")
+    print(f"A wallet (borrower.eth) with 10 WETH supplied to Aave and 15,000 USDC borrowed: {wallet}")
     print(f"In another terminal: RPC_URL_ETHEREUM={url} {off} PRICE_INTERVAL_SECONDS=5 ./scripts/run")
     print(f"and send /track {wallet}\n")
     print(HELP, flush=True)
