@@ -177,3 +177,19 @@ async def test_an_owner_follows_at_most_ten_addresses(rig):
     _, text = await rig.say(f"/track {wallet}")
     assert "already follow 10 addresses" in text
     assert len(rig.store.chain_links()) == 10
+
+
+@pytest.mark.parametrize("command, said", [
+    ("/positions", "HF 1.65"),
+    ("/capacity 1", "9,150 USDC"),
+    ("/capacity 1 hf 1.5", "1,500 USDC"),
+    ("/whatif ETH -30%", "1.65 → 1.15"),  # at the chain's 82.5 % threshold
+    ("/carry 1 yield 5%", "Net"),
+    ("/backtest 1 2022-06", "lowest"),
+    ("/chart 1 whatif", "#1"),
+])
+async def test_a_followed_position_answers_every_command_like_the_others(rig, command, said):
+    wallet = borrower(rig.node)
+    await rig.say(f"/track {wallet}")
+    reply, text = await rig.say(command)
+    assert said in text and "went wrong" not in text, text
