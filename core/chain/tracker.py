@@ -251,8 +251,9 @@ class Tracker:
         book = self.book.aave[state.key]
         c = await self._resolve(state, book, block)
         market = aave.market_calls(c, book, emodes)
-        plans = {user: used for user, used in wanted.items()}
-        answers = await self._batched(state, market, c, book, plans, block)
+        plans = dict(wanted)
+        answers = await self._batched_calls(state, market, block,
+                                            {u: aave.account_calls(c, book, u, used) for u, used in plans.items()})
         assets, categories = aave.parse_market(c, book, emodes, answers.pop(""))
         out: dict[str, Account | str] = {}
         retry: dict[str, list[str] | None] = {}
@@ -268,37 +269,15 @@ class Tracker:
             except BadReturn as err:
                 out[user] = err.message
         if retry:
-            again = await self._batched(state, [], c, book, retry, block)
+            again = await self._batched_calls(state, [], block,
+                                              {u: aave.account_calls(c, book, u, used) for u, used in retry.items()})
+            again.pop("", None)
             for user, results in again.items():
                 try:
                     used, unlisted = aave.used_reserves(c, book, results)
                     out[user] = aave.parse_account(book, retry[user] or [], results, assets, categories, unlisted)
                 except BadReturn as err:
                     out[user] = err.message
-        return out
-
-    async def _batched(self, state: ChainState, market: list, c: aave.AaveContracts, book: AaveDeployment,
-                       plans: dict[str, list[str] | None], block: int) -> dict[str, list[Result]]:
-        """One aggregate3 per ACCOUNTS_PER_REQUEST accounts (the market's views ride in the first), all at `block`."""
-        out: dict[str, list[Result]] = {}
-        users = list(plans)
-        first = True
-        for start in range(0, max(len(users), 1), ACCOUNTS_PER_REQUEST):
-            chunk = users[start : start + ACCOUNTS_PER_REQUEST]
-            calls = list(market) if first else []
-            spans = []
-            for user in chunk:
-                mine = aave.account_calls(c, book, user, plans[user])
-                spans.append((user, len(calls), len(calls) + len(mine)))
-                calls += mine
-            if not calls:
-                continue
-            results = await aggregate(state.client, calls, block, per_request=len(calls))
-            if first and market:
-                out[""] = results[: len(market)]
-            for user, lo, hi in spans:
-                out[user] = results[lo:hi]
-            first = False
         return out
 
     async def _read_morpho(self, state: ChainState, block: int,

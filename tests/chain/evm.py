@@ -21,16 +21,11 @@ from eth_hash.auto import keccak
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
 
+from core.chain.abi import checksum
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
 GAS = 15_000_000
-
-
-def checksum(address: str) -> str:
-    """EIP-55 spelling of an address."""
-    plain = address.lower().removeprefix("0x")
-    digest = keccak(plain.encode()).hex()
-    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(plain))
 
 
 def abi_type(item: dict[str, Any]) -> str:
