@@ -121,30 +121,42 @@ class Tracker:
                 continue
             try:
                 now_head = await self._head(state)
-                for lender in lenders:
-                    if lender == "aave-v3" and chain in self.book.aave:
-                        accounts = await self._read_aave(state, now_head.number, {address: None}, {1})
-                        refs: list[tuple[str | None, Account | str | None]] = [(None, accounts.get(address))]
-                    elif lender == "compound-v3" and chain in self.book.comets:
-                        keys = list(self.book.comets[chain])
-                        got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
-                        refs = [(k, got.get((address, k))) for k in keys]
-                    elif lender == "morpho" and chain in self.book.morpho:
-                        ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
-                        read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
-                        refs = [(i, read.get((address, i))) for i in ids]
-                    else:
-                        continue
-                    for ref, account in refs:
-                        if isinstance(account, Account) and not account.empty:
-                            found.append(Found(chain, lender, account, now_head, ref))
-                        elif isinstance(account, str) and (market or lender != "morpho"):
-                            failed.append(f"{state.name} ({account})")
             except RpcError as err:
                 failed.append(f"{state.name} ({err.kind})")
-            except (BadReturn, CallReverted) as err:
-                failed.append(f"{state.name} ({err.message})")
+                continue
+            for lender in lenders:
+                try:
+                    found += await self._find_on(state, now_head, lender, address, market, failed)
+                except RpcError as err:
+                    failed.append(f"{state.name} ({err.kind})")
+                except (BadReturn, CallReverted) as err:  # this lender misconfigured: the others are still asked
+                    failed.append(f"{state.name} ({err.message})")
         return found, failed
+
+    async def _find_on(self, state: ChainState, now_head: Head, lender: str, address: str, market: str | None,
+                       failed: list[str]) -> list[Found]:
+        """What `address` holds on one lender of one chain; unreadable accounts go to `failed`."""
+        chain = state.key
+        if lender == "aave-v3" and chain in self.book.aave:
+            accounts = await self._read_aave(state, now_head.number, {address: None}, {1})
+            refs: list[tuple[str | None, Account | str | None]] = [(None, accounts.get(address))]
+        elif lender == "compound-v3" and chain in self.book.comets:
+            keys = list(self.book.comets[chain])
+            got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
+            refs = [(k, got.get((address, k))) for k in keys]
+        elif lender == "morpho" and chain in self.book.morpho:
+            ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
+            read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
+            refs = [(i, read.get((address, i))) for i in ids]
+        else:
+            return []
+        found = []
+        for ref, account in refs:
+            if isinstance(account, Account) and not account.empty:
+                found.append(Found(chain, lender, account, now_head, ref))
+            elif isinstance(account, str) and (market or lender != "morpho"):
+                failed.append(f"{state.name} ({account})")
+        return found
 
     # ---------------------------------------------------------------- every tick
 
