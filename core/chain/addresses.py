@@ -17,6 +17,7 @@ class ChainInfo:
     key: str  # "ethereum"
     chain_id: int
     name: str  # "Ethereum"
+    confirmations: int = 64  # blocks on top before a liquidation in a block is announced
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class AddressBook:
     @classmethod
     def parse(cls, raw: Any, origin: str) -> AddressBook:
         try:
-            chains = {k: ChainInfo(k, int(v["chain_id"]), str(v["name"])) for k, v in raw["chains"].items()}
+            chains = {k: ChainInfo(k, int(v["chain_id"]), str(v["name"]), int(v.get("confirmations", 64)))
+                      for k, v in raw["chains"].items()}
             aave = {}
             for chain, market in raw.get("aave-v3", {}).items():
                 if chain not in chains or not is_address(market["provider"]):

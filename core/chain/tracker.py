@@ -4,12 +4,13 @@ oracle prices to the monitor so a warning means what a liquidator sees."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, compound, ens, morpho
+from core.chain import aave, compound, ens, events, morpho
 from core.chain.abi import BadReturn
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
+MAX_LOG_BLOCKS = 2_000  # one eth_getLogs covers at most this many blocks (public providers cap the range)
 
 
 def oracle_symbol(asset: str, lender: str, chain_name: str) -> str:
@@ -196,7 +198,88 @@ class Tracker:
                 state.error = err.message
                 self._pause(chain, group, err.message)
                 log.warning("chain %s not read: %s", chain, err.message)
+        for chain, now_head in heads.items():
+            links = [x for (c, _), group in groups.items() if c == chain for x in group]
+            try:
+                await self._scan_liquidations(self.chains[chain], now_head, links)
+            except (RpcError, BadReturn) as err:  # tried again next tick, from the same block
+                log.warning("chain %s: liquidation logs not read: %s", chain, err.message)
         return saved
+
+    async def _scan_liquidations(self, state: ChainState, now_head: Head, links: list[ChainLink]) -> None:
+        """One eth_getLogs over the blocks deep enough to be final, matched to the followed accounts."""
+        through = now_head.number - self.book.chains[state.key].confirmations
+        last = self.store.chain_scan(state.key)
+        if last is None or through <= last:
+            if last is None and through >= 0:
+                self.store.record_chain_events(state.key, through, [])  # news starts now, not from genesis
+            return
+        start, through = last + 1, min(through, last + MAX_LOG_BLOCKS)
+        emitters = self._emitters(state.key)
+        if not emitters:
+            self.store.record_chain_events(state.key, through, [])
+            return
+        logs = await state.client.call("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(through),
+                                                         "address": sorted(emitters), "topics": [sorted(events.TOPICS.values())]}])
+        if not isinstance(logs, list):
+            raise BadReturn("eth_getLogs did not answer a list")
+        found = []
+        for entry in logs:
+            liquidation = events.decode(entry) if isinstance(entry, dict) else None
+            if liquidation is None or liquidation.contract not in emitters:
+                continue
+            for link in links:
+                if self._concerns(link, liquidation, emitters[liquidation.contract]):
+                    found.append((liquidation.tx, liquidation.log_index, link.position_id, liquidation.block, liquidation.kind,
+                                  json.dumps(self._described(state, link, liquidation))))
+        self.store.record_chain_events(state.key, through, found)
+
+    def _emitters(self, chain: str) -> dict[str, tuple[str, str | None]]:
+        """The lender contracts whose logs are read on a chain: address -> (lender, market key)."""
+        out: dict[str, tuple[str, str | None]] = {}
+        if chain in self._contracts:
+            out[self._contracts[chain].pool.lower()] = ("aave-v3", None)
+        for key, dep in self.book.comets.get(chain, {}).items():
+            out[dep.comet.lower()] = ("compound-v3", key)
+        if chain in self.book.morpho:
+            out[self.book.morpho[chain].address.lower()] = ("morpho", None)
+        return out
+
+    @staticmethod
+    def _concerns(link: ChainLink, liquidation: events.Liquidation, emitter: tuple[str, str | None]) -> bool:
+        lender, key = emitter
+        if link.lender != lender or link.address != liquidation.borrower:
+            return False
+        if lender == "compound-v3":
+            return link.market_ref == key
+        if lender == "morpho":
+            return (link.market_ref or "").lower() == liquidation.market
+        return True
+
+    def _described(self, state: ChainState, link: ChainLink, liquidation: events.Liquidation) -> dict:
+        """What was taken and repaid, in tokens, for the notice."""
+        def named(token: str, raw: int, side: str) -> list[str]:
+            symbol, decimals = self._token(state.key, link, token, side)
+            return [symbol, str(events.amount(raw, decimals))]
+
+        # Comet credits the absorbed collateral's value against the debt, the excess becoming the owner's supply
+        verb = "credited against the debt" if link.lender == "compound-v3" else "of debt repaid"
+        return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx, "verb": verb,
+                "taken": [named(t, raw, "collateral") for t, raw in liquidation.taken],
+                "repaid": [named(t, raw, "debt") for t, raw in liquidation.repaid]}
+
+    def _token(self, chain: str, link: ChainLink, token: str, side: str) -> tuple[str, int]:
+        """A token's symbol and decimals; "" stands for the market's own collateral or debt asset."""
+        if link.lender == "morpho":
+            m = self._morpho_markets.get((chain, link.market_ref or ""))
+            if m is not None:
+                side_token = m.collateral if side == "collateral" else m.loan
+                return self.book.morpho[chain].tokens.get(side_token.lower(), ("?", 18))
+        if link.lender == "compound-v3" and not token:
+            comet = self.book.comets[chain][link.market_ref or ""]
+            return next(((s, d) for s, d in comet.tokens.values() if s == comet.base), ("?", 18))
+        tokens = {a.lower(): (s, d) for s, (a, d) in self.book.aave.get(chain, AaveDeployment(chain, "", {})).reserves.items()}
+        return tokens.get(token.lower(), (token, 18))
 
     def _save(self, state: ChainState, now_head: Head, links: list[ChainLink],
               accounts: dict[int, Account | str | None]) -> int:

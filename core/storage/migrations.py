@@ -226,6 +226,27 @@ def _chain_links(db: Database) -> None:
     )
 
 
+@migrations(name="0008_chain_events")
+def _chain_events(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE chain_events (
+            chain TEXT NOT NULL,
+            tx TEXT NOT NULL,
+            log_index INTEGER NOT NULL,
+            position_id INTEGER NOT NULL REFERENCES positions(id) ON DELETE CASCADE,
+            block INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            told INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (chain, tx, log_index, position_id)
+        );
+        CREATE INDEX chain_events_untold ON chain_events(told) WHERE told = 0;
+        CREATE TABLE chain_scans (chain TEXT PRIMARY KEY, block INTEGER NOT NULL);
+        """
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
 

@@ -249,6 +249,19 @@ class Store:
         return [ChainLink(chain, lender, address, ens, json.loads(reading) if reading else {}, read_at, pid, number, market)
                 for pid, chain, lender, address, ens, reading, read_at, number, market in rows]
 
+    def chain_scan(self, chain: str) -> int | None:
+        """The last block whose liquidation logs were read on a chain (None: never)."""
+        row = self.db.execute("SELECT block FROM chain_scans WHERE chain = ?", [chain]).fetchone()
+        return int(row[0]) if row else None
+
+    def record_chain_events(self, chain: str, through: int, events: list[tuple[str, int, int, int, str, str]]) -> None:
+        """Liquidations found up to block `through`, (tx, log index, position id, block, kind, detail JSON), once each."""
+        with self.transaction() as db:
+            db.conn.executemany("INSERT OR IGNORE INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(chain, *e) for e in events])
+            db.execute("INSERT INTO chain_scans (chain, block) VALUES (?, ?) ON CONFLICT(chain) DO UPDATE SET block = "
+                       "excluded.block", [chain, through])
+
     def follows_any(self) -> bool:
         """Whether any position follows a wallet (so /status has chains to show)."""
         return self.db.execute("SELECT 1 FROM chain_links LIMIT 1").fetchone() is not None

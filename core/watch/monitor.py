@@ -9,15 +9,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
+from core.chain.tracker import LENDERS as LENDER_NAMES
 from core.chain.tracker import is_oracle_symbol, oracle_symbol
 from core.errors import CoreError
 from core.lending.assets import AssetRegistry
 from core.lending.models import Card, ChatRef, Overrides, Owner, PriceSnapshot
-from core.lending.numbers import age_text, fmt_hf, fmt_usd
+from core.lending.numbers import age_text, fmt_amount, fmt_hf, fmt_usd
 from core.lending.protocols import Presets, Terms, lender_name
 from core.lending.valuation import levels
 from core.market.ports import PriceBook
@@ -214,9 +216,10 @@ class Monitor:
             with _collector_paused():
                 by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
                 self._position_items([d for d in decisions if d.message], now, by_chat)
+                told = self._liquidation_items(by_chat)
                 outage_rows = self._outage_items(degraded, reasons, by_chat)
                 worded = time.perf_counter()
-                self._store(now, snap, decisions, by_chat, outage_rows)
+                self._store(now, snap, decisions, by_chat, outage_rows, told)
         except BaseException:
             # Nothing was stored (busy, disk full ...): the next tick must decide all of it again.
             self.evaluator.forget_tick()
@@ -231,10 +234,12 @@ class Monitor:
         return len(by_chat)
 
     def _store(self, now: float, snap, decisions: list[Decision], by_chat: dict[ChatRef, list[AlertItem]],
-               outage_rows: dict[str, set[str]]) -> None:
-        """The tick's states, messages, chat outages and good prices, in one transaction."""
+               outage_rows: dict[str, set[str]], told: list[tuple[str, str, int, int]] | None = None) -> None:
+        """The tick's states, messages, chat outages, liquidations told and good prices, in one transaction."""
         wall = time.time()
         with self.store.transaction() as db:
+            db.conn.executemany("UPDATE chain_events SET told = 1 WHERE chain = ? AND tx = ? AND log_index = ? "
+                                "AND position_id = ?", told or [])
             db.conn.executemany(
                 "INSERT INTO alert_state (position_id, level, since, last_sent, told) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(position_id) DO UPDATE SET level = excluded.level, since = excluded.since, "
@@ -368,6 +373,36 @@ class Monitor:
             return ""
         where = "already past it" if liq >= price else f"{(1 - liq / price) * 100:.1f}% below"
         return f"{asset} {fmt_usd(price)}, liquidation at {fmt_usd(liq)} ({where})"
+
+    def _liquidation_items(self, by_chat) -> list[tuple[str, str, int, int]]:
+        """One "was liquidated" item per liquidation log not yet told, to the owner and the chats it is shared in.
+
+        The owner's chat gets the block and the transaction; a group gets neither, as either leads to the address.
+        """
+        rows = self.store.db.execute("SELECT chain, tx, log_index, position_id, detail FROM chain_events WHERE told = 0 "
+                                     "ORDER BY block, log_index").fetchall()
+        if not rows:
+            return []
+        cards = self.store.cards(sorted({r[3] for r in rows}))
+        routes = self._routes(list(cards.values()))
+        merged: dict[tuple[str, int], dict] = {}  # one message per transaction and position (Comet logs each asset)
+        for _, tx, _, row_id, detail in rows:
+            d = json.loads(detail)
+            if (tx, row_id) in merged:
+                merged[(tx, row_id)]["taken"] += d["taken"]
+                merged[(tx, row_id)]["repaid"] += d["repaid"]
+            else:
+                merged[(tx, row_id)] = d
+        for (tx, row_id), d in merged.items():
+            taken = ", ".join(f"{fmt_amount(Decimal(x))} {s}" for s, x in d["taken"]) or "collateral"
+            repaid = ", ".join(f"{fmt_amount(Decimal(x))} {s}" for s, x in d["repaid"])
+            what = f"was liquidated on {LENDER_NAMES.get(d['lender'], d['lender'])} ({d['chain_name']}): {taken} taken"
+            what += f", {repaid} {d.get('verb', 'of debt repaid')}" if repaid else ""
+            for chat, ref, handle in routes.get(row_id, ()):
+                where = "" if chat.is_group else f" Block {d['block']:,}, transaction {tx}."
+                by_chat[chat].append(AlertItem("liquidated", LIQUIDATABLE, ref, f"{ref} {what}.{where}", 0.0,
+                                               (("Details", f"/health {handle}"),), row_id))
+        return [(chain, tx, log_index, row_id) for chain, tx, log_index, row_id, _ in rows]
 
     def _outage_items(self, degraded: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
         """Per chat, one 'monitoring paused' per asset going bad and one 'restored' per asset trusted again.

@@ -32,7 +32,7 @@ def alert_id(row_id: int) -> str:
 class AlertItem:
     """One line of a pushed message."""
 
-    kind: str  # "worse", "reminder", "safe", "degraded", "restored"
+    kind: str  # "worse", "reminder", "safe", "degraded", "restored", "liquidated" (read from the chain's logs)
     level: int  # the position's alert level; -1 for monitoring notices
     ref: str  # how this chat names the position ("#1 (main)", "W2: alice's #3"); "" for monitoring notices
     text: str
@@ -72,7 +72,7 @@ class Notice:
     @property
     def critical(self) -> bool:
         """Contains danger or liquidation (worth a retry even at the risk of a duplicate)."""
-        return any(i.level >= DANGER and i.kind in ("worse", "reminder") for i in self.items)
+        return any(i.level >= DANGER and i.kind in ("worse", "reminder", "liquidated") for i in self.items)
 
     def to_json(self) -> str:
         """The outbox payload."""
@@ -100,12 +100,13 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
     `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
     """
     items = notice.items
-    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe")]
-    if len(items) == 1:
+    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated")]
+    refs = {i.ref for i in position_items}
+    if len(items) == 1 or (len(refs) == 1 and len(position_items) == len(items)):  # one position: its most urgent news
         first = items[0]
         title = f"{first.label}: {first.ref}" if first.ref else first.label
     else:
-        title = f"{len(position_items)} position{'s' if len(position_items) != 1 else ''} changed" if position_items else "Price monitoring"
+        title = f"{len(refs)} position{'s' if len(refs) != 1 else ''} changed" if position_items else "Price monitoring"
     severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind != "safe"), default=Severity.OK)
     lines = tuple(Line(i.label, i.text) for i in items[:shown])
     if shown is not None and shown < len(items):

@@ -64,6 +64,13 @@ class AaveMarket:
         feed = self.chain.deploy(ARTIFACTS["MockAggregator"], round(usd * 10**8))
         self.oracle.send("setAssetSources", [self.tokens[symbol].address], [feed.address])
 
+    def liquidate(self, liquidator: str, user: str, collateral: str, debt: str, amount: float) -> None:
+        """A liquidator repays `amount` of the user's debt for their collateral (its bonus included)."""
+        self.fund(liquidator, debt, amount)
+        self.tokens[debt].send("approve", self.pool.address, 2**256 - 1, sender=liquidator)
+        self.pool.send("liquidationCall", self.tokens[collateral].address, self.tokens[debt].address, user,
+                       self.units(debt, amount), False, sender=liquidator)
+
     def set_emode(self, who: str, category: int) -> None:
         self.pool.send("setUserEMode", category, sender=who)
 

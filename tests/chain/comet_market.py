@@ -47,6 +47,10 @@ class CometMarket:
         """Withdrawing the base asset past a zero balance is borrowing it."""
         self.comet.send("withdraw", self.aave.tokens["USDC"].address, self._units("USDC", amount), sender=who)
 
+    def absorb(self, absorber: str, *accounts: str) -> None:
+        """Comet takes an underwater account's collateral and clears its debt."""
+        self.comet.send("absorb", absorber, list(accounts), sender=absorber)
+
     def set_price(self, symbol: str, usd: float) -> None:
         self.feeds[symbol].send("setRoundData", 2, round(usd * 10**8), 0, self.chain.time(), 2)
 

@@ -73,6 +73,13 @@ class MorphoMarkets:
         token.send("approve", self.morpho.address, 2**256 - 1, sender=who)
         self.morpho.send("repay", params, self._units(params[0], amount), 0, who, b"", sender=who)
 
+    def liquidate(self, liquidator: str, params: tuple, borrower: str, seized: float) -> None:
+        """A liquidator seizes `seized` collateral, repaying what the incentive makes it worth."""
+        token = self._token(params[0])
+        token.send("mint", liquidator, 10**30, sender=self.chain.deployer)
+        token.send("approve", self.morpho.address, 2**256 - 1, sender=liquidator)
+        self.morpho.send("liquidate", params, borrower, self._units(params[1], seized), 0, b"", sender=liquidator)
+
     def set_usdc_price(self, weth_in_usd: float) -> None:
         """The WETH/USDC market's oracle: USDC units per WETH unit, scaled by 1e36."""
         self.usdc_oracle.send("setPrice", round(weth_in_usd * 10**6 * 10**36 // 10**18))

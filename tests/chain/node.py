@@ -61,6 +61,8 @@ def node_app(chain: LocalChain, state: NodeState) -> web.Application:
             if state.fault == "backwards":
                 return _block(chain, max(0, int(latest["number"], 16) - 5))
             return latest
+        if method == "eth_getLogs":
+            return _logs(chain, params[0])
         if method == "eth_getCode":
             return "0x" + bytes(chain.tester.get_code(params[0], _tag(params[1] if len(params) > 1 else "latest"))).hex()
         if method == "eth_call":
@@ -98,6 +100,25 @@ def node_app(chain: LocalChain, state: NodeState) -> web.Application:
     app.router.add_post("/", rpc)
     app.router.add_post("/{key}", rpc)  # a URL with a key in its path, as providers give them
     return app
+
+
+def _logs(chain: LocalChain, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """eth_getLogs through eth-tester's log filters, in the JSON-RPC shape."""
+    addresses = query.get("address")
+    topics = query.get("topics")
+    fid = chain.tester.create_log_filter(from_block=int(query["fromBlock"], 16), to_block=int(query["toBlock"], 16),
+                                         address=addresses, topics=topics)
+    try:
+        found = chain.tester.get_all_filter_logs(fid)
+    finally:
+        chain.tester.delete_filter(fid)
+
+    def hexed(value: Any) -> str:
+        return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+    return [{"address": hexed(log["address"]), "topics": [hexed(t) for t in log["topics"]], "data": hexed(log["data"]),
+             "blockNumber": hex(log["block_number"]), "transactionHash": hexed(log["transaction_hash"]),
+             "logIndex": hex(log["log_index"])} for log in found]
 
 
 def _spoil(tx: dict[str, Any], raw: str, address: str) -> str:

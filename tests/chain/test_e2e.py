@@ -102,3 +102,30 @@ async def test_telegram_tracks_a_wallet_and_the_warning_lands_in_the_owners_chat
         await emu.close()
     assert proc.returncode == 0, err.decode()[-2000:]
     assert emu.token not in (out + err).decode()
+
+
+async def test_console_tells_once_when_the_wallet_was_liquidated(node, price_apis, tmp_path):
+    wallet = borrower(node)
+    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = Output(proc.stdout)
+    try:
+        proc.stdin.write(f"/track {wallet}\n".encode())
+        await proc.stdin.drain()
+        at = await out.wait("1 position added")
+        await asyncio.sleep(2)  # a tick or two: the log scan starts at the chain's head
+        node.market.set_price("WETH", 1_700)
+        node.market.liquidate(node.chain.accounts[7], wallet, "WETH", "USDC", 7_500)
+        node.chain.mine(70)  # deeper than Ethereum's 64 confirmations
+        at = await out.wait("LIQUIDATED: #1 (Ethereum wallet)", at)
+        at = await out.wait("was liquidated on Aave v3 (Ethereum): 4.63235294 WETH taken, 7,500 USDC of debt repaid", at)
+        await asyncio.sleep(3)  # more ticks: said once
+        assert out.text.count("was liquidated on") == 1
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 30)
+        await out.task
+    assert proc.returncode == 0

@@ -1,0 +1,72 @@
+"""Liquidations read from the lenders' own event logs: Aave's LiquidationCall, Compound's AbsorbCollateral and
+AbsorbDebt, Morpho Blue's Liquidate, decoded into what was taken and what was repaid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from core.chain.abi import BadReturn, decode_as
+
+SIGNATURES = {
+    "aave-v3": "LiquidationCall(address,address,address,uint256,uint256,address,bool)",
+    "compound-v3": "AbsorbCollateral(address,address,address,uint256,uint256)",
+    "compound-v3-debt": "AbsorbDebt(address,address,uint256,uint256)",
+    "morpho": "Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)",
+}
+TOPICS = {kind: "0x" + keccak(sig.encode()).hex() for kind, sig in SIGNATURES.items()}
+_KIND_OF = {topic: kind for kind, topic in TOPICS.items()}
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """One liquidation log, as it concerns one borrower."""
+
+    kind: str  # a key of SIGNATURES
+    contract: str  # the lender contract that emitted it (lower case)
+    borrower: str  # lower case
+    market: str | None  # Morpho's market id
+    tx: str
+    block: int
+    log_index: int
+    taken: tuple[tuple[str, int], ...]  # (token address or "" for a Morpho market's collateral, raw amount)
+    repaid: tuple[tuple[str, int], ...]
+
+
+def _address(topic: str) -> str:
+    return "0x" + topic[-40:].lower()
+
+
+def decode(log: dict[str, Any]) -> Liquidation | None:
+    """A liquidation from one eth_getLogs entry, or None for any other log; BadReturn when it is malformed."""
+    try:
+        topics = [str(t) for t in log["topics"]]
+        kind = _KIND_OF.get(topics[0]) if topics else None
+        if kind is None:
+            return None
+        data = bytes.fromhex(str(log["data"]).removeprefix("0x"))
+        where = (str(log["address"]).lower(), str(log["transactionHash"]), int(log["blockNumber"], 16),
+                 int(log["logIndex"], 16))
+    except (KeyError, TypeError, ValueError) as err:
+        raise BadReturn(f"a log entry is malformed: {type(err).__name__}") from err
+    if kind == "aave-v3":  # collateralAsset, debtAsset, user indexed
+        debt_covered, collateral_taken, _, _ = decode_as(["uint256", "uint256", "address", "bool"], data)
+        return Liquidation(kind, where[0], _address(topics[3]), None, *where[1:],
+                           ((_address(topics[1]), collateral_taken),), ((_address(topics[2]), debt_covered),))
+    if kind == "compound-v3":  # absorber, borrower, asset indexed
+        absorbed, _ = decode_as(["uint256", "uint256"], data)
+        return Liquidation(kind, where[0], _address(topics[2]), None, *where[1:], ((_address(topics[3]), absorbed),), ())
+    if kind == "compound-v3-debt":  # absorber, borrower indexed
+        paid, _ = decode_as(["uint256", "uint256"], data)
+        return Liquidation(kind, where[0], _address(topics[2]), None, *where[1:], (), (("", paid),))
+    # morpho: id, caller, borrower indexed
+    repaid_assets, _, seized, _, _ = decode_as(["uint256"] * 5, data)
+    return Liquidation(kind, where[0], _address(topics[3]), topics[1].lower(), *where[1:], (("", seized),),
+                       (("", repaid_assets),))
+
+
+def amount(raw: int, decimals: int) -> Decimal:
+    return Decimal(raw) / Decimal(10) ** decimals
