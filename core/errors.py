@@ -54,3 +54,7 @@ class InvalidChange(CoreError):
 
 class PriceUnavailable(CoreError):
     """No trustworthy price could be had for an asset."""
+
+
+class ChainUnavailable(CoreError):
+    """A chain could not be asked (its RPC failed or none is configured)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from core.chain.abi import BadReturn
 from core.chain.ens import NotResolved
 from core.chain.rpc import RpcError
-from core.chain.tracker import LENDERS, Found, legs_of, reading_of
+from core.chain.tracker import LENDERS, Found, Tracker, legs_of, reading_of
 from core.chat.commands import Command
 from core.chat.context import Context
 from core.chat.handlers import handles
-from core.errors import LimitReached, NotPermitted, UsageError
+from core.errors import ChainUnavailable, LimitReached, NotPermitted, UsageError
 from core.lending.models import Actor, Overrides, Position
 from core.lending.numbers import age_text, fmt_usd
 from core.replies import Line, Reply, Section, paragraph
@@ -27,51 +27,32 @@ def short(address: str) -> str:
 @handles("track")
 async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     if actor.chat.is_group:
-        raise NotPermitted("An address is yours alone: send /track to me privately; /watch W-shares its warnings "
-                           "here without the address.")
+        raise NotPermitted("An address is yours alone: send /track to me privately, then /watch ID here shares its "
+                           "warnings without the address.")
     tracker = ctx.tracker
     if tracker is None:
         return Reply.failure("This bot reads no chain (no RPC URL is configured).")
-    assert cmd.address is not None  # the grammar requires one
-    name, address = (cmd.address, None) if cmd.address.endswith(".eth") else (None, cmd.address)
-    if name is not None:  # resolved once, now; the position then follows that address
-        try:
-            address = await tracker.resolve_name(name)
-        except NotResolved:
-            raise UsageError(f"{name} does not resolve to an address on Ethereum.") from None
-        except (RpcError, BadReturn) as err:
-            return Reply.failure(f"Could not resolve {name}: {err.message}.")
-    assert address is not None
-    owner = actor.user
-    links = ctx.store.chain_links("position_id IN (SELECT id FROM positions WHERE owner_key = ?)", [owner.key])
-    if address not in {link.address for link in links} and len({link.address for link in links}) >= MAX_ADDRESSES_PER_OWNER:
+    name, address = await _address_of(tracker, cmd)
+    links = ctx.store.chain_links("position_id IN (SELECT id FROM positions WHERE owner_key = ?)", [actor.user.key])
+    followed = {link.address for link in links}
+    if address not in followed and len(followed) >= MAX_ADDRESSES_PER_OWNER:
         raise LimitReached(f"You already follow {MAX_ADDRESSES_PER_OWNER} addresses, the most one owner may; "
                            "/untrack one first.")
     lenders = [cmd.lender] if cmd.lender else list(LENDERS)
-    offered = {c for c in tracker.book.chains if c in tracker.book.aave or c in tracker.book.morpho or c in tracker.book.comets}
-    chains = [c for c in ([cmd.chain] if cmd.chain else sorted(offered, key=list(tracker.book.chains).index))
-              if tracker.usable(c)]
+    chains = _chains(tracker, cmd.chain)
     if not chains:
         return Reply.failure(f"No RPC URL is set for {cmd.chain or 'any chain'}: set RPC_URL_{(cmd.chain or 'ETHEREUM').upper()}.")
     found, failed = await tracker.find(address, lenders, chains, cmd.market_ref)
-    names = [tracker.book.chains[c].name for c in chains]
     notes = [f"Could not read {', '.join(failed)}; /status shows each chain."] if failed else []
     if not found:
-        where = ", ".join(names)
-        names = [LENDERS[x] for x in lenders]
-        which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-        markets = (" in that market" if cmd.market_ref else
-                   " (Morpho Blue: in its major markets; give a market id for another)" if "morpho" in lenders else "")
-        text = f"{short(address)} has no {which} position on {where}{markets}."
-        if failed:
-            text = f"No position found for {short(address)} on what could be read ({where})."
-        return Reply(text, paragraph(*notes) if notes else ())
+        return Reply(_nothing_found(address, lenders, [tracker.book.chains[c].name for c in chains], cmd.market_ref,
+                                    bool(failed)), paragraph(*notes) if notes else ())
     added, already = [], []
     for f in found:
         same = next((link for link in links if (link.address, link.chain, link.lender, link.market_ref)
                      == (address, f.chain, f.lender, f.market_ref)), None)
         if same is not None:
-            already.append(next(p for p in ctx.store.positions(owner) if p.row_id == same.position_id))
+            already.append(next(p for p in ctx.store.positions(actor.user) if p.row_id == same.position_id))
             continue
         added.append(_store(ctx, actor, address, f, tracker.book.chains[f.chain].name, name))
     lines = [Line(p.ref, _summary(ctx, p)) for p in added + already]
@@ -81,6 +62,38 @@ async def _cmd_track(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     notes.append("Amounts, interest, thresholds and prices now come from the chain every tick; change the position in "
                  "your wallet and the bot follows. /untrack ID stops it.")
     return Reply(title, (Section(None, tuple(lines)), *paragraph(*notes)), footer="/health ID for details")
+
+
+async def _address_of(tracker: Tracker, cmd: Command) -> tuple[str | None, str]:
+    """(the ENS name given, or None; the address), an ENS name resolved once, now, on Ethereum."""
+    assert cmd.address is not None  # the grammar requires one
+    if not cmd.address.endswith(".eth"):
+        return None, cmd.address
+    try:
+        return cmd.address, await tracker.resolve_name(cmd.address)
+    except NotResolved:
+        raise UsageError(f"{cmd.address} does not resolve to an address on Ethereum.") from None
+    except (RpcError, BadReturn) as err:
+        raise ChainUnavailable(f"Could not resolve {cmd.address}: {err.message}.") from None
+
+
+def _chains(tracker: Tracker, chain: str | None) -> list[str]:
+    """The chain asked for, or every chain some lender is read on, in the book's order, that has a usable RPC URL."""
+    book = tracker.book
+    offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets]
+    return [c for c in ([chain] if chain else offered) if tracker.usable(c)]
+
+
+def _nothing_found(address: str, lenders: list[str], chains: list[str], market: str | None, failed: bool) -> str:
+    """What was searched, in one sentence."""
+    where = ", ".join(chains)
+    if failed:
+        return f"No position found for {short(address)} on what could be read ({where})."
+    names = [LENDERS[x] for x in lenders]
+    which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    markets = (" in that market" if market else
+               " (Morpho Blue: in its major markets; give a market id for another)" if "morpho" in lenders else "")
+    return f"{short(address)} has no {which} position on {where}{markets}."
 
 
 def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str, name: str | None) -> Position:
