@@ -147,7 +147,8 @@ async def chain_tracker(settings: Settings, store: Store, session: aiohttp.Clien
         raise StartupError(err.message) from err
     clients = {chain: RpcClient(chain, [u.reveal() for u in urls], session, clock.time, settings.http_timeout_seconds)
                for chain, urls in settings.rpc_urls if urls}
-    tracker = Tracker(store, book, clients, clock, usd=lambda symbol: trusted_price(feed, symbol))
+    tracker = Tracker(store, book, clients, clock, usd=lambda symbol: trusted_price(feed, symbol),
+                      budget=max(10.0, settings.http_timeout_seconds * 3))
     chosen = {chain for chain, urls in settings.rpc_urls
               if ",".join(u.reveal() for u in urls) != DEFAULT_RPC_URLS.get(chain)}
     for line in await tracker.check_chain_ids(chosen):

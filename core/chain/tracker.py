@@ -4,6 +4,7 @@ oracle prices to the monitor so a warning means what a liquidator sees."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -72,8 +73,9 @@ class Tracker:
     """Reads followed accounts, keeps the store's positions in step, and quotes the lenders' oracle prices."""
 
     def __init__(self, store: Store, book: AddressBook, clients: dict[str, RpcClient], clock: Clock,
-                 usd: Callable[[str], Awaitable[float | None]] | None = None):
+                 usd: Callable[[str], Awaitable[float | None]] | None = None, budget: float = 60.0):
         self.store, self.book, self.clock = store, book, clock
+        self.budget = budget  # seconds one lender's reads on one chain may take in a tick
         self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
         self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
         self._comets: dict[tuple[str, str], compound.CometContracts] = {}
@@ -181,19 +183,13 @@ class Tracker:
                 if chain not in heads:  # every lender of a chain is read at the same block
                     heads[chain] = await self._head(state)
                 now_head = heads[chain]
-                if lender == "morpho":
-                    read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
-                    accounts = {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
-                elif lender == "compound-v3":
-                    got = await self._read_compound(state, now_head.number,
-                                                    {(x.address, x.market_ref or ""): x.reading.get("used") for x in group})
-                    accounts = {x.position_id: got.get((x.address, x.market_ref or "")) for x in group}
-                else:
-                    wanted = {x.address: x.reading.get("used") for x in group}
-                    emodes = {1} | {int(x.reading.get("emode", 0)) for x in group} - {0}
-                    by_address = await self._read_aave(state, now_head.number, wanted, emodes)
-                    accounts = {x.position_id: by_address.get(x.address) for x in group}
+                # Bounded: a chain that answers slowly must not hold up the warnings of every other position.
+                accounts = await asyncio.wait_for(self._read_group(state, now_head, lender, group), self.budget)
                 saved += self._save(state, now_head, group, accounts)
+            except TimeoutError:
+                state.error = f"{state.name} RPC: no complete answer within {self.budget:.0f}s"
+                self._pause(chain, group, state.error)
+                log.warning("chain %s not read: %s", chain, state.error)
             except (RpcError, BadReturn, CallReverted) as err:
                 state.error = err.message
                 self._pause(chain, group, err.message)
@@ -280,6 +276,21 @@ class Tracker:
             return next(((s, d) for s, d in comet.tokens.values() if s == comet.base), ("?", 18))
         tokens = {a.lower(): (s, d) for s, (a, d) in self.book.aave.get(chain, AaveDeployment(chain, "", {})).reserves.items()}
         return tokens.get(token.lower(), (token, 18))
+
+    async def _read_group(self, state: ChainState, now_head: Head, lender: str,
+                          group: list[ChainLink]) -> dict[int, Account | str | None]:
+        """One lender's followed accounts on one chain, by position id."""
+        if lender == "morpho":
+            read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
+            return {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
+        if lender == "compound-v3":
+            got = await self._read_compound(state, now_head.number,
+                                            {(x.address, x.market_ref or ""): x.reading.get("used") for x in group})
+            return {x.position_id: got.get((x.address, x.market_ref or "")) for x in group}
+        wanted = {x.address: x.reading.get("used") for x in group}
+        emodes = {1} | {int(x.reading.get("emode", 0)) for x in group} - {0}
+        by_address = await self._read_aave(state, now_head.number, wanted, emodes)
+        return {x.position_id: by_address.get(x.address) for x in group}
 
     def _save(self, state: ChainState, now_head: Head, links: list[ChainLink],
               accounts: dict[int, Account | str | None]) -> int:

@@ -2,7 +2,7 @@
 
 The answers are the EVM's own (eth_call runs the real contracts); a fault only withholds, delays or spoils
 them the way a provider does: "429" (HTTP 429 with Retry-After), "limit" (JSON-RPC -32005), "timeout",
-"chain-id" (another chain's id), "frozen" (the head stops advancing), "backwards" (an older head),
+"chain-id" (another chain's id), "slow" (every answer 0.3 s late), "frozen" (the head stops advancing), "backwards" (an older head),
 "malformed" (eth_call data cut short) and "revert:<address>" (calls naming that address come back failed
 inside aggregate3, as when one contract reverts).
 
@@ -82,6 +82,8 @@ def node_app(chain: LocalChain, state: NodeState) -> web.Application:
             return web.Response(status=429, headers={"Retry-After": str(state.retry_after)}, text="too many requests")
         if state.fault == "timeout":
             await asyncio.sleep(3)  # longer than the tests' client timeout
+        if state.fault == "slow":
+            await asyncio.sleep(0.3)  # every answer comes, late
         if state.fault == "limit":
             return web.json_response({"jsonrpc": "2.0", "id": body.get("id"),
                                       "error": {"code": -32005, "message": "limit exceeded", "data": {"retryAfter": 1}}})

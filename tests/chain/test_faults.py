@@ -153,3 +153,16 @@ def _bundled() -> dict:
     from importlib import resources
     return json.loads(resources.files("core.chain").joinpath("data/addresses.json").read_text())
 
+
+
+async def test_a_slow_chain_is_cut_off_and_paused_instead_of_holding_up_every_warning(tmp_path, registry, presets, node,
+                                                                                       session):
+    rig, wallet = await followed(tmp_path, registry, presets, node, session)
+    rig.tracker.budget = 0.2  # one aggregate3 answered 0.3 s late does not fit
+    node.state.fault = "slow"
+    node.market.set_price("WETH", 1_700)
+    node.chain.mine()
+    await rig.tick()
+    assert "worse" not in kinds(rig) and kinds(rig).count("degraded") == 1, kinds(rig)
+    assert "no complete answer within" in rig.tracker.chains["ethereum"].error
+    rig.store.close()
