@@ -55,6 +55,18 @@ class CometDeployment:
 
 
 @dataclass(frozen=True)
+class MakerDeployment:
+    """Maker's core on one chain, and the collateral token of each ilk it reads."""
+
+    chain: str
+    vat: str
+    spot: str
+    dog: str
+    cdp_manager: str
+    ilks: dict[str, str]  # ilk name -> collateral symbol
+
+
+@dataclass(frozen=True)
 class AddressBook:
     chains: dict[str, ChainInfo]
     aave: dict[str, AaveDeployment]
@@ -62,6 +74,7 @@ class AddressBook:
     origin: str  # "bundled" or the file's path
     morpho: dict[str, MorphoDeployment] = field(default_factory=dict)
     comets: dict[str, dict[str, CometDeployment]] = field(default_factory=dict)  # chain -> market key -> market
+    maker: dict[str, MakerDeployment] = field(default_factory=dict)
 
     @classmethod
     def bundled(cls) -> AddressBook:
@@ -110,6 +123,11 @@ class AddressBook:
                     if not is_address(m["comet"]) or m["base"] not in {s for s, _ in tokens.values()}:
                         raise ValueError(f"{chain} {key}")
                     comets.setdefault(chain, {})[key] = CometDeployment(chain, key, m["comet"], m["base"], tokens)
+            maker = {}
+            for chain, m in raw.get("maker", {}).items():
+                if chain not in chains or not all(is_address(m[k]) for k in ("vat", "spot", "dog", "cdp_manager")):
+                    raise ValueError(chain)
+                maker[chain] = MakerDeployment(chain, m["vat"], m["spot"], m["dog"], m["cdp_manager"], dict(m["ilks"]))
         except (KeyError, TypeError, ValueError) as err:
             raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
-        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets)
+        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets, maker)

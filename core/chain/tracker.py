@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, compound, ens, events, morpho
-from core.chain.abi import BadReturn
+from core.chain import aave, compound, ens, events, maker, morpho
+from core.chain.abi import BadReturn, decode_as
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
 from core.chain.multicall import Head, Result, aggregate, head
@@ -23,9 +23,10 @@ from core.storage.store import ChainLink, Store
 
 log = logging.getLogger(__name__)
 
-LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "morpho": "Morpho Blue"}
+LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "maker": "Maker", "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
+MAX_VAULTS = 20  # the most of one owner's Maker vaults /track follows
 MAX_LOG_BLOCKS = 2_000  # one eth_getLogs covers at most this many blocks (public providers cap the range)
 
 
@@ -66,7 +67,8 @@ class Found:
     lender: str
     account: Account
     head: Head
-    market_ref: str | None = None  # the Morpho Blue market id
+    market_ref: str | None = None  # the Morpho Blue market id, the Comet market, the Maker vault id
+    market_name: str | None = None  # the preset market it reads as (Maker's ilk)
 
 
 class Tracker:
@@ -79,6 +81,7 @@ class Tracker:
         self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
         self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
         self._comets: dict[tuple[str, str], compound.CometContracts] = {}
+        self._vaults: dict[tuple[str, int], maker.Vault] = {}
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
         self._contracts: dict[str, aave.AaveContracts] = {}
         self._quotes: dict[str, Quote] = {}
@@ -148,6 +151,10 @@ class Tracker:
             keys = list(self.book.comets[chain])
             got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
             refs = [(k, got.get((address, k))) for k in keys]
+        elif lender == "maker" and chain in self.book.maker:
+            cdps = [int(market)] if market else await self._vaults_of(state, address, now_head.number)
+            got_vaults = await self._read_maker(state, now_head, {(address, str(c)): None for c in cdps})
+            refs = [(str(c), got_vaults.get((address, str(c)))) for c in cdps]
         elif lender == "morpho" and chain in self.book.morpho:
             ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
             read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
@@ -157,7 +164,8 @@ class Tracker:
         found = []
         for ref, account in refs:
             if isinstance(account, Account) and not account.empty:
-                found.append(Found(chain, lender, account, now_head, ref))
+                vault = self._vaults.get((chain, int(ref))) if lender == "maker" and ref else None
+                found.append(Found(chain, lender, account, now_head, ref, vault.ilk_name if vault else None))
             elif isinstance(account, str) and (market or lender != "morpho"):
                 failed.append(f"{state.name} ({account})")
         return found
@@ -283,6 +291,9 @@ class Tracker:
         if lender == "morpho":
             read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
             return {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
+        if lender == "maker":
+            vaults = await self._read_maker(state, now_head, {(x.address, x.market_ref or ""): x.number for x in group})
+            return {x.position_id: vaults.get((x.address, x.market_ref or "")) for x in group}
         if lender == "compound-v3":
             got = await self._read_compound(state, now_head.number,
                                             {(x.address, x.market_ref or ""): x.reading.get("used") for x in group})
@@ -431,6 +442,77 @@ class Tracker:
                 except BadReturn as err:
                     out[(address, i)] = err.message
         return out
+
+    async def _vaults_of(self, state: ChainState, owner: str, block: int) -> list[int]:
+        """An owner's vault ids, walking the CDP manager's list from its first (at most MAX_VAULTS)."""
+        dep = self.book.maker[state.key]
+        first, _ = await aggregate(state.client, maker.vault_list_calls(dep.cdp_manager, owner), block)
+        if not first.ok:
+            raise BadReturn("the CDP manager did not answer first()")
+        cdp = int(decode_as(["uint256"], first.data)[0])
+        found: list[int] = []
+        while cdp and len(found) < MAX_VAULTS:
+            found.append(cdp)
+            vault, cdp = maker.parse_vault(cdp, await aggregate(state.client, maker.vault_calls(dep.cdp_manager, cdp), block))
+            self._vaults[(state.key, vault.cdp)] = vault
+        return found
+
+    async def _read_maker(self, state: ChainState, now_head: Head,
+                          wanted: dict[tuple[str, str], int | None]) -> dict[tuple[str, str], Account | str]:
+        """Every (owner, vault id) at the head: the vault, its ilk, the OSM's current and next price; and, for a vault the
+        next price would make unsafe, a heads-up row (key: the OSM's round) for the monitor to tell once."""
+        dep = self.book.maker[state.key]
+        block = now_head.number
+        unknown = [int(c) for _, c in wanted if (state.key, int(c)) not in self._vaults]
+        for cdp in unknown:
+            vault, _ = maker.parse_vault(cdp, await aggregate(state.client, maker.vault_calls(dep.cdp_manager, cdp), block))
+            self._vaults[(state.key, cdp)] = vault
+        vaults = {c: self._vaults[(state.key, int(c))] for _, c in wanted}
+        ilks = sorted({v.ilk for v in vaults.values()})
+        calls = [call for ilk in ilks for call in maker.ilk_calls(dep.vat, dep.spot, dep.dog, ilk)]
+        calls += [maker.urn_call(dep.vat, vaults[c]) for _, c in wanted]
+        results = await aggregate(state.client, calls, block)
+        states = {ilk: maker.parse_ilk(results[4 * i : 4 * i + 4]) for i, ilk in enumerate(ilks)}
+        pips = sorted({st.pip for st in states.values()})
+        timing = await aggregate(state.client, [c for pip in pips for c in maker.osm_calls(pip)], block)
+        prices = {}
+        for i, pip in enumerate(pips):
+            cur = await state.client.call("eth_getStorageAt", [pip, hex(maker.OSM_CUR), hex(block)])
+            nxt = await state.client.call("eth_getStorageAt", [pip, hex(maker.OSM_NXT), hex(block)])
+            prices[pip] = maker.next_price(timing[2 * i : 2 * i + 2], str(cur), str(nxt))
+        out: dict[tuple[str, str], Account | str] = {}
+        heads_up = []
+        for n, (owner, c) in enumerate(wanted):
+            vault = vaults[c]
+            gem = dep.ilks.get(vault.ilk_name)
+            if gem is None:
+                out[(owner, c)] = f"the ilk {vault.ilk_name} is not in the address book"
+                continue
+            ilk = states[vault.ilk]
+            osm = prices[ilk.pip]
+            try:
+                account = maker.parse_account(vault, ilk, results[4 * len(ilks) + n], gem, osm.current)
+            except BadReturn as err:
+                out[(owner, c)] = err.message
+                continue
+            out[(owner, c)] = account
+            later = maker.ratio_at(account, gem, osm.upcoming)
+            followed = wanted[(owner, c)] is not None  # read for a stored position, not for /track's first look
+            if followed and later is not None and later < ilk.mat / maker.RAY and account.hf is not None and account.hf >= 1:
+                heads_up.append((vault, osm, later, ilk.mat / maker.RAY))
+        self._maker_heads_up(state, heads_up)
+        return out
+
+    def _maker_heads_up(self, state: ChainState, coming: list) -> None:
+        """Store one "liquidatable at the OSM's next price" row per vault and OSM round (told once by the monitor)."""
+        rows = []
+        for vault, osm, later, mat in coming:
+            for link in self.store.chain_links("lender = 'maker' AND market_ref = ? AND chain = ?", [str(vault.cdp), state.key]):
+                detail = {"lender": "maker", "chain_name": state.name, "at": osm.at, "price": osm.upcoming,
+                          "ratio": later, "mat": mat, "vault": vault.cdp}
+                rows.append((f"osm:{vault.ilk_name}:{osm.at}", 0, link.position_id, 0, "next-price", json.dumps(detail)))
+        if rows:
+            self.store.record_notices(state.key, rows)
 
     async def _comet(self, state: ChainState, key: str, block: int) -> compound.CometContracts:
         """A Comet market's base feed and asset count (asked once), then its asset configurations every tick."""

@@ -80,7 +80,7 @@ async def _address_of(tracker: Tracker, cmd: Command) -> tuple[str | None, str]:
 def _chains(tracker: Tracker, chain: str | None) -> list[str]:
     """The chain asked for, or every chain some lender is read on, in the book's order, that has a usable RPC URL."""
     book = tracker.book
-    offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets]
+    offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets or c in book.maker]
     return [c for c in ([chain] if chain else offered) if tracker.usable(c)]
 
 
@@ -98,8 +98,8 @@ def _nothing_found(address: str, lenders: list[str], chains: list[str], market: 
 
 def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str, name: str | None) -> Position:
     collateral, debt = legs_of(f.account)
-    market = {"morpho": None, "compound-v3": "usdc"}.get(f.lender, "eth-emode" if f.chain == "ethereum" and f.account.emode == 1
-                                                       else "core")
+    market = f.market_name or {"morpho": None, "compound-v3": "usdc"}.get(
+        f.lender, "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core")
     link = ChainLink(f.chain, f.lender, address, name, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
                      market_ref=f.market_ref)
     ctx.store.set_display_name(actor.user, actor.name)

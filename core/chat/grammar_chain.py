@@ -10,8 +10,8 @@ from core.chat.commands import Command
 from core.chat.grammar_words import Words
 from core.errors import UsageError
 
-CHAIN_LENDERS = ("aave-v3", "compound-v3", "morpho")  # read from the chain today
-LATER = {"liquity-v1": "Liquity", "liquity-v2": "Liquity v2", "maker": "Maker"}
+CHAIN_LENDERS = ("aave-v3", "compound-v3", "maker", "morpho")  # read from the chain today
+LATER = {"liquity-v1": "Liquity", "liquity-v2": "Liquity v2"}
 _MARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 CHAINS = ("ethereum", "arbitrum", "base", "optimism", "polygon")
 
@@ -40,7 +40,7 @@ class ChainGrammar(Words):
                 raise UsageError("Say which lender after 'on', like 'on aave-v3'.")
             lender = args[i + 1].lower()
             if lender in LATER:
-                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3, Compound v3 and Morpho Blue.")
+                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3, Compound v3, Maker and Morpho Blue.")
             if lender not in CHAIN_LENDERS:
                 raise UsageError(f"Unknown lender {lender[:24]!r} for /track: it reads {', '.join(CHAIN_LENDERS)}.")
             i += 2
@@ -48,6 +48,8 @@ class ChainGrammar(Words):
                 word = args[i]
                 if _MARKET_ID.fullmatch(word) and lender == "morpho" and market is None:
                     market = word.lower()
+                elif word.isdigit() and lender == "maker" and market is None and 0 < int(word) < 10**9:
+                    market = str(int(word))  # one vault, by its id
                 elif word.lower() in CHAINS and chain is None:
                     chain = word.lower()
                 elif word.lower().startswith("0x") and lender == "morpho":

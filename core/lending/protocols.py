@@ -205,7 +205,10 @@ class Presets:
         market = next((m for m in preset.markets if m.id == market_name), preset.markets[0])
         collateral = {s: AssetTerms(float(v[0]), float(v[1]), float(v[2]), as_of, f"{preset.name}'s contracts")
                       for s, v in per_asset.items()}
-        return Terms(preset, market, collateral)
+        # a ratio lender's minimum collateral ratio is the inverse of the threshold it reads as
+        lts = [t.lt for t in collateral.values() if t.lt > 0]
+        min_ratio = 1 / min(lts) if preset.metric == "cr" and lts else None
+        return Terms(preset, market, collateral, min_ratio=min_ratio)
 
     def preset_differences(self, terms: Terms) -> list[str]:
         """Where terms read from the chain differ from this preset's own figures for the same assets."""

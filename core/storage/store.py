@@ -262,6 +262,12 @@ class Store:
             db.execute("INSERT INTO chain_scans (chain, block) VALUES (?, ?) ON CONFLICT(chain) DO UPDATE SET block = "
                        "excluded.block", [chain, through])
 
+    def record_notices(self, chain: str, rows: list[tuple[str, int, int, int, str, str]]) -> None:
+        """News found while reading (a Maker price an hour ahead), keyed so each is told once."""
+        with self.transaction() as db:
+            db.conn.executemany("INSERT OR IGNORE INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(chain, *r) for r in rows])
+
     def follows_any(self) -> bool:
         """Whether any position follows a wallet (so /status has chains to show)."""
         return self.db.execute("SELECT 1 FROM chain_links LIMIT 1").fetchone() is not None

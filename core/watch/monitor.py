@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -388,6 +389,15 @@ class Monitor:
         merged: dict[tuple[str, int], dict] = {}  # one message per transaction and position (Comet logs each asset)
         for _, tx, _, row_id, detail in rows:
             d = json.loads(detail)
+            if tx.startswith("osm:"):  # Maker's next price, an hour ahead: not a log, nothing to merge
+                when = datetime.fromtimestamp(d["at"], UTC).strftime("%H:%M UTC")
+                for chat, ref, handle in routes.get(row_id, ()):
+                    by_chat[chat].append(AlertItem(
+                        "next-price", DANGER, ref,
+                        f"at {when} Maker's price becomes {fmt_usd(d['price'])}; {ref} will be liquidatable then "
+                        f"(ratio {d['ratio']:.0%} < {d['mat']:.0%}). Repay or add collateral before then.", 0.5,
+                        (("Details", f"/health {handle}"), ("How much", f"/capacity {handle}")), row_id))
+                continue
             if (tx, row_id) in merged:
                 merged[(tx, row_id)]["taken"] += d["taken"]
                 merged[(tx, row_id)]["repaid"] += d["repaid"]

@@ -51,6 +51,8 @@ class AlertItem:
             return "DELIVERY STOPPED"
         if self.kind == "enabled":
             return "DELIVERY RESTARTED"
+        if self.kind == "next-price":
+            return "LIQUIDATABLE SOON"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 
@@ -72,7 +74,7 @@ class Notice:
     @property
     def critical(self) -> bool:
         """Contains danger or liquidation (worth a retry even at the risk of a duplicate)."""
-        return any(i.level >= DANGER and i.kind in ("worse", "reminder", "liquidated") for i in self.items)
+        return any(i.level >= DANGER and i.kind in ("worse", "reminder", "liquidated", "next-price") for i in self.items)
 
     def to_json(self) -> str:
         """The outbox payload."""
@@ -100,7 +102,7 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
     `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
     """
     items = notice.items
-    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated")]
+    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated", "next-price")]
     refs = {i.ref for i in position_items}
     if len(items) == 1 or (len(refs) == 1 and len(position_items) == len(items)):  # one position: its most urgent news
         first = items[0]

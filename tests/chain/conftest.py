@@ -8,6 +8,7 @@ from tests.chain.aave_market import AaveMarket, deploy
 from tests.chain.comet_market import CWETHV3, deploy_comet
 from tests.chain.ens_names import deploy_ens
 from tests.chain.evm import LocalChain
+from tests.chain.maker_vaults import deploy_maker
 from tests.chain.morpho_market import deploy_morpho
 from tests.chain.node import NodeState, serve
 
@@ -25,6 +26,7 @@ def market() -> AaveMarket:
     m.comet.supply(chain.accounts[1], "USDC", 5_000_000)
     deploy_comet(m, "WETH", CWETHV3)
     deploy_ens(chain, {"borrower.eth": chain.accounts[2]})
+    m.maker = deploy_maker(m)  # Maker's Vat, Spotter, Dog, CDP manager and an OSM for ETH-A
     return m
 
 

@@ -43,7 +43,9 @@ class Contract:
         self.chain, self.abi, self.address = chain, abi, checksum(address)
 
     def _function(self, name: str, args: Sequence[Any]) -> dict[str, Any]:
-        found = [f for f in self.abi if f.get("type") == "function" and f["name"] == name and len(f["inputs"]) == len(args)]
+        """By name and argument count, or by full signature ("kiss(address)") where a name is overloaded."""
+        found = [f for f in self.abi if f.get("type") == "function" and len(f["inputs"]) == len(args)
+                 and (f["name"] == name or f"{f['name']}({','.join(abi_type(i) for i in f['inputs'])})" == name)]
         if len(found) != 1:
             raise KeyError(f"{name}/{len(args)}: {len(found)} matches")
         return found[0]
@@ -51,7 +53,7 @@ class Contract:
     def calldata(self, name: str, *args: Any) -> bytes:
         fn = self._function(name, args)
         types = [abi_type(i) for i in fn["inputs"]]
-        return keccak(f"{name}({','.join(types)})".encode())[:4] + encode(types, list(args))
+        return keccak(f"{fn['name']}({','.join(types)})".encode())[:4] + encode(types, list(args))
 
     def call(self, name: str, *args: Any) -> Any:
         fn = self._function(name, args)

@@ -61,6 +61,9 @@ def node_app(chain: LocalChain, state: NodeState) -> web.Application:
             if state.fault == "backwards":
                 return _block(chain, max(0, int(latest["number"], 16) - 5))
             return latest
+        if method == "eth_getStorageAt":
+            word = chain.backend.get_storage(bytes.fromhex(params[0][2:]), int(params[1], 16), _tag(params[2]))
+            return "0x" + int(word).to_bytes(32, "big").hex()
         if method == "eth_getLogs":
             return _logs(chain, params[0])
         if method == "eth_getCode":

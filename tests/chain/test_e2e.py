@@ -129,3 +129,29 @@ async def test_console_tells_once_when_the_wallet_was_liquidated(node, price_api
         await asyncio.wait_for(proc.wait(), 30)
         await out.task
     assert proc.returncode == 0
+
+
+async def test_console_warns_an_hour_ahead_of_makers_oracle(node, price_apis, tmp_path):
+    owner = node.chain.accounts[8]
+    node.market.maker.open(owner, 10, 15_000)
+    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    out = Output(proc.stdout)
+    try:
+        proc.stdin.write(f"/track {owner} on maker\n".encode())
+        await proc.stdin.drain()
+        at = await out.wait("1 position added")
+        node.market.maker.next_price(2_100)
+        node.market.maker.poke_osm()
+        at = await out.wait("LIQUIDATABLE SOON: #1 (Ethereum wallet)", at)
+        await out.wait("Maker's price becomes $2,100.00; #1 (Ethereum wallet) will be liquidatable then", at)
+        await asyncio.sleep(3)
+        assert out.text.count("Maker's price becomes") == 1
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 30)
+        await out.task
+    assert proc.returncode == 0

@@ -1,0 +1,83 @@
+"""Maker's core on the local chain at Ethereum's addresses: Vat, Spotter, Dog and the CDP manager (makerdao/dss
+fa4f663, makerdao/dss-cdp-manager 95eb088), an OSM (makerdao/osm e36c874) fed by a DSValue (dapphub/ds-value),
+and a GemJoin for ETH-A on the tests' WETH, all compiled with solc-js 0.6.12 with the Yul optimizer off."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tests.chain.aave_market import AaveMarket
+from tests.chain.evm import FIXTURES, Contract
+
+ARTIFACTS: dict[str, Any] = json.loads((FIXTURES / "maker-dss.json").read_text())
+
+# Ethereum's (Maker's chainlog: MCD_VAT, MCD_SPOT, MCD_DOG, CDP_MANAGER)
+VAT = "0x35D1b3F3D7966A1DFe207aa4514C12a259A0492B"
+SPOT = "0x65C79fcB50Ca1594B025960e539eD7A9a6D434A3"
+DOG = "0x135954d155898D42C90D2a57824C690e0c7BEf1E"
+CDP_MANAGER = "0x5ef30b9986345249bc32d8928B7ee64DE9435E39"
+WAD, RAY, RAD = 10**18, 10**27, 10**45
+ETH_A = b"ETH-A".ljust(32, b"\0")
+
+
+@dataclass
+class MakerVaults:
+    aave: AaveMarket
+    vat: Contract
+    spot: Contract
+    manager: Contract
+    join: Contract
+    osm: Contract
+    feed: Contract  # the DSValue the OSM reads
+
+    @property
+    def chain(self):
+        return self.aave.chain
+
+    def open(self, who: str, weth: float, dai: float) -> int:
+        """A vault for `who` with `weth` locked and `dai` drawn (rate is 1 until the Jug drips)."""
+        self.manager.send("open", ETH_A, who, sender=who)
+        cdp = self.manager.call("last", who)
+        urn = self.manager.call("urns", cdp)
+        self.aave.fund(who, "WETH", weth)
+        self.aave.tokens["WETH"].send("approve", self.join.address, 2**256 - 1, sender=who)
+        self.join.send("join", urn, round(weth * WAD), sender=who)
+        self.manager.send("frob", cdp, round(weth * WAD), round(dai * WAD), sender=who)
+        return cdp
+
+    def next_price(self, usd: float) -> None:
+        """The feed moves; the OSM takes it as its next price at the next poke, and makes it current an hour later."""
+        self.feed.send("poke", round(usd * WAD).to_bytes(32, "big"))
+
+    def poke_osm(self) -> None:
+        """An hour on: the OSM's next price becomes current, the feed's becomes next; the Spotter takes the current."""
+        self.chain.travel(3600)
+        self.osm.send("poke")
+        self.spot.send("poke", ETH_A)
+
+
+def deploy_maker(aave: AaveMarket) -> MakerVaults:
+    chain, a = aave.chain, ARTIFACTS
+    vat = chain.deploy(a["Vat"], at=VAT)
+    spot = chain.deploy(a["Spotter"], vat.address, at=SPOT)
+    dog = chain.deploy(a["Dog"], vat.address, at=DOG)
+    manager = chain.deploy(a["DssCdpManager"], vat.address, at=CDP_MANAGER)
+    join = chain.deploy(a["GemJoin"], vat.address, ETH_A, aave.tokens["WETH"].address)
+    feed = chain.deploy(a["DSValue"])
+    osm = chain.deploy(a["OSM"], feed.address)
+    for ward in (spot, dog, join):
+        vat.send("rely", ward.address)
+    osm.send("kiss(address)", spot.address)
+    vat.send("init", ETH_A)
+    vat.send("file(bytes32,uint256)", b"Line".ljust(32, b"\0"), 10**9 * RAD)
+    vat.send("file(bytes32,bytes32,uint256)", ETH_A, b"line".ljust(32, b"\0"), 10**9 * RAD)
+    dog.send("file(bytes32,bytes32,uint256)", ETH_A, b"chop".ljust(32, b"\0"), 113 * WAD // 100)  # ETH-A's 13 % penalty
+    spot.send("file(bytes32,bytes32,address)", ETH_A, b"pip".ljust(32, b"\0"), osm.address)
+    spot.send("file(bytes32,bytes32,uint256)", ETH_A, b"mat".ljust(32, b"\0"), 145 * RAY // 100)  # ETH-A's 145 %
+    vaults = MakerVaults(aave, vat, spot, manager, join, osm, feed)
+    vaults.next_price(3_000)
+    vaults.poke_osm()  # next = 3,000
+    vaults.poke_osm()  # current = 3,000, and the Spotter has it
+    return vaults
