@@ -118,6 +118,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 tracker = await chain_tracker(settings, store, session, clock, feed)
                 monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit,
                                   oracle=tracker)
+                tracker.events = monitor
                 count = monitor.load()
                 log.info("monitoring %d positions", count)
                 heavy = HeavyWork(settings.heavy_workers)

@@ -19,6 +19,7 @@ class Account:
     terms: dict[str, tuple[float, float, float]]  # symbol -> (ltv, lt, penalty) as they apply to this account
     prices: dict[str, float]  # USD, as the lender's oracle has them
     unlisted: tuple[str, ...] = ()  # token addresses it uses that the address book does not name
+    system: tuple[tuple[str, float], ...] = ()  # lender-wide figures worth showing (Liquity's TCR, recovery mode)
 
     @property
     def empty(self) -> bool:

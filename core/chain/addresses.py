@@ -75,6 +75,7 @@ class AddressBook:
     morpho: dict[str, MorphoDeployment] = field(default_factory=dict)
     comets: dict[str, dict[str, CometDeployment]] = field(default_factory=dict)  # chain -> market key -> market
     maker: dict[str, MakerDeployment] = field(default_factory=dict)
+    liquity: dict[str, str] = field(default_factory=dict)  # chain -> Liquity v1's TroveManager
 
     @classmethod
     def bundled(cls) -> AddressBook:
@@ -128,6 +129,9 @@ class AddressBook:
                 if chain not in chains or not all(is_address(m[k]) for k in ("vat", "spot", "dog", "cdp_manager")):
                     raise ValueError(chain)
                 maker[chain] = MakerDeployment(chain, m["vat"], m["spot"], m["dog"], m["cdp_manager"], dict(m["ilks"]))
+            liquity = {c: str(m["trove_manager"]) for c, m in raw.get("liquity-v1", {}).items()}
+            if not all(c in chains and is_address(a) for c, a in liquity.items()):
+                raise ValueError("liquity-v1")
         except (KeyError, TypeError, ValueError) as err:
             raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
-        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets, maker)
+        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets, maker, liquity)

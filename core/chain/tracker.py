@@ -11,19 +11,20 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, compound, ens, events, maker, morpho
+from core.chain import aave, compound, ens, events, liquity, maker, morpho
 from core.chain.abi import BadReturn, decode_as
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
 from core.chain.multicall import Head, Result, aggregate, head
 from core.chain.rpc import CallReverted, RpcClient, RpcError
 from core.lending.models import Leg, PriceSnapshot, Quote
-from core.ports import Clock
+from core.ports import Clock, PositionEvents
 from core.storage.store import ChainLink, Store
 
 log = logging.getLogger(__name__)
 
-LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "maker": "Maker", "morpho": "Morpho Blue"}
+LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "liquity-v1": "Liquity v1", "maker": "Maker",
+           "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
 MAX_VAULTS = 20  # the most of one owner's Maker vaults /track follows
@@ -75,13 +76,16 @@ class Tracker:
     """Reads followed accounts, keeps the store's positions in step, and quotes the lenders' oracle prices."""
 
     def __init__(self, store: Store, book: AddressBook, clients: dict[str, RpcClient], clock: Clock,
-                 usd: Callable[[str], Awaitable[float | None]] | None = None, budget: float = 60.0):
+                 usd: Callable[[str], Awaitable[float | None]] | None = None, budget: float = 60.0,
+                 events: PositionEvents | None = None):
         self.store, self.book, self.clock = store, book, clock
+        self.events = events  # the monitor, told when a followed position's amounts or terms change
         self.budget = budget  # seconds one lender's reads on one chain may take in a tick
         self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
         self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
         self._comets: dict[tuple[str, str], compound.CometContracts] = {}
         self._vaults: dict[tuple[str, int], maker.Vault] = {}
+        self._liquity_feeds: dict[str, str] = {}
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
         self._contracts: dict[str, aave.AaveContracts] = {}
         self._quotes: dict[str, Quote] = {}
@@ -151,6 +155,9 @@ class Tracker:
             keys = list(self.book.comets[chain])
             got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
             refs = [(k, got.get((address, k))) for k in keys]
+        elif lender == "liquity-v1" and chain in self.book.liquity:
+            troves = await self._read_liquity(state, now_head.number, [address])
+            refs = [(None, troves.get(address))]
         elif lender == "maker" and chain in self.book.maker:
             cdps = [int(market)] if market else await self._vaults_of(state, address, now_head.number)
             got_vaults = await self._read_maker(state, now_head, {(address, str(c)): None for c in cdps})
@@ -291,6 +298,9 @@ class Tracker:
         if lender == "morpho":
             read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
             return {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
+        if lender == "liquity-v1":
+            troves = await self._read_liquity(state, now_head.number, [x.address for x in group])
+            return {x.position_id: troves.get(x.address) for x in group}
         if lender == "maker":
             vaults = await self._read_maker(state, now_head, {(x.address, x.market_ref or ""): x.number for x in group})
             return {x.position_id: vaults.get((x.address, x.market_ref or "")) for x in group}
@@ -325,6 +335,11 @@ class Tracker:
                 updates.append((replace(link, reading={**link.reading, "failed": why, "marker": marker}), (), ()))
                 self._bad[marker] = why
         self.store.save_readings(updates)
+        for old, (new, _, _) in zip(links, updates, strict=True):
+            # The monitor keeps each position's weights: it reloads the ones whose amounts or thresholds moved
+            # (a repay, interest, a liquidation, recovery mode), and none whose read failed.
+            if self.events is not None and not new.reading.get("failed") and _changed(old.reading, new.reading):
+                self.events.position_changed(new.position_id)
         state.read_at, state.error = now, ""
         return len(updates)
 
@@ -441,6 +456,26 @@ class Tracker:
                     out[(address, i)] = morpho.parse_account(by_id[i], market_state, result, dep.tokens, loan_usd)
                 except BadReturn as err:
                     out[(address, i)] = err.message
+        return out
+
+    async def _read_liquity(self, state: ChainState, block: int, owners: list[str]) -> dict[str, Account | str]:
+        """Every owner's trove at `block`, with Liquity's own price and its system ratio (recovery mode)."""
+        manager = self.book.liquity[state.key]
+        feed = self._liquity_feeds.get(state.key)
+        if feed is None:
+            (answer,) = await aggregate(state.client, [liquity.feed_call(manager)], block)
+            if not answer.ok:
+                raise BadReturn(f"Liquity's TroveManager at {manager} on {state.name} does not answer: check the address book")
+            feed = self._liquity_feeds[state.key] = str(decode_as(["address"], answer.data)[0])
+        system = liquity.system_calls(manager, feed)
+        answers = await self._batched_calls(state, system, block, {o: liquity.trove_calls(manager, o) for o in owners})
+        price, tcr = liquity.parse_system(answers.pop(""))
+        out: dict[str, Account | str] = {}
+        for owner, results in answers.items():
+            try:
+                out[owner] = liquity.parse_trove(results, price, tcr)
+            except BadReturn as err:
+                out[owner] = err.message
         return out
 
     async def _vaults_of(self, state: ChainState, owner: str, block: int) -> list[int]:
@@ -636,8 +671,15 @@ def reading_of(account: Account, at: Head, chain_name: str) -> dict:
     """What is stored of one read (the lender's own numbers), JSON-ready."""
     return {"chain_name": chain_name, "block": at.number, "block_time": at.timestamp, "hf": account.hf, "collateral_usd": account.collateral_usd,
             "debt_usd": account.debt_usd, "emode": account.emode, "terms": account.terms, "prices": account.prices,
-            "unlisted": list(account.unlisted), "used": sorted(set(account.collateral) | set(account.debt)),
+            "unlisted": list(account.unlisted), "system": dict(account.system),
+            "amounts": {"collateral": {k: str(v) for k, v in account.collateral.items()},
+                        "debt": {k: str(v) for k, v in account.debt.items()}}, "used": sorted(set(account.collateral) | set(account.debt)),
             "empty": account.empty}
+
+
+def _changed(old: dict, new: dict) -> bool:
+    """Whether a reading moved what the monitor weighs: amounts, thresholds, or which assets."""
+    return any(old.get(k) != new.get(k) for k in ("amounts", "terms", "marker")) or bool(old.get("failed"))
 
 
 def legs_of(account: Account) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:

@@ -80,7 +80,8 @@ async def _address_of(tracker: Tracker, cmd: Command) -> tuple[str | None, str]:
 def _chains(tracker: Tracker, chain: str | None) -> list[str]:
     """The chain asked for, or every chain some lender is read on, in the book's order, that has a usable RPC URL."""
     book = tracker.book
-    offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets or c in book.maker]
+    offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets or c in book.maker
+               or c in book.liquity]
     return [c for c in ([chain] if chain else offered) if tracker.usable(c)]
 
 
@@ -98,7 +99,7 @@ def _nothing_found(address: str, lenders: list[str], chains: list[str], market: 
 
 def _store(ctx: Context, actor: Actor, address: str, f: Found, chain_name: str, name: str | None) -> Position:
     collateral, debt = legs_of(f.account)
-    market = f.market_name or {"morpho": None, "compound-v3": "usdc"}.get(
+    market = f.market_name or {"morpho": None, "compound-v3": "usdc", "liquity-v1": "ETH"}.get(
         f.lender, "eth-emode" if f.chain == "ethereum" and f.account.emode == 1 else "core")
     link = ChainLink(f.chain, f.lender, address, name, reading_of(f.account, f.head, chain_name), ctx.clock.time(),
                      market_ref=f.market_ref)
@@ -138,6 +139,11 @@ async def chain_section(ctx: Context, position: Position, link: ChainLink) -> Se
     age = max(0.0, ctx.clock.time() - float(reading.get("block_time", 0)))
     lines.append(Line("Read from", f"{reading.get('chain_name', link.chain)} block {reading.get('block', 0):,} "
                                    f"({age_text(age)} old by block time)"))
+    system = reading.get("system", {})
+    if "tcr" in system:
+        state = ("RECOVERY MODE: a trove under 150% can be liquidated" if system.get("recovery")
+                 else "recovery mode starts below 150%")
+        lines.append(Line("System collateral ratio", f"{system['tcr']:.0%} ({state})"))
     if reading.get("emode"):
         lines.append(Line("E-mode", f"category {reading['emode']}: its thresholds apply"))
     market = await ctx.prices.snapshot(position.assets())

@@ -40,7 +40,7 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("positions", "/positions", "every position you hold, with health and status"),
         CommandSpec(
             "track",
-            "/track ADDRESS [on aave-v3|compound-v3|maker|morpho [CHAIN] [MARKET_ID|VAULT_ID]]",
+            "/track ADDRESS [on aave-v3|compound-v3|liquity-v1|maker|morpho [CHAIN] [MARKET_ID|VAULT_ID]]",
             "follow a wallet's lending positions from the chain, priced by the lender's own oracle",
             ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum", "/track 0x1234...abcd on morpho 0xc54d..."),
         ),

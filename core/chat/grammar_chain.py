@@ -10,8 +10,8 @@ from core.chat.commands import Command
 from core.chat.grammar_words import Words
 from core.errors import UsageError
 
-CHAIN_LENDERS = ("aave-v3", "compound-v3", "maker", "morpho")  # read from the chain today
-LATER = {"liquity-v1": "Liquity", "liquity-v2": "Liquity v2"}
+CHAIN_LENDERS = ("aave-v3", "compound-v3", "liquity-v1", "maker", "morpho")  # read from the chain today
+LATER = {"liquity-v2": "Liquity v2"}
 _MARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 CHAINS = ("ethereum", "arbitrum", "base", "optimism", "polygon")
 
@@ -40,7 +40,7 @@ class ChainGrammar(Words):
                 raise UsageError("Say which lender after 'on', like 'on aave-v3'.")
             lender = args[i + 1].lower()
             if lender in LATER:
-                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3, Compound v3, Maker and Morpho Blue.")
+                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3, Compound v3, Liquity v1, Maker and Morpho Blue.")
             if lender not in CHAIN_LENDERS:
                 raise UsageError(f"Unknown lender {lender[:24]!r} for /track: it reads {', '.join(CHAIN_LENDERS)}.")
             i += 2

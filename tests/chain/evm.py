@@ -62,8 +62,8 @@ class Contract:
         values = decode([abi_type(o) for o in fn["outputs"]], bytes.fromhex(raw.removeprefix("0x")))
         return values[0] if len(values) == 1 else values
 
-    def send(self, name: str, *args: Any, sender: str | None = None) -> dict[str, Any]:
-        return self.chain.send(self.address, self.calldata(name, *args), sender)
+    def send(self, name: str, *args: Any, sender: str | None = None, value: int = 0) -> dict[str, Any]:
+        return self.chain.send(self.address, self.calldata(name, *args), sender, value)
 
 
 class LocalChain:
