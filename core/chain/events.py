@@ -16,7 +16,10 @@ SIGNATURES = {
     "compound-v3": "AbsorbCollateral(address,address,address,uint256,uint256)",
     "compound-v3-debt": "AbsorbDebt(address,address,uint256,uint256)",
     "morpho": "Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)",
+    "liquity-v1": "TroveLiquidated(address,uint256,uint256,uint8)",
+    "liquity-v1-redeemed": "TroveUpdated(address,uint256,uint256,uint256,uint8)",  # operation 3: a redemption
 }
+REDEEM_COLLATERAL = 3  # TroveManagerOperation.redeemCollateral
 TOPICS = {kind: "0x" + keccak(sig.encode()).hex() for kind, sig in SIGNATURES.items()}
 _KIND_OF = {topic: kind for kind, topic in TOPICS.items()}
 
@@ -62,6 +65,14 @@ def decode(log: dict[str, Any]) -> Liquidation | None:
     if kind == "compound-v3-debt":  # absorber, borrower indexed
         paid, _ = decode_as(["uint256", "uint256"], data)
         return Liquidation(kind, where[0], _address(topics[2]), None, *where[1:], (), (("", paid),))
+    if kind == "liquity-v1":  # borrower indexed; the trove's whole debt and collateral went
+        debt, coll, _ = decode_as(["uint256", "uint256", "uint8"], data)
+        return Liquidation(kind, where[0], _address(topics[1]), None, *where[1:], (("", coll),), (("", debt),))
+    if kind == "liquity-v1-redeemed":  # borrower indexed; what is left after the redemption
+        debt, coll, _, operation = decode_as(["uint256", "uint256", "uint256", "uint8"], data)
+        if operation != REDEEM_COLLATERAL:
+            return None
+        return Liquidation(kind, where[0], _address(topics[1]), None, *where[1:], (("left", coll),), (("left", debt),))
     # morpho: id, caller, borrower indexed
     repaid_assets, _, seized, _, _ = decode_as(["uint256"] * 5, data)
     return Liquidation(kind, where[0], _address(topics[3]), topics[1].lower(), *where[1:], (("", seized),),

@@ -28,7 +28,8 @@ LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "liquity-v1": "Li
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
 ACCOUNTS_PER_REQUEST = 100
 MAX_VAULTS = 20  # the most of one owner's Maker vaults /track follows
-MAX_LOG_BLOCKS = 2_000  # one eth_getLogs covers at most this many blocks (public providers cap the range)
+MAX_LOG_BLOCKS = 2_000
+HISTORY = 60  # a Liquity trove's last readings kept (by block), to tell what a redemption took  # one eth_getLogs covers at most this many blocks (public providers cap the range)
 
 
 def oracle_symbol(asset: str, lender: str, chain_name: str) -> str:
@@ -254,6 +255,8 @@ class Tracker:
             out[dep.comet.lower()] = ("compound-v3", key)
         if chain in self.book.morpho:
             out[self.book.morpho[chain].address.lower()] = ("morpho", None)
+        if chain in self.book.liquity:
+            out[self.book.liquity[chain].lower()] = ("liquity-v1", None)
         return out
 
     @staticmethod
@@ -273,6 +276,14 @@ class Tracker:
             symbol, decimals = self._token(state.key, link, token, side)
             return [symbol, str(events.amount(raw, decimals))]
 
+        if liquidation.kind == "liquity-v1-redeemed":  # the log says what is left; the last reading, what was there
+            before = [h for h in link.reading.get("history", []) if h[0] < liquidation.block]
+            was_coll, was_debt = (Decimal(before[-1][1]), Decimal(before[-1][2])) if before else (Decimal(0), Decimal(0))
+            coll_left, debt_left = (events.amount(raw, 18) for _, raw in (*liquidation.taken, *liquidation.repaid))
+            return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx,
+                    "verb": "of debt cancelled", "event": "redeemed",
+                    "taken": [["ETH", str(max(Decimal(0), was_coll - coll_left))]],
+                    "repaid": [["LUSD", str(max(Decimal(0), was_debt - debt_left))]]}
         # Comet credits the absorbed collateral's value against the debt, the excess becoming the owner's supply
         verb = "credited against the debt" if link.lender == "compound-v3" else "of debt repaid"
         return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx, "verb": verb,
@@ -281,6 +292,8 @@ class Tracker:
 
     def _token(self, chain: str, link: ChainLink, token: str, side: str) -> tuple[str, int]:
         """A token's symbol and decimals; "" stands for the market's own collateral or debt asset."""
+        if link.lender == "liquity-v1":
+            return ("ETH", 18) if side == "collateral" else ("LUSD", 18)
         if link.lender == "morpho":
             m = self._morpho_markets.get((chain, link.market_ref or ""))
             if m is not None:
@@ -322,6 +335,9 @@ class Tracker:
             marker = marker_symbol(link.number, link.lender, state.name)
             if isinstance(account, Account):
                 reading = {**reading_of(account, now_head, state.name), "marker": marker}
+                if link.lender == "liquity-v1":  # a redemption's log says only what is left: keep what was, by block
+                    entry = [now_head.number, str(account.collateral.get("ETH", 0)), str(account.debt.get("LUSD", 0))]
+                    reading["history"] = (link.reading.get("history", []) + [entry])[-HISTORY:]
                 updates.append((replace(link, reading=reading, read_at=now), *legs_of(account)))
                 for symbol, price in account.prices.items():
                     key = oracle_symbol(symbol, link.lender, state.name)

@@ -406,11 +406,13 @@ class Monitor:
         for (tx, row_id), d in merged.items():
             taken = ", ".join(f"{fmt_amount(Decimal(x))} {s}" for s, x in d["taken"]) or "collateral"
             repaid = ", ".join(f"{fmt_amount(Decimal(x))} {s}" for s, x in d["repaid"])
-            what = f"was liquidated on {LENDER_NAMES.get(d['lender'], d['lender'])} ({d['chain_name']}): {taken} taken"
+            happened = "was redeemed against" if d.get("event") == "redeemed" else "was liquidated"
+            what = f"{happened} on {LENDER_NAMES.get(d['lender'], d['lender'])} ({d['chain_name']}): {taken} taken"
             what += f", {repaid} {d.get('verb', 'of debt repaid')}" if repaid else ""
             for chat, ref, handle in routes.get(row_id, ()):
                 where = "" if chat.is_group else f" Block {d['block']:,}, transaction {tx}."
-                by_chat[chat].append(AlertItem("liquidated", LIQUIDATABLE, ref, f"{ref} {what}.{where}", 0.0,
+                kind = "redeemed" if d.get("event") == "redeemed" else "liquidated"
+                by_chat[chat].append(AlertItem(kind, LIQUIDATABLE, ref, f"{ref} {what}.{where}", 0.0,
                                                (("Details", f"/health {handle}"),), row_id))
         return [(chain, tx, log_index, row_id) for chain, tx, log_index, row_id, _ in rows]
 

@@ -32,7 +32,7 @@ def alert_id(row_id: int) -> str:
 class AlertItem:
     """One line of a pushed message."""
 
-    kind: str  # "worse", "reminder", "safe", "degraded", "restored", "liquidated" (read from the chain's logs)
+    kind: str  # "worse", "reminder", "safe", "degraded", "restored"; from the chain: "liquidated", "redeemed", "next-price"
     level: int  # the position's alert level; -1 for monitoring notices
     ref: str  # how this chat names the position ("#1 (main)", "W2: alice's #3"); "" for monitoring notices
     text: str
@@ -74,7 +74,7 @@ class Notice:
     @property
     def critical(self) -> bool:
         """Contains danger or liquidation (worth a retry even at the risk of a duplicate)."""
-        return any(i.level >= DANGER and i.kind in ("worse", "reminder", "liquidated", "next-price") for i in self.items)
+        return any(i.level >= DANGER and i.kind in ("worse", "reminder", "liquidated", "redeemed", "next-price") for i in self.items)
 
     def to_json(self) -> str:
         """The outbox payload."""
@@ -102,7 +102,7 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
     `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
     """
     items = notice.items
-    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated", "next-price")]
+    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price")]
     refs = {i.ref for i in position_items}
     if len(items) == 1 or (len(refs) == 1 and len(position_items) == len(items)):  # one position: its most urgent news
         first = items[0]

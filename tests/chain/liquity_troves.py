@@ -27,6 +27,18 @@ class Liquity:
         self.borrowing.send("openTrove", 5 * WAD // 100, round(lusd * WAD), "0x" + "00" * 20, "0x" + "00" * 20,
                             sender=who, value=round(eth * WAD))
 
+    def liquidate(self, who: str, borrower: str) -> None:
+        self.troves.send("liquidate", borrower, sender=who)
+
+    def redeem(self, who: str, lusd: float, partly: str) -> None:
+        """Redeem `lusd` from the lowest-ratio trove `partly`, which it leaves open (its new NICR is the one hint given)."""
+        zero = "0x" + "00" * 20
+        debt, coll, _, _ = self.troves.call("getEntireDebtAndColl", partly)
+        price = self.price.call("getPrice")
+        left_coll = coll - round(lusd * WAD) * WAD // price
+        nicr = left_coll * 10**20 // (debt - round(lusd * WAD))
+        self.troves.send("redeemCollateral", round(lusd * WAD), partly, zero, zero, nicr, 0, WAD, sender=who)
+
     def set_price(self, usd: float) -> None:
         self.price.send("setPrice", round(usd * WAD))
 
