@@ -180,6 +180,8 @@ async def _main() -> None:
     from tests.chain.aave_market import deploy
     from tests.chain.comet_market import CWETHV3, deploy_comet
     from tests.chain.ens_names import deploy_ens
+    from tests.chain.liquity_troves import deploy_liquity
+    from tests.chain.maker_vaults import deploy_maker
     from tests.chain.morpho_market import deploy_morpho
 
     chain = LocalChain()
@@ -187,6 +189,8 @@ async def _main() -> None:
     deploy_morpho(market)
     deploy_comet(market)
     deploy_comet(market, "WETH", CWETHV3)
+    deploy_maker(market)
+    deploy_liquity(chain)
     lender, wallet = chain.accounts[1], chain.accounts[2]
     deploy_ens(chain, {"borrower.eth": wallet})
     market.supply(lender, "USDC", 1_000_000)
@@ -195,7 +199,8 @@ async def _main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8545
     _, url = await serve(chain, NodeState(), port)
     off = " ".join(f"RPC_URL_{c}=off" for c in ("ARBITRUM", "BASE", "OPTIMISM", "POLYGON"))
-    print(f"Aave v3, Compound v3, Morpho Blue and ENS on a local chain at {url} (chain id 1, at Ethereum's addresses).")
+    print(f"Aave v3, Compound v3, Morpho Blue, Maker, Liquity v1 and ENS on a local chain at {url} "
+          "(chain id 1, at Ethereum's addresses).")
     print(f"A wallet (borrower.eth) with 10 WETH supplied to Aave and 15,000 USDC borrowed: {wallet}")
     print(f"In another terminal: RPC_URL_ETHEREUM={url} {off} PRICE_INTERVAL_SECONDS=5 ./scripts/run")
     print(f"and send /track {wallet}\n")
