@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.chain import aave, compound, ens, events, liquity, maker, morpho
-from core.chain.abi import BadReturn, decode_as
+from core.chain import ens, events
+from core.chain.abi import BadReturn
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
-from core.chain.multicall import Head, Result, aggregate, head
+from core.chain.multicall import Head, head
+from core.chain.readers import ChainState, Readers
 from core.chain.rpc import CallReverted, RpcClient, RpcError
 from core.lending.models import Leg, PriceSnapshot, Quote
 from core.ports import Clock, PositionEvents
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "liquity-v1": "Liquity v1", "maker": "Maker",
            "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
-ACCOUNTS_PER_REQUEST = 100
-MAX_VAULTS = 20  # the most of one owner's Maker vaults /track follows
 MAX_LOG_BLOCKS = 2_000
 HISTORY = 60  # a Liquity trove's last readings kept (by block), to tell what a redemption took  # one eth_getLogs covers at most this many blocks (public providers cap the range)
 
@@ -45,20 +44,6 @@ def marker_symbol(number: int, lender: str, chain_name: str) -> str:
 def is_oracle_symbol(symbol: str) -> bool:
     """Whether the monitor gets this symbol's price from the chain reader rather than the market feed."""
     return symbol.endswith(")") and (" oracle, " in symbol or symbol.startswith("the chain reading of "))
-
-
-@dataclass
-class ChainState:
-    """What /status says of one chain."""
-
-    key: str
-    name: str
-    client: RpcClient
-    head: Head | None = None
-    head_seen_at: float | None = None  # when the head last moved, by our clock
-    read_at: float | None = None
-    error: str = ""
-    refused: str = ""  # set at start when the chain is unusable (wrong chain id): never read
 
 
 @dataclass(frozen=True)
@@ -82,13 +67,8 @@ class Tracker:
         self.store, self.book, self.clock = store, book, clock
         self.events = events  # the monitor, told when a followed position's amounts or terms change
         self.budget = budget  # seconds one lender's reads on one chain may take in a tick
-        self.usd = usd or _no_price  # market prices, for what a Morpho oracle quotes in its loan token
-        self._morpho_markets: dict[tuple[str, str], morpho.MorphoMarket | None] = {}
-        self._comets: dict[tuple[str, str], compound.CometContracts] = {}
-        self._vaults: dict[tuple[str, int], maker.Vault] = {}
-        self._liquity_feeds: dict[str, str] = {}
+        self.read = Readers(book, usd or _no_price)
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
-        self._contracts: dict[str, aave.AaveContracts] = {}
         self._quotes: dict[str, Quote] = {}
         self._bad: dict[str, str] = {}  # oracle symbol -> why it cannot be trusted now
 
@@ -150,29 +130,29 @@ class Tracker:
         """What `address` holds on one lender of one chain; unreadable accounts go to `failed`."""
         chain = state.key
         if lender == "aave-v3" and chain in self.book.aave:
-            accounts = await self._read_aave(state, now_head.number, {address: None}, {1})
+            accounts = await self.read.aave(state, now_head.number, {address: None}, {1})
             refs: list[tuple[str | None, Account | str | None]] = [(None, accounts.get(address))]
         elif lender == "compound-v3" and chain in self.book.comets:
             keys = list(self.book.comets[chain])
-            got = await self._read_compound(state, now_head.number, {(address, k): None for k in keys})
+            got = await self.read.compound(state, now_head.number, {(address, k): None for k in keys})
             refs = [(k, got.get((address, k))) for k in keys]
         elif lender == "liquity-v1" and chain in self.book.liquity:
-            troves = await self._read_liquity(state, now_head.number, [address])
+            troves = await self.read.liquity(state, now_head.number, [address])
             refs = [(None, troves.get(address))]
         elif lender == "maker" and chain in self.book.maker:
-            cdps = [int(market)] if market else await self._vaults_of(state, address, now_head.number)
-            got_vaults = await self._read_maker(state, now_head, {(address, str(c)): None for c in cdps})
+            cdps = [int(market)] if market else await self.read.vaults_of(state, address, now_head.number)
+            got_vaults = await self.read.maker(state, now_head, {(address, str(c)): None for c in cdps})
             refs = [(str(c), got_vaults.get((address, str(c)))) for c in cdps]
         elif lender == "morpho" and chain in self.book.morpho:
             ids = [market] if market else [i for i, _ in self.book.morpho[chain].markets]
-            read = await self._read_morpho(state, now_head.number, [(address, i) for i in ids])
+            read = await self.read.morpho(state, now_head.number, [(address, i) for i in ids])
             refs = [(i, read.get((address, i))) for i in ids]
         else:
             return []
         found = []
         for ref, account in refs:
             if isinstance(account, Account) and not account.empty:
-                vault = self._vaults.get((chain, int(ref))) if lender == "maker" and ref else None
+                vault = self.read.vaults.get((chain, int(ref))) if lender == "maker" and ref else None
                 found.append(Found(chain, lender, account, now_head, ref, vault.ilk_name if vault else None))
             elif isinstance(account, str) and (market or lender != "morpho"):
                 failed.append(f"{state.name} ({account})")
@@ -249,8 +229,8 @@ class Tracker:
     def _emitters(self, chain: str) -> dict[str, tuple[str, str | None]]:
         """The lender contracts whose logs are read on a chain: address -> (lender, market key)."""
         out: dict[str, tuple[str, str | None]] = {}
-        if chain in self._contracts:
-            out[self._contracts[chain].pool.lower()] = ("aave-v3", None)
+        if chain in self.read.contracts:
+            out[self.read.contracts[chain].pool.lower()] = ("aave-v3", None)
         for key, dep in self.book.comets.get(chain, {}).items():
             out[dep.comet.lower()] = ("compound-v3", key)
         if chain in self.book.morpho:
@@ -295,7 +275,7 @@ class Tracker:
         if link.lender == "liquity-v1":
             return ("ETH", 18) if side == "collateral" else ("LUSD", 18)
         if link.lender == "morpho":
-            m = self._morpho_markets.get((chain, link.market_ref or ""))
+            m = self.read.morpho_markets.get((chain, link.market_ref or ""))
             if m is not None:
                 side_token = m.collateral if side == "collateral" else m.loan
                 return self.book.morpho[chain].tokens.get(side_token.lower(), ("?", 18))
@@ -309,21 +289,23 @@ class Tracker:
                           group: list[ChainLink]) -> dict[int, Account | str | None]:
         """One lender's followed accounts on one chain, by position id."""
         if lender == "morpho":
-            read = await self._read_morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
+            read = await self.read.morpho(state, now_head.number, [(x.address, x.market_ref or "") for x in group])
             return {x.position_id: read.get((x.address, x.market_ref or "")) for x in group}
         if lender == "liquity-v1":
-            troves = await self._read_liquity(state, now_head.number, [x.address for x in group])
+            troves = await self.read.liquity(state, now_head.number, [x.address for x in group])
             return {x.position_id: troves.get(x.address) for x in group}
         if lender == "maker":
-            vaults = await self._read_maker(state, now_head, {(x.address, x.market_ref or ""): x.number for x in group})
+            vaults = await self.read.maker(state, now_head, {(x.address, x.market_ref or ""): x.number for x in group})
+            coming, self.read.coming = self.read.coming, []
+            self._maker_heads_up(state, coming)
             return {x.position_id: vaults.get((x.address, x.market_ref or "")) for x in group}
         if lender == "compound-v3":
-            got = await self._read_compound(state, now_head.number,
+            got = await self.read.compound(state, now_head.number,
                                             {(x.address, x.market_ref or ""): x.reading.get("used") for x in group})
             return {x.position_id: got.get((x.address, x.market_ref or "")) for x in group}
         wanted = {x.address: x.reading.get("used") for x in group}
         emodes = {1} | {int(x.reading.get("emode", 0)) for x in group} - {0}
-        by_address = await self._read_aave(state, now_head.number, wanted, emodes)
+        by_address = await self.read.aave(state, now_head.number, wanted, emodes)
         return {x.position_id: by_address.get(x.address) for x in group}
 
     def _save(self, state: ChainState, now_head: Head, links: list[ChainLink],
@@ -381,179 +363,6 @@ class Tracker:
             raise RpcError(f"{state.name} RPC is stale: no new block since {now - state.head_seen_at:.0f}s", "stale")
         return new
 
-    async def _resolve(self, state: ChainState, book: AaveDeployment, block: int) -> aave.AaveContracts:
-        contracts = self._contracts.get(state.key)
-        if contracts is None:
-            try:
-                contracts = aave.parse_provider(await aggregate(state.client, aave.provider_calls(book), block))
-                aave.parse_reserves(contracts, (await aggregate(state.client, [aave.reserves_call(contracts)], block))[0])
-            except BadReturn as err:
-                raise BadReturn(f"Aave v3's PoolAddressesProvider at {book.provider} on {state.name} does not answer "
-                                f"({err.message}): check the address book") from err
-            self._contracts[state.key] = contracts
-        return contracts
-
-    async def _read_aave(self, state: ChainState, block: int, wanted: dict[str, list[str] | None],
-                         emodes: set[int]) -> dict[str, Account | str]:
-        """Every wanted Aave account at `block`: market views first, then accounts, in as few requests as chunking allows."""
-        book = self.book.aave[state.key]
-        c = await self._resolve(state, book, block)
-        market = aave.market_calls(c, book, emodes)
-        plans = dict(wanted)
-        answers = await self._batched_calls(state, market, block,
-                                            {u: aave.account_calls(c, book, u, used) for u, used in plans.items()})
-        assets, categories = aave.parse_market(c, book, emodes, answers.pop(""))
-        out: dict[str, Account | str] = {}
-        retry: dict[str, list[str] | None] = {}
-        for user, results in answers.items():
-            try:
-                used, unlisted = aave.used_reserves(c, book, results)
-                asked = plans[user]
-                read = aave.listed(c, book) if asked is None else asked
-                if not set(used) <= set(read):  # it started using a reserve since the last tick: ask again for it
-                    retry[user] = used
-                    continue
-                out[user] = aave.parse_account(book, read, results, assets, categories, unlisted)
-            except BadReturn as err:
-                out[user] = err.message
-        if retry:
-            again = await self._batched_calls(state, [], block,
-                                              {u: aave.account_calls(c, book, u, used) for u, used in retry.items()})
-            again.pop("", None)
-            for user, results in again.items():
-                try:
-                    used, unlisted = aave.used_reserves(c, book, results)
-                    out[user] = aave.parse_account(book, retry[user] or [], results, assets, categories, unlisted)
-                except BadReturn as err:
-                    out[user] = err.message
-        return out
-
-    async def _read_morpho(self, state: ChainState, block: int,
-                           wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Account | str]:
-        """Every (wallet, market id) at `block`: each market's interest accrued, its totals and oracle, then the positions."""
-        dep = self.book.morpho[state.key]
-        unknown = sorted({i for _, i in wanted if (state.key, i) not in self._morpho_markets})
-        if unknown:
-            results = await aggregate(state.client, [morpho.params_call(dep.address, i) for i in unknown], block)
-            for i, r in zip(unknown, results, strict=True):
-                self._morpho_markets[(state.key, i)] = morpho.parse_params(i, r)
-        out: dict[tuple[str, str], Account | str] = {}
-        markets = []
-        for i in sorted({i for _, i in wanted}):
-            m = self._morpho_markets.get((state.key, i))
-            if m is None:
-                out.update({(a, j): f"no Morpho Blue market has the id {i[:10]}…" for a, j in wanted if j == i})
-            elif m.loan.lower() not in dep.tokens or m.collateral.lower() not in dep.tokens:
-                out.update({(a, j): "that market's tokens are not in the address book" for a, j in wanted if j == i})
-            else:
-                markets.append(m)
-        asked = [(a, i) for a, i in wanted if any(m.id == i for m in markets)]
-        calls = morpho.market_calls(dep.address, markets)
-        for start in range(0, max(len(asked), 1), ACCOUNTS_PER_REQUEST * 4):  # one view per account: more per request
-            chunk = asked[start : start + ACCOUNTS_PER_REQUEST * 4]
-            part = (calls if start == 0 else []) + [morpho.position_call(dep.address, i, a) for a, i in chunk]
-            if not part:
-                continue
-            results = await aggregate(state.client, part, block, per_request=len(part))
-            if start == 0:
-                states, results = morpho.parse_markets(markets, results[: len(calls)]), results[len(calls) :]
-            by_id = {m.id: m for m in markets}
-            for (address, i), result in zip(chunk, results, strict=True):
-                market_state = states[i]
-                if isinstance(market_state, str):
-                    out[(address, i)] = market_state
-                    continue
-                loan_symbol = dep.tokens[by_id[i].loan.lower()][0]
-                loan_usd = await self.usd(loan_symbol)
-                if loan_usd is None:
-                    out[(address, i)] = f"no market price for {loan_symbol}, the market's loan token"
-                    continue
-                try:
-                    out[(address, i)] = morpho.parse_account(by_id[i], market_state, result, dep.tokens, loan_usd)
-                except BadReturn as err:
-                    out[(address, i)] = err.message
-        return out
-
-    async def _read_liquity(self, state: ChainState, block: int, owners: list[str]) -> dict[str, Account | str]:
-        """Every owner's trove at `block`, with Liquity's own price and its system ratio (recovery mode)."""
-        manager = self.book.liquity[state.key]
-        feed = self._liquity_feeds.get(state.key)
-        if feed is None:
-            (answer,) = await aggregate(state.client, [liquity.feed_call(manager)], block)
-            if not answer.ok:
-                raise BadReturn(f"Liquity's TroveManager at {manager} on {state.name} does not answer: check the address book")
-            feed = self._liquity_feeds[state.key] = str(decode_as(["address"], answer.data)[0])
-        system = liquity.system_calls(manager, feed)
-        answers = await self._batched_calls(state, system, block, {o: liquity.trove_calls(manager, o) for o in owners})
-        price, tcr = liquity.parse_system(answers.pop(""))
-        out: dict[str, Account | str] = {}
-        for owner, results in answers.items():
-            try:
-                out[owner] = liquity.parse_trove(results, price, tcr)
-            except BadReturn as err:
-                out[owner] = err.message
-        return out
-
-    async def _vaults_of(self, state: ChainState, owner: str, block: int) -> list[int]:
-        """An owner's vault ids, walking the CDP manager's list from its first (at most MAX_VAULTS)."""
-        dep = self.book.maker[state.key]
-        first, _ = await aggregate(state.client, maker.vault_list_calls(dep.cdp_manager, owner), block)
-        if not first.ok:
-            raise BadReturn("the CDP manager did not answer first()")
-        cdp = int(decode_as(["uint256"], first.data)[0])
-        found: list[int] = []
-        while cdp and len(found) < MAX_VAULTS:
-            found.append(cdp)
-            vault, cdp = maker.parse_vault(cdp, await aggregate(state.client, maker.vault_calls(dep.cdp_manager, cdp), block))
-            self._vaults[(state.key, vault.cdp)] = vault
-        return found
-
-    async def _read_maker(self, state: ChainState, now_head: Head,
-                          wanted: dict[tuple[str, str], int | None]) -> dict[tuple[str, str], Account | str]:
-        """Every (owner, vault id) at the head: the vault, its ilk, the OSM's current and next price; and, for a vault the
-        next price would make unsafe, a heads-up row (key: the OSM's round) for the monitor to tell once."""
-        dep = self.book.maker[state.key]
-        block = now_head.number
-        unknown = [int(c) for _, c in wanted if (state.key, int(c)) not in self._vaults]
-        for cdp in unknown:
-            vault, _ = maker.parse_vault(cdp, await aggregate(state.client, maker.vault_calls(dep.cdp_manager, cdp), block))
-            self._vaults[(state.key, cdp)] = vault
-        vaults = {c: self._vaults[(state.key, int(c))] for _, c in wanted}
-        ilks = sorted({v.ilk for v in vaults.values()})
-        calls = [call for ilk in ilks for call in maker.ilk_calls(dep.vat, dep.spot, dep.dog, ilk)]
-        calls += [maker.urn_call(dep.vat, vaults[c]) for _, c in wanted]
-        results = await aggregate(state.client, calls, block)
-        states = {ilk: maker.parse_ilk(results[4 * i : 4 * i + 4]) for i, ilk in enumerate(ilks)}
-        pips = sorted({st.pip for st in states.values()})
-        timing = await aggregate(state.client, [c for pip in pips for c in maker.osm_calls(pip)], block)
-        prices = {}
-        for i, pip in enumerate(pips):
-            cur = await state.client.call("eth_getStorageAt", [pip, hex(maker.OSM_CUR), hex(block)])
-            nxt = await state.client.call("eth_getStorageAt", [pip, hex(maker.OSM_NXT), hex(block)])
-            prices[pip] = maker.next_price(timing[2 * i : 2 * i + 2], str(cur), str(nxt))
-        out: dict[tuple[str, str], Account | str] = {}
-        heads_up = []
-        for n, (owner, c) in enumerate(wanted):
-            vault = vaults[c]
-            gem = dep.ilks.get(vault.ilk_name)
-            if gem is None:
-                out[(owner, c)] = f"the ilk {vault.ilk_name} is not in the address book"
-                continue
-            ilk = states[vault.ilk]
-            osm = prices[ilk.pip]
-            try:
-                account = maker.parse_account(vault, ilk, results[4 * len(ilks) + n], gem, osm.current)
-            except BadReturn as err:
-                out[(owner, c)] = err.message
-                continue
-            out[(owner, c)] = account
-            later = maker.ratio_at(account, gem, osm.upcoming)
-            followed = wanted[(owner, c)] is not None  # read for a stored position, not for /track's first look
-            if followed and later is not None and later < ilk.mat / maker.RAY and account.hf is not None and account.hf >= 1:
-                heads_up.append((vault, osm, later, ilk.mat / maker.RAY))
-        self._maker_heads_up(state, heads_up)
-        return out
-
     def _maker_heads_up(self, state: ChainState, coming: list) -> None:
         """Store one "liquidatable at the OSM's next price" row per vault and OSM round (told once by the monitor)."""
         rows = []
@@ -564,89 +373,6 @@ class Tracker:
                 rows.append((f"osm:{vault.ilk_name}:{osm.at}", 0, link.position_id, 0, "next-price", json.dumps(detail)))
         if rows:
             self.store.record_notices(state.key, rows)
-
-    async def _comet(self, state: ChainState, key: str, block: int) -> compound.CometContracts:
-        """A Comet market's base feed and asset count (asked once), then its asset configurations every tick."""
-        dep = self.book.comets[state.key][key]
-        c = self._comets.get((state.key, key))
-        if c is None:
-            decimals = next(d for s, d in dep.tokens.values() if s == dep.base)
-            c = compound.CometContracts(dep.comet, dep.base, 10**decimals)
-            try:
-                compound.parse_setup(c, await aggregate(state.client, compound.setup_calls(c), block))
-                compound.parse_infos(c, dep.tokens, await aggregate(state.client, compound.info_calls(c), block))
-            except BadReturn as err:
-                raise BadReturn(f"Compound v3's {key.upper()} market at {dep.comet} on {state.name} does not answer "
-                                f"({err.message}): check the address book") from err
-            self._comets[(state.key, key)] = c
-        return c
-
-    async def _read_compound(self, state: ChainState, block: int,
-                             wanted: dict[tuple[str, str], list[str] | None]) -> dict[tuple[str, str], Account | str]:
-        """Every (wallet, market key) at `block`: configurations and Comet's prices first, then each account."""
-        out: dict[tuple[str, str], Account | str] = {}
-        for key in sorted({k for _, k in wanted}):
-            if key not in self.book.comets.get(state.key, {}):
-                out.update({(a, k): f"no Compound v3 {key} market on {state.name}" for a, k in wanted if k == key})
-                continue
-            try:
-                c = await self._comet(state, key, block)
-            except BadReturn as err:  # one market misconfigured: its accounts fail, the other markets are read
-                out.update({(a, k): err.message for a, k in wanted if k == key})
-                continue
-            dep = self.book.comets[state.key][key]
-            market = compound.info_calls(c) + compound.price_calls(c)
-            users = [(a, used) for (a, k), used in wanted.items() if k == key]
-            plans: dict[str, list[str] | None] = dict(users)
-            answers = await self._batched_calls(state, market, block,
-                                                {a: compound.account_calls(c, a, used) for a, used in users})
-            head_results = answers.pop("")
-            compound.parse_infos(c, dep.tokens, head_results[: c.count])
-            base_price, prices = compound.parse_prices(c, head_results[c.count :])
-            base_decimals = next(d for s, d in dep.tokens.values() if s == dep.base)
-            retry: dict[str, list[str]] = {}
-            for address, results in answers.items():
-                try:
-                    used = compound.used_assets(c, results)
-                    read = [a.symbol for a in c.assets] if plans[address] is None else list(plans[address] or [])
-                    read = [a.symbol for a in c.assets if a.symbol in read]
-                    if not set(used) <= set(read):
-                        retry[address] = used
-                        continue
-                    out[(address, key)] = compound.parse_account(c, read, results, base_price, prices, base_decimals)
-                except BadReturn as err:
-                    out[(address, key)] = err.message
-            if retry:
-                again = await self._batched_calls(state, [], block,
-                                                  {a: compound.account_calls(c, a, used) for a, used in retry.items()})
-                again.pop("", None)
-                for address, results in again.items():
-                    read = [a.symbol for a in c.assets if a.symbol in retry[address]]
-                    try:
-                        out[(address, key)] = compound.parse_account(c, read, results, base_price, prices, base_decimals)
-                    except BadReturn as err:
-                        out[(address, key)] = err.message
-        return out
-
-    async def _batched_calls(self, state: ChainState, market: list, block: int,
-                             per_user: dict[str, list]) -> dict[str, list[Result]]:
-        """One aggregate3 per ACCOUNTS_PER_REQUEST accounts (the market's views ride in the first), all at `block`."""
-        out: dict[str, list[Result]] = {}
-        users = list(per_user)
-        for start in range(0, max(len(users), 1), ACCOUNTS_PER_REQUEST):
-            calls = list(market) if start == 0 else []
-            spans = []
-            for user in users[start : start + ACCOUNTS_PER_REQUEST]:
-                spans.append((user, len(calls), len(calls) + len(per_user[user])))
-                calls += per_user[user]
-            if not calls:
-                continue
-            results = await aggregate(state.client, calls, block, per_request=len(calls))
-            if start == 0:
-                out[""] = results[: len(market)]
-            for user, lo, hi in spans:
-                out[user] = results[lo:hi]
-        return out
 
     # ---------------------------------------------------------------- what the monitor and /status read
 
