@@ -3,7 +3,7 @@
 The real Aave v3 market runs on py-evm at Ethereum's addresses behind the loopback JSON-RPC node
 (tests/chain). Fifty wallets really borrow (WETH supplied, USDC borrowed); the rest are followed
 addresses with nothing there, which cost the reader the same calls. For each size it prints the
-JSON-RPC requests one tick sends (the target: about ceil(N/100) plus a constant, never N) and the
+JSON-RPC requests one tick sends (the target: about ceil(N/100) plus a constant: the head, one eth_getLogs; never N) and the
 wall time of the first tick (every reserve read for new accounts) and of a steady one. Most of the
 wall time is py-evm executing the views in Python; a real node answers the same calls far faster.
 
@@ -64,7 +64,7 @@ async def measure(size: int, chain: LocalChain, borrowers: list[str], url: str, 
         store.close()
     (first_req, first_s, _), (req, secs, saved) = figures
     target = math.ceil(size / 100)
-    print(f"{size:>7,} followed wallets: {req} requests a tick (ceil(N/100) = {target}, plus the head), "
+    print(f"{size:>7,} followed wallets: {req} requests a tick (ceil(N/100) = {target}, plus the head and the log scan), "
           f"{secs:.2f} s a tick ({secs / size * 1000:.2f} ms a wallet); the first tick {first_req} requests, "
           f"{first_s:.2f} s; {saved:,} readings stored")
 
