@@ -1,5 +1,6 @@
 """Liquidations read from the lenders' own event logs: Aave's LiquidationCall, Compound's AbsorbCollateral and
-AbsorbDebt, Morpho Blue's Liquidate, decoded into what was taken and what was repaid."""
+AbsorbDebt, Morpho Blue's Liquidate, Maker's Bark, Liquity's TroveLiquidated and redemptions, decoded into what
+was taken and what was repaid."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ SIGNATURES = {
     "compound-v3-debt": "AbsorbDebt(address,address,uint256,uint256)",
     "morpho": "Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)",
     "liquity-v1": "TroveLiquidated(address,uint256,uint256,uint8)",
+    "maker": "Bark(bytes32,address,uint256,uint256,uint256,address,uint256)",
     "liquity-v1-redeemed": "TroveUpdated(address,uint256,uint256,uint256,uint8)",  # operation 3: a redemption
 }
 REDEEM_COLLATERAL = 3  # TroveManagerOperation.redeemCollateral
@@ -65,6 +67,9 @@ def decode(log: dict[str, Any]) -> Liquidation | None:
     if kind == "compound-v3-debt":  # absorber, borrower indexed
         paid, _ = decode_as(["uint256", "uint256"], data)
         return Liquidation(kind, where[0], _address(topics[2]), None, *where[1:], (), (("", paid),))
+    if kind == "maker":  # ilk, urn, auction id indexed; the collateral and the debt (`due`, a rad) go to auction
+        ink, _, due, _ = decode_as(["uint256", "uint256", "uint256", "address"], data)
+        return Liquidation(kind, where[0], _address(topics[2]), None, *where[1:], (("", ink),), (("", due // 10**27),))
     if kind == "liquity-v1":  # borrower indexed; the trove's whole debt and collateral went
         debt, coll, _ = decode_as(["uint256", "uint256", "uint8"], data)
         return Liquidation(kind, where[0], _address(topics[1]), None, *where[1:], (("", coll),), (("", debt),))

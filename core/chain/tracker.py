@@ -237,12 +237,18 @@ class Tracker:
             out[self.book.morpho[chain].address.lower()] = ("morpho", None)
         if chain in self.book.liquity:
             out[self.book.liquity[chain].lower()] = ("liquity-v1", None)
+        if chain in self.book.maker:
+            out[self.book.maker[chain].dog.lower()] = ("maker", None)
         return out
 
-    @staticmethod
-    def _concerns(link: ChainLink, liquidation: events.Liquidation, emitter: tuple[str, str | None]) -> bool:
+    def _concerns(self, link: ChainLink, liquidation: events.Liquidation, emitter: tuple[str, str | None]) -> bool:
         lender, key = emitter
-        if link.lender != lender or link.address != liquidation.borrower:
+        if link.lender != lender:
+            return False
+        if lender == "maker":  # the Dog names the vault's urn, not its owner
+            vault = self.read.vaults.get((link.chain, int(link.market_ref or 0)))
+            return vault is not None and vault.urn.lower() == liquidation.borrower
+        if link.address != liquidation.borrower:
             return False
         if lender == "compound-v3":
             return link.market_ref == key
@@ -265,7 +271,9 @@ class Tracker:
                     "taken": [["ETH", str(max(Decimal(0), was_coll - coll_left))]],
                     "repaid": [["LUSD", str(max(Decimal(0), was_debt - debt_left))]]}
         # Comet credits the absorbed collateral's value against the debt, the excess becoming the owner's supply
-        verb = "credited against the debt" if link.lender == "compound-v3" else "of debt repaid"
+        verb = {"compound-v3": "credited against the debt",
+                "maker": "of debt taken over by the auction, which adds the liquidation penalty"}.get(link.lender,
+                                                                                                 "of debt repaid")
         return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx, "verb": verb,
                 "taken": [named(t, raw, "collateral") for t, raw in liquidation.taken],
                 "repaid": [named(t, raw, "debt") for t, raw in liquidation.repaid]}
@@ -274,6 +282,10 @@ class Tracker:
         """A token's symbol and decimals; "" stands for the market's own collateral or debt asset."""
         if link.lender == "liquity-v1":
             return ("ETH", 18) if side == "collateral" else ("LUSD", 18)
+        if link.lender == "maker":
+            vault = self.read.vaults.get((chain, int(link.market_ref or 0)))
+            gem = self.book.maker[chain].ilks.get(vault.ilk_name, "?") if vault else "?"
+            return (gem, 18) if side == "collateral" else ("DAI", 18)
         if link.lender == "morpho":
             m = self.read.morpho_markets.get((chain, link.market_ref or ""))
             if m is not None:

@@ -1,4 +1,4 @@
-"""Maker's core on the local chain at Ethereum's addresses: Vat, Spotter, Dog and the CDP manager (makerdao/dss
+"""Maker's core on the local chain at Ethereum's addresses: Vat, Spotter, Dog (with a Clipper and a Vow) and the CDP manager (makerdao/dss
 fa4f663, makerdao/dss-cdp-manager 95eb088), an OSM (makerdao/osm e36c874) fed by a DSValue (dapphub/ds-value),
 and a GemJoin for ETH-A on the tests' WETH, all compiled with solc-js 0.6.12 with the Yul optimizer off."""
 
@@ -31,6 +31,11 @@ class MakerVaults:
     join: Contract
     osm: Contract
     feed: Contract  # the DSValue the OSM reads
+    dog: Contract
+
+    def bark(self, keeper: str, cdp: int) -> None:
+        """The Dog starts the auction of an unsafe vault."""
+        self.dog.send("bark", ETH_A, self.manager.call("urns", cdp), keeper, sender=keeper)
 
     @property
     def chain(self):
@@ -67,16 +72,28 @@ def deploy_maker(aave: AaveMarket) -> MakerVaults:
     join = chain.deploy(a["GemJoin"], vat.address, ETH_A, aave.tokens["WETH"].address)
     feed = chain.deploy(a["DSValue"])
     osm = chain.deploy(a["OSM"], feed.address)
-    for ward in (spot, dog, join):
+    clip = chain.deploy(a["Clipper"], vat.address, spot.address, dog.address, ETH_A)
+    calc = chain.deploy(a["LinearDecrease"])
+    calc.send("file", b"tau".ljust(32, b"\0"), 3600)
+    clip.send("file(bytes32,address)", b"calc".ljust(32, b"\0"), calc.address)
+    clip.send("rely", dog.address)
+    for ward in (spot, dog, join, clip):
         vat.send("rely", ward.address)
     osm.send("kiss(address)", spot.address)
+    osm.send("kiss(address)", clip.address)
+    vow = chain.deploy(a["Vow"], vat.address, "0x" + "00" * 20, "0x" + "00" * 20)  # bad debt is owed to it
+    vow.send("rely", dog.address)
+    dog.send("file(bytes32,address)", b"vow".ljust(32, b"\0"), vow.address)
+    dog.send("file(bytes32,uint256)", b"Hole".ljust(32, b"\0"), 10**9 * RAD)
+    dog.send("file(bytes32,bytes32,uint256)", ETH_A, b"hole".ljust(32, b"\0"), 10**9 * RAD)
+    dog.send("file(bytes32,bytes32,address)", ETH_A, b"clip".ljust(32, b"\0"), clip.address)
     vat.send("init", ETH_A)
     vat.send("file(bytes32,uint256)", b"Line".ljust(32, b"\0"), 10**9 * RAD)
     vat.send("file(bytes32,bytes32,uint256)", ETH_A, b"line".ljust(32, b"\0"), 10**9 * RAD)
     dog.send("file(bytes32,bytes32,uint256)", ETH_A, b"chop".ljust(32, b"\0"), 113 * WAD // 100)  # ETH-A's 13 % penalty
     spot.send("file(bytes32,bytes32,address)", ETH_A, b"pip".ljust(32, b"\0"), osm.address)
     spot.send("file(bytes32,bytes32,uint256)", ETH_A, b"mat".ljust(32, b"\0"), 145 * RAY // 100)  # ETH-A's 145 %
-    vaults = MakerVaults(aave, vat, spot, manager, join, osm, feed)
+    vaults = MakerVaults(aave, vat, spot, manager, join, osm, feed, dog)
     vaults.next_price(3_000)
     vaults.poke_osm()  # next = 3,000
     vaults.poke_osm()  # current = 3,000, and the Spotter has it

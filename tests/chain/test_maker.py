@@ -59,3 +59,21 @@ async def test_one_vault_by_id(rig):
     cdp = rig.maker.open(owner, 3, 2_000)
     _, text = await rig.say(f"/track {owner} on maker {cdp}")
     assert "1 position added" in text and "$9,000.00 collateral" in text, text
+
+
+async def test_a_bark_is_told_once_as_a_liquidation(rig):
+    owner = rig.node.chain.accounts[8]
+    cdp = rig.maker.open(owner, 10, 15_000)
+    await rig.say(f"/track {owner} on maker")
+    await rig.tick()
+    rig.maker.next_price(2_000)
+    rig.maker.poke_osm()
+    rig.maker.poke_osm()  # $2,000 is current: 10 WETH / 145 % covers 13,793 DAI of the 15,000 owed
+    rig.maker.bark(rig.node.chain.accounts[7], cdp)
+    rig.node.chain.mine(70)
+    await rig.tick()
+    await rig.tick()
+    texts = items(rig, "liquidated")
+    assert len(texts) == 1, texts
+    assert "was liquidated on Maker (Ethereum): 10 WETH taken, 15,000 DAI of debt taken over by the auction" in texts[0].text, \
+        texts[0].text
