@@ -217,7 +217,7 @@ class Monitor:
             with _collector_paused():
                 by_chat: dict[ChatRef, list[AlertItem]] = defaultdict(list)
                 self._position_items([d for d in decisions if d.message], now, by_chat)
-                told = self._liquidation_items(by_chat)
+                told = self._chain_news_items(by_chat)
                 outage_rows = self._outage_items(degraded, reasons, by_chat)
                 worded = time.perf_counter()
                 self._store(now, snap, decisions, by_chat, outage_rows, told)
@@ -375,8 +375,9 @@ class Monitor:
         where = "already past it" if liq >= price else f"{(1 - liq / price) * 100:.1f}% below"
         return f"{asset} {fmt_usd(price)}, liquidation at {fmt_usd(liq)} ({where})"
 
-    def _liquidation_items(self, by_chat) -> list[tuple[str, str, int, int]]:
-        """One "was liquidated" item per liquidation log not yet told, to the owner and the chats it is shared in.
+    def _chain_news_items(self, by_chat) -> list[tuple[str, str, int, int]]:
+        """News from the chain not yet told, to the owner and the chats it is shared in: one item per liquidation or
+        redemption (one per transaction), and Maker's next price an hour ahead; returns the rows told.
 
         The owner's chat gets the block and the transaction; a group gets neither, as either leads to the address.
         """
