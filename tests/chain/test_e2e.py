@@ -155,3 +155,32 @@ async def test_console_warns_an_hour_ahead_of_makers_oracle(node, price_apis, tm
         await asyncio.wait_for(proc.wait(), 30)
         await out.task
     assert proc.returncode == 0
+
+
+async def test_telegram_tells_the_owner_once_when_the_wallet_was_liquidated(node, price_apis, tmp_path):
+    wallet = borrower(node)
+    emu = TelegramEmulator()
+    await emu.start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
+               NO_PROXY="127.0.0.1,localhost", RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **price_apis.env(),
+               **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env,
+                                                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        alice = emu.user(101, "Alice")
+        emu.send_text(emu.private_chat(alice), alice, f"/track {wallet}")
+        await emu.wait_for(lambda m: "1 position added" in m["text"], timeout=30)
+        await asyncio.sleep(2)  # a tick or two: the log scan starts at the head
+        node.market.set_price("WETH", 1_700)
+        node.market.liquidate(node.chain.accounts[7], wallet, "WETH", "USDC", 7_500)
+        node.chain.mine(70)
+        told = await emu.wait_for(lambda m: "was liquidated on Aave v3 (Ethereum)" in m["text"], timeout=30)
+        assert "7,500 USDC of debt repaid" in told["text"] and "transaction 0x" in told["text"]
+        await asyncio.sleep(3)
+        assert sum("was liquidated on" in m.get("text", "") for m in emu.messages(alice["id"])) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        await emu.close()
+    assert proc.returncode == 0, err.decode()[-2000:]
