@@ -111,9 +111,9 @@ class Context:
         """The wallet a position follows, or None for one typed in by hand."""
         return self.store.chain_link(position) if position.row_id is not None else None
 
-    def terms_of(self, position: Position) -> Terms:
+    def terms_of(self, position: Position, link: ChainLink | None = None) -> Terms:
         """The lender's terms for a position: read from the chain when it follows a wallet, else the preset's."""
-        link = self.link_of(position)
+        link = link or self.link_of(position)
         if link is not None and link.reading.get("terms"):
             return self.presets.followed(position.protocol, position.market, link.reading["terms"],
                                          f"block {link.reading.get('block')}")
@@ -121,8 +121,8 @@ class Context:
 
     async def value_of(self, position: Position) -> Valuation:
         """A position at current prices: the lender's oracle for one that follows a wallet, the market's otherwise."""
-        terms = self.terms_of(position)
-        link = self.link_of(position)
+        link = self.link_of(position)  # one read of the link serves both the terms and the prices
+        terms = self.terms_of(position, link)
         snapshot = self.oracle_snapshot(link) if link is not None else await self.prices.snapshot(position.assets())
         return value(terms, position.collateral, position.debt, snapshot, self.registry)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from tests.chain.aave_market import AaveMarket, deploy
@@ -38,6 +39,18 @@ def aave(market):
     snap = market.chain.snapshot()
     yield market
     market.chain.revert(snap)
+
+
+@pytest.fixture
+async def rig(tmp_path, registry, presets, node):
+    """The core wired as the composition root does, reading the local chain through `node`."""
+    from tests.chain.test_track import Rig
+
+    async with aiohttp.ClientSession() as session:
+        r = Rig(tmp_path, registry, presets, node.url, session)
+        r.node = node
+        yield r
+        r.store.close()
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import codecs
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.chain.test_track import borrower
@@ -39,18 +41,65 @@ class Output:
         return at + len(needle)
 
 
-async def test_console_tracks_a_wallet_warns_when_the_oracle_falls_and_follows_a_repay(node, price_apis, tmp_path):
-    wallet = borrower(node)
-    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url + "/secret-key-123", PRICE_INTERVAL_SECONDS="1",
+class Console:
+    """A real `collateral-bot console` process reading the local chain: type into it, wait for what it prints."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc, self.out, self.stderr = proc, Output(proc.stdout), ""
+
+    async def type(self, *lines: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("".join(f"{line}\n" for line in lines).encode())
+        await self.proc.stdin.drain()
+
+
+@asynccontextmanager
+async def console(node, price_apis, tmp_path, rpc_url: str | None = None) -> AsyncIterator[Console]:
+    """The console against the local node (other chains off); at the end its input closes and it must exit 0."""
+    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=rpc_url or node.url, PRICE_INTERVAL_SECONDS="1",
                   **OTHER_CHAINS_OFF)
     proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    out = Output(proc.stdout)
+    chat = Console(proc)
     try:
-        proc.stdin.write(f"/track {wallet}\n/health 1\n".encode())
-        await proc.stdin.drain()
+        yield chat
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 30)
+        await chat.out.task
+        chat.stderr = (await proc.stderr.read()).decode() if proc.stderr else ""
+    assert proc.returncode == 0
+
+
+@asynccontextmanager
+async def telegram(node, price_apis, tmp_path) -> AsyncIterator[TelegramEmulator]:
+    """The real `collateral-bot run` on the Bot API emulator against the local node; it must stop cleanly on SIGTERM."""
+    emu = TelegramEmulator()
+    await emu.start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
+               NO_PROXY="127.0.0.1,localhost", RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **price_apis.env(),
+               **OTHER_CHAINS_OFF)
+    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env,
+                                                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        yield emu
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        await emu.close()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert emu.token not in (out + err).decode()
+
+
+async def test_console_tracks_a_wallet_warns_when_the_oracle_falls_and_follows_a_repay(node, price_apis, tmp_path):
+    wallet = borrower(node)
+    async with console(node, price_apis, tmp_path, node.url + "/secret-key-123") as chat:
+        out = chat.out
+        await chat.type(f"/track {wallet}", "/health 1")
         at = await out.wait("1 position added")
         at = await out.wait("Lender's health factor  1.650000", at)
         node.market.set_price("WETH", 1_800)  # the lender's oracle falls; the market feed does not
@@ -62,112 +111,58 @@ async def test_console_tracks_a_wallet_warns_when_the_oracle_falls_and_follows_a
         node.market.repay(wallet, "USDC", 5_000)
         node.chain.mine()
         await asyncio.sleep(3)  # a few ticks
-        proc.stdin.write(b"/health 1\n/status\n")
-        await proc.stdin.drain()
+        await chat.type("/health 1", "/status")
         at = await out.wait("Lender's health factor  2.475000", at)
         at = await out.wait("Chains", at)
         await out.wait("Ethereum  http://127.0.0.1/…, block", at)  # the URL in use, its key masked
-    finally:
-        proc.stdin.close()
-        await asyncio.wait_for(proc.wait(), 30)
-        await out.task
-        stderr = await proc.stderr.read() if proc.stderr else b""
-    everything = out.text + stderr.decode()
+    everything = out.text + chat.stderr
     assert "secret-key-123" not in everything and "Traceback" not in everything
-    assert proc.returncode == 0
 
 
 async def test_telegram_tracks_a_wallet_and_the_warning_lands_in_the_owners_chat(node, price_apis, tmp_path):
     wallet = borrower(node)
-    emu = TelegramEmulator()
-    await emu.start()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
-               NO_PROXY="127.0.0.1,localhost", RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **price_apis.env(),
-               **OTHER_CHAINS_OFF)
-    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env,
-                                                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
+    async with telegram(node, price_apis, tmp_path) as emu:
         alice = emu.user(101, "Alice")
-        chat = emu.private_chat(alice)
-        emu.send_text(chat, alice, f"/track {wallet}")
+        emu.send_text(emu.private_chat(alice), alice, f"/track {wallet}")
         await emu.wait_for(lambda m: "1 position added" in m["text"] and "1.650000" in m["text"], timeout=30)
         node.market.set_price("WETH", 1_800)
         node.chain.mine()
         warned = await emu.wait_for(lambda m: "#1" in m["text"] and "health factor 0.99" in m["text"], timeout=30)
         assert wallet.lower() not in warned["text"].lower()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        await emu.close()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    assert emu.token not in (out + err).decode()
 
 
 async def test_console_tells_once_when_the_wallet_was_liquidated(node, price_apis, tmp_path):
     wallet = borrower(node)
-    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **OTHER_CHAINS_OFF)
-    proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
-                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    out = Output(proc.stdout)
-    try:
-        proc.stdin.write(f"/track {wallet}\n".encode())
-        await proc.stdin.drain()
-        at = await out.wait("1 position added")
+    async with console(node, price_apis, tmp_path) as chat:
+        await chat.type(f"/track {wallet}")
+        at = await chat.out.wait("1 position added")
         await asyncio.sleep(2)  # a tick or two: the log scan starts at the chain's head
         node.market.set_price("WETH", 1_700)
         node.market.liquidate(node.chain.accounts[7], wallet, "WETH", "USDC", 7_500)
         node.chain.mine(70)  # deeper than Ethereum's 64 confirmations
-        at = await out.wait("LIQUIDATED: #1 (Ethereum wallet)", at)
-        at = await out.wait("was liquidated on Aave v3 (Ethereum): 4.63235294 WETH taken, 7,500 USDC of debt repaid", at)
+        at = await chat.out.wait("LIQUIDATED: #1 (Ethereum wallet)", at)
+        at = await chat.out.wait("was liquidated on Aave v3 (Ethereum): 4.63235294 WETH taken, 7,500 USDC of debt repaid", at)
         await asyncio.sleep(3)  # more ticks: said once
-        assert out.text.count("was liquidated on") == 1
-    finally:
-        proc.stdin.close()
-        await asyncio.wait_for(proc.wait(), 30)
-        await out.task
-    assert proc.returncode == 0
+        assert chat.out.text.count("was liquidated on") == 1
 
 
 async def test_console_warns_an_hour_ahead_of_makers_oracle(node, price_apis, tmp_path):
     owner = node.chain.accounts[8]
     node.market.maker.open(owner, 10, 15_000)
-    env = bot_env(tmp_path, price_apis, RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **OTHER_CHAINS_OFF)
-    proc = await asyncio.create_subprocess_exec(console_script(), "console", "--user", "alice", env=env, cwd=tmp_path,
-                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    out = Output(proc.stdout)
-    try:
-        proc.stdin.write(f"/track {owner} on maker\n".encode())
-        await proc.stdin.drain()
-        at = await out.wait("1 position added")
+    async with console(node, price_apis, tmp_path) as chat:
+        await chat.type(f"/track {owner} on maker")
+        at = await chat.out.wait("1 position added")
         node.market.maker.next_price(2_100)
         node.market.maker.poke_osm()
-        at = await out.wait("LIQUIDATABLE SOON: #1 (Ethereum wallet)", at)
-        await out.wait("Maker's price becomes $2,100.00; #1 (Ethereum wallet) will be liquidatable then", at)
+        at = await chat.out.wait("LIQUIDATABLE SOON: #1 (Ethereum wallet)", at)
+        await chat.out.wait("Maker's price becomes $2,100.00; #1 (Ethereum wallet) will be liquidatable then", at)
         await asyncio.sleep(3)
-        assert out.text.count("Maker's price becomes") == 1
-    finally:
-        proc.stdin.close()
-        await asyncio.wait_for(proc.wait(), 30)
-        await out.task
-    assert proc.returncode == 0
+        assert chat.out.text.count("Maker's price becomes") == 1
 
 
 async def test_telegram_tells_the_owner_once_when_the_wallet_was_liquidated(node, price_apis, tmp_path):
     wallet = borrower(node)
-    emu = TelegramEmulator()
-    await emu.start()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env.update(DATABASE_PATH=str(tmp_path / "bot.db"), TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root,
-               NO_PROXY="127.0.0.1,localhost", RPC_URL_ETHEREUM=node.url, PRICE_INTERVAL_SECONDS="1", **price_apis.env(),
-               **OTHER_CHAINS_OFF)
-    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "collateral-bot"), "run", env=env,
-                                                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
+    async with telegram(node, price_apis, tmp_path) as emu:
         alice = emu.user(101, "Alice")
         emu.send_text(emu.private_chat(alice), alice, f"/track {wallet}")
         await emu.wait_for(lambda m: "1 position added" in m["text"], timeout=30)
@@ -179,8 +174,3 @@ async def test_telegram_tells_the_owner_once_when_the_wallet_was_liquidated(node
         assert "7,500 USDC of debt repaid" in told["text"] and "transaction 0x" in told["text"]
         await asyncio.sleep(3)
         assert sum("was liquidated on" in m.get("text", "") for m in emu.messages(alice["id"])) == 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        await emu.close()
-    assert proc.returncode == 0, err.decode()[-2000:]

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import aiohttp
-import pytest
-
 from tests.chain.morpho_market import market_id
-from tests.chain.test_track import Rig, borrower
+from tests.chain.test_track import borrower
 from tests.conftest import group_actor
 
 DEEP = 64  # Ethereum's confirmations in the address book
-
-
-@pytest.fixture
-async def rig(tmp_path, registry, presets, node):
-    async with aiohttp.ClientSession() as session:
-        r = Rig(tmp_path, registry, presets, node.url, session)
-        r.node = node
-        yield r
-        r.store.close()
 
 
 def liquidated(rig):

@@ -3,27 +3,12 @@ rewards, Liquity's own price, and recovery mode from the system's ratio."""
 
 from __future__ import annotations
 
-import aiohttp
-import pytest
-
-from tests.chain.test_track import Rig
-
-
-@pytest.fixture
-async def rig(tmp_path, registry, presets, node):
-    async with aiohttp.ClientSession() as session:
-        r = Rig(tmp_path, registry, presets, node.url, session)
-        r.node = node
-        r.liquity = node.market.liquity
-        yield r
-        r.store.close()
-
 
 async def test_a_trove_reads_the_troves_own_ratio_and_the_system(rig):
     owner = rig.node.chain.accounts[3]
-    rig.liquity.open(owner, 10, 15_000)
+    rig.node.market.liquity.open(owner, 10, 15_000)
     _, text = await rig.say(f"/track {owner} on liquity-v1")
-    icr = rig.liquity.troves.call("getCurrentICR", owner, 3_000 * 10**18) / 10**18
+    icr = rig.node.market.liquity.troves.call("getCurrentICR", owner, 3_000 * 10**18) / 10**18
     assert "1 position added" in text and f"HF {icr / 1.1:.6f} (the lender's own)" in text, text
     _, health = await rig.say("/health 1")
     assert "15,275 LUSD" in health  # 15,000 drawn, the 0.5 % fee and the 200 LUSD reserve, as the TroveManager books it
@@ -32,14 +17,14 @@ async def test_a_trove_reads_the_troves_own_ratio_and_the_system(rig):
 
 async def test_recovery_mode_puts_a_trove_under_150_percent_at_risk(rig):
     owner, other = rig.node.chain.accounts[3], rig.node.chain.accounts[4]
-    rig.liquity.open(owner, 10, 15_000)
-    rig.liquity.open(other, 10, 20_000)
+    rig.node.market.liquity.open(owner, 10, 15_000)
+    rig.node.market.liquity.open(other, 10, 20_000)
     await rig.say(f"/track {owner} on liquity-v1")
     await rig.tick()
-    rig.liquity.set_price(2_200)  # the system falls under 150 %: recovery mode; this trove's 144 % is now liquidatable
+    rig.node.market.liquity.set_price(2_200)  # the system falls under 150 %: recovery mode; this trove's 144 % is now liquidatable
     rig.node.chain.mine()
     await rig.tick()
-    assert rig.liquity.troves.call("checkRecoveryMode", 2_200 * 10**18)
+    assert rig.node.market.liquity.troves.call("checkRecoveryMode", 2_200 * 10**18)
     texts = [" ".join(i.text for i in row.notice.items) for row in rig.outbox.pending(1e12)]
     assert len(texts) == 1 and "can be liquidated now" in texts[0], texts
     _, health = await rig.say("/health 1")
@@ -52,12 +37,12 @@ def told(rig, kind):
 
 async def test_a_trove_liquidation_is_told_once(rig):
     owner, other = rig.node.chain.accounts[3], rig.node.chain.accounts[4]
-    rig.liquity.open(owner, 10, 15_000)
-    rig.liquity.open(other, 100, 50_000)
+    rig.node.market.liquity.open(owner, 10, 15_000)
+    rig.node.market.liquity.open(other, 100, 50_000)
     await rig.say(f"/track {owner} on liquity-v1")
     await rig.tick()
-    rig.liquity.set_price(1_600)  # 10 ETH at $1,600 against 15,275 LUSD: 105 %, under the 110 % minimum
-    rig.liquity.liquidate(other, owner)
+    rig.node.market.liquity.set_price(1_600)  # 10 ETH at $1,600 against 15,275 LUSD: 105 %, under the 110 % minimum
+    rig.node.market.liquity.liquidate(other, owner)
     rig.node.chain.mine(70)
     await rig.tick()
     await rig.tick()
@@ -68,12 +53,12 @@ async def test_a_trove_liquidation_is_told_once(rig):
 
 async def test_a_redemption_against_the_trove_is_told_with_what_it_took(rig):
     owner, other = rig.node.chain.accounts[3], rig.node.chain.accounts[4]
-    rig.liquity.open(owner, 10, 15_000)  # the lowest ratio: redeemed against first
-    rig.liquity.open(other, 100, 50_000)
+    rig.node.market.liquity.open(owner, 10, 15_000)  # the lowest ratio: redeemed against first
+    rig.node.market.liquity.open(other, 100, 50_000)
     await rig.say(f"/track {owner} on liquity-v1")
     rig.node.chain.travel(15 * 86400)  # redemptions open after Liquity's 14-day bootstrap
     await rig.tick()
-    rig.liquity.redeem(other, 5_000, owner)
+    rig.node.market.liquity.redeem(other, 5_000, owner)
     rig.node.chain.mine(70)
     await rig.tick()
     await rig.tick()

@@ -3,21 +3,6 @@ Ethereum's addresses, and the warning an hour ahead of the OSM."""
 
 from __future__ import annotations
 
-import aiohttp
-import pytest
-
-from tests.chain.test_track import Rig
-
-
-@pytest.fixture
-async def rig(tmp_path, registry, presets, node):
-    async with aiohttp.ClientSession() as session:
-        r = Rig(tmp_path, registry, presets, node.url, session)
-        r.node = node
-        r.maker = node.market.maker
-        yield r
-        r.store.close()
-
 
 def items(rig, kind):
     return [i for row in rig.outbox.pending(1e12) for i in row.notice.items if i.kind == kind]
@@ -25,8 +10,8 @@ def items(rig, kind):
 
 async def test_an_owners_vaults_are_found_through_the_cdp_manager(rig):
     owner = rig.node.chain.accounts[8]
-    rig.maker.open(owner, 10, 15_000)
-    rig.maker.open(owner, 2, 1_000)
+    rig.node.market.maker.open(owner, 10, 15_000)
+    rig.node.market.maker.open(owner, 2, 1_000)
     _, text = await rig.say(f"/track {owner} on maker")
     assert "2 positions added" in text, text
     assert "HF 1.379310 (the lender's own)" in text  # 10 WETH x $3,000 / 145 % against 15,000 DAI: the Vat's own test
@@ -37,39 +22,39 @@ async def test_an_owners_vaults_are_found_through_the_cdp_manager(rig):
 
 async def test_the_next_osm_price_warns_an_hour_before_it_takes_effect(rig):
     owner = rig.node.chain.accounts[8]
-    rig.maker.open(owner, 10, 15_000)
+    rig.node.market.maker.open(owner, 10, 15_000)
     await rig.say(f"/track {owner} on maker")
     await rig.tick()
-    rig.maker.next_price(2_100)
-    rig.maker.poke_osm()  # the OSM now holds $2,100 as its next price; the current stays $3,000 for an hour
+    rig.node.market.maker.next_price(2_100)
+    rig.node.market.maker.poke_osm()  # the OSM now holds $2,100 as its next price; the current stays $3,000 for an hour
     await rig.tick()
     await rig.tick()
     ahead = items(rig, "next-price")
     assert len(ahead) == 1, ahead
     assert "Maker's price becomes $2,100.00; #1 (Ethereum wallet) will be liquidatable then (ratio 140% < 145%)" in ahead[0].text
     assert items(rig, "worse") == []  # not yet: the Vat still uses $3,000
-    rig.maker.poke_osm()  # the hour is up
+    rig.node.market.maker.poke_osm()  # the hour is up
     await rig.tick()
     assert len(items(rig, "worse")) == 1 and len(items(rig, "next-price")) == 1
 
 
 async def test_one_vault_by_id(rig):
     owner = rig.node.chain.accounts[8]
-    rig.maker.open(owner, 1, 500)
-    cdp = rig.maker.open(owner, 3, 2_000)
+    rig.node.market.maker.open(owner, 1, 500)
+    cdp = rig.node.market.maker.open(owner, 3, 2_000)
     _, text = await rig.say(f"/track {owner} on maker {cdp}")
     assert "1 position added" in text and "$9,000.00 collateral" in text, text
 
 
 async def test_a_bark_is_told_once_as_a_liquidation(rig):
     owner = rig.node.chain.accounts[8]
-    cdp = rig.maker.open(owner, 10, 15_000)
+    cdp = rig.node.market.maker.open(owner, 10, 15_000)
     await rig.say(f"/track {owner} on maker")
     await rig.tick()
-    rig.maker.next_price(2_000)
-    rig.maker.poke_osm()
-    rig.maker.poke_osm()  # $2,000 is current: 10 WETH / 145 % covers 13,793 DAI of the 15,000 owed
-    rig.maker.bark(rig.node.chain.accounts[7], cdp)
+    rig.node.market.maker.next_price(2_000)
+    rig.node.market.maker.poke_osm()
+    rig.node.market.maker.poke_osm()  # $2,000 is current: 10 WETH / 145 % covers 13,793 DAI of the 15,000 owed
+    rig.node.market.maker.bark(rig.node.chain.accounts[7], cdp)
     rig.node.chain.mine(70)
     await rig.tick()
     await rig.tick()

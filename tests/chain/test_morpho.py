@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from tests.chain.morpho_market import WAD, market_id
-from tests.chain.test_track import Rig
-
-
-@pytest.fixture
-async def rig(tmp_path, registry, presets, node):
-    async with aiohttp.ClientSession() as session:
-        r = Rig(tmp_path, registry, presets, node.url, session)
-        r.node = node
-        r.blue = node.market.blue
-        await r.feed.tick()  # market prices, for what Morpho's oracles quote in their loan token
-        yield r
-        r.store.close()
 
 
 def contract_hf(blue, params, who) -> float:
@@ -33,9 +20,9 @@ def contract_hf(blue, params, who) -> float:
 
 async def test_a_market_given_by_id_reads_the_contracts_own_health(rig):
     wallet = rig.node.chain.accounts[4]
-    rig.blue.borrow(wallet, rig.blue.usdc, 10, 15_000)
-    _, text = await rig.say(f"/track {wallet} on morpho {market_id(rig.blue.usdc)}")
-    expected = contract_hf(rig.blue, rig.blue.usdc, wallet)
+    rig.node.market.blue.borrow(wallet, rig.node.market.blue.usdc, 10, 15_000)
+    _, text = await rig.say(f"/track {wallet} on morpho {market_id(rig.node.market.blue.usdc)}")
+    expected = contract_hf(rig.node.market.blue, rig.node.market.blue.usdc, wallet)
     assert "1 position added" in text and f"HF {expected:.6f} (the lender's own)" in text, text
     assert f"{expected:.6f}" == "1.720000"  # 10 WETH at $3,000 x 86 % / 15,000
     _, health = await rig.say("/health 1")
@@ -44,7 +31,7 @@ async def test_a_market_given_by_id_reads_the_contracts_own_health(rig):
 
 async def test_the_bundled_markets_are_searched_when_no_id_is_given(rig):
     wallet = rig.node.chain.accounts[4]
-    rig.blue.borrow(wallet, rig.blue.lst, 10, 9)  # wstETH/WETH at 94.5 %: Ethereum's real market id
+    rig.node.market.blue.borrow(wallet, rig.node.market.blue.lst, 10, 9)  # wstETH/WETH at 94.5 %: Ethereum's real market id
     _, text = await rig.say(f"/track {wallet} on morpho")
     assert "1 position added" in text, text
     link = rig.store.chain_links()[0]
@@ -54,15 +41,15 @@ async def test_the_bundled_markets_are_searched_when_no_id_is_given(rig):
 
 async def test_interest_accrues_the_oracle_falls_and_the_warning_comes(rig):
     wallet = rig.node.chain.accounts[4]
-    rig.blue.borrow(wallet, rig.blue.usdc, 10, 20_000)
-    await rig.say(f"/track {wallet} on morpho {market_id(rig.blue.usdc)}")
+    rig.node.market.blue.borrow(wallet, rig.node.market.blue.usdc, 10, 20_000)
+    await rig.say(f"/track {wallet} on morpho {market_id(rig.node.market.blue.usdc)}")
     rig.node.chain.travel(30 * 86400)
     await rig.tick()
     link = rig.store.chain_links()[0]
     assert link.reading["debt_usd"] > 20_000  # a month of interest, accrued in the same aggregate3
-    assert link.reading["hf"] == pytest.approx(contract_hf(rig.blue, rig.blue.usdc, wallet), rel=1e-9)
+    assert link.reading["hf"] == pytest.approx(contract_hf(rig.node.market.blue, rig.node.market.blue.usdc, wallet), rel=1e-9)
     assert rig.pending_text() == []
-    rig.blue.set_usdc_price(2_300)  # Morpho's oracle falls; the market feed still says $3,000
+    rig.node.market.blue.set_usdc_price(2_300)  # Morpho's oracle falls; the market feed still says $3,000
     rig.node.chain.mine()
     await rig.tick()
     texts = rig.pending_text()

@@ -3,7 +3,6 @@ read through the shipped address book, real aiohttp JSON-RPC and Multicall3."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from bot.app import trusted_price
@@ -51,15 +50,6 @@ class Rig:
 
     def pending_text(self):
         return [" ".join(i.text for i in row.notice.items) for row in self.outbox.pending(1e12)]
-
-
-@pytest.fixture
-async def rig(tmp_path, registry, presets, node):
-    async with aiohttp.ClientSession() as session:
-        r = Rig(tmp_path, registry, presets, node.url, session)
-        r.node = node
-        yield r
-        r.store.close()
 
 
 def borrower(node, weth=10.0, usdc=15_000.0):
