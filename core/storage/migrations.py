@@ -247,6 +247,12 @@ def _chain_events(db: Database) -> None:
     )
 
 
+@migrations(name="0009_redemption_line")
+def _redemption_line(db: Database) -> None:
+    # A Liquity v2 trove's redemption warning: the share of its branch's debt that must stand in front (NULL: 5 %).
+    db.execute("ALTER TABLE alert_settings ADD COLUMN redemption REAL")
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
 

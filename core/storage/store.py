@@ -322,25 +322,39 @@ class Store:
             )
 
     def alert_settings(self, position: Position) -> dict:
-        """warn, critical (None: the lender's defaults), enabled, snoozed_until, remind_cap (None: the default)."""
-        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until, remind_cap FROM alert_settings WHERE position_id = ?",
-                              [position.row_id]).fetchone()
+        """warn, critical (None: the lender's defaults), enabled, snoozed_until, remind_cap (None: the default), and
+        redemption (a Liquity v2 trove's line as a share of its branch's debt; None: the default)."""
+        row = self.db.execute("SELECT warn, critical, enabled, snoozed_until, remind_cap, redemption FROM alert_settings "
+                              "WHERE position_id = ?", [position.row_id]).fetchone()
         if row is None:
-            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0, "remind_cap": None}
-        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3], "remind_cap": row[4]}
+            return {"warn": None, "critical": None, "enabled": True, "snoozed_until": 0.0, "remind_cap": None,
+                    "redemption": None}
+        return {"warn": row[0], "critical": row[1], "enabled": bool(row[2]), "snoozed_until": row[3], "remind_cap": row[4],
+                "redemption": row[5]}
 
     def update_alert_settings(self, position: Position, **fields) -> None:
-        """Change some of a position's alert options (warn, critical, enabled, snoozed_until, remind_cap)."""
+        """Change some of a position's alert options (warn, critical, enabled, snoozed_until, remind_cap, redemption)."""
         with self.transaction() as db:  # read, merge, write: another writer must not slip in between
             current = self.alert_settings(position)
             current.update(fields)
             db.execute(
-                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until, remind_cap) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO alert_settings (position_id, warn, critical, enabled, snoozed_until, remind_cap, redemption) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(position_id) DO UPDATE SET warn = excluded.warn, critical = excluded.critical, "
-                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until, remind_cap = excluded.remind_cap",
+                "enabled = excluded.enabled, snoozed_until = excluded.snoozed_until, remind_cap = excluded.remind_cap, "
+                "redemption = excluded.redemption",
                 [position.row_id, current["warn"], current["critical"], int(current["enabled"]), current["snoozed_until"],
-                 current["remind_cap"]],
+                 current["remind_cap"], current["redemption"]],
             )
+
+    def redemption_lines(self, position_ids: list[int]) -> dict[int, float]:
+        """The redemption lines owners set for these positions (the others use the default)."""
+        if not position_ids:
+            return {}
+        marks = ",".join("?" * len(position_ids))
+        rows = self.db.execute(f"SELECT position_id, redemption FROM alert_settings WHERE redemption IS NOT NULL AND "
+                               f"position_id IN ({marks})", position_ids).fetchall()
+        return {int(pid): float(line) for pid, line in rows}
 
     def borrow_apr(self, position: Position) -> float | None:
         """What the owner says the debt costs (APR), if they said."""

@@ -127,7 +127,7 @@ def test_changing_alert_settings_reads_and_writes_in_one_transaction(store):
         other.close()
     assert slipped_in == [False]
     assert store.alert_settings(position) == {"warn": 1.8, "critical": 1.4, "enabled": False, "snoozed_until": 0.0,
-                                              "remind_cap": None}
+                                              "remind_cap": None, "redemption": None}
 
 
 def test_assets_in_use_are_every_distinct_asset_held_or_owed(tmp_path):
