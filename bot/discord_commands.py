@@ -7,6 +7,7 @@ from decimal import Decimal
 import discord
 from discord import app_commands
 
+from core.chain.tracker import LENDERS as CHAIN_LENDER_NAMES
 from core.chat.commands import COMMANDS
 
 MAX_ID = 999_999_999
@@ -107,13 +108,15 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
 
     @tree.command(name="track", description=d["track"])
     @app_commands.describe(address="the wallet's 0x address (it stays yours: groups never see it)",
-                           lender="only this lender", chain="only this chain")
-    @app_commands.choices(lender=[app_commands.Choice(name="Aave v3", value="aave-v3")],
+                           lender="only this lender", chain="only this chain",
+                           market="a Morpho market id, a Maker vault id or a Liquity v2 trove id (needs the lender)")
+    @app_commands.choices(lender=[app_commands.Choice(name=name, value=key) for key, name in CHAIN_LENDER_NAMES.items()],
                           chain=[app_commands.Choice(name=c.title(), value=c)
                                  for c in ("ethereum", "arbitrum", "base", "optimism", "polygon")])
-    async def track(i: discord.Interaction, address: str, lender: str | None = None, chain: str | None = None):
-        where = f"on {lender or 'aave-v3'}" + (f" {chain}" if chain else "") if lender or chain else None
-        await run(i, arg("/track", address, where))
+    async def track(i: discord.Interaction, address: str, lender: str | None = None, chain: str | None = None,
+                    market: str | None = None):
+        where = f"on {lender or 'aave-v3'}" + (f" {chain}" if chain else "") if lender or chain or market else None
+        await run(i, arg("/track", address, where, market))
 
     @tree.command(name="untrack", description=d["untrack"])
     @app_commands.describe(position="the id of the followed position to delete")

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from core.chain.abi import is_address
+from core.chain.abi import checksum_ok, is_address
 from core.errors import CoreError
 
 
@@ -64,6 +64,33 @@ class MakerDeployment:
     dog: str
     cdp_manager: str
     ilks: dict[str, str]  # ilk name -> collateral symbol
+    jug: str | None = None  # the stability fee: what accrued since the last drip is added when it is known
+
+
+@dataclass(frozen=True)
+class LiquityBranch:
+    """One Liquity v2 collateral branch: its index in the collateral registry and the contracts read."""
+
+    symbol: str  # the collateral token: WETH, wstETH, rETH
+    index: int
+    registry: str  # its AddressesRegistry (MCR, CCR, SCR, penalties)
+    trove_manager: str
+    trove_nft: str
+    sorted_troves: str
+    price_feed: str
+
+
+@dataclass(frozen=True)
+class LiquityV2Deployment:
+    """Liquity v2 on one chain: the shared helpers and the branches."""
+
+    chain: str
+    hint_helpers: str
+    multi_trove_getter: str
+    branches: tuple[LiquityBranch, ...]
+
+    def branch(self, symbol: str) -> LiquityBranch | None:
+        return next((b for b in self.branches if b.symbol == symbol), None)
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,7 @@ class AddressBook:
     comets: dict[str, dict[str, CometDeployment]] = field(default_factory=dict)  # chain -> market key -> market
     maker: dict[str, MakerDeployment] = field(default_factory=dict)
     liquity: dict[str, str] = field(default_factory=dict)  # chain -> Liquity v1's TroveManager
+    liquity2: dict[str, LiquityV2Deployment] = field(default_factory=dict)
 
     @classmethod
     def bundled(cls) -> AddressBook:
@@ -99,15 +127,15 @@ class AddressBook:
                       for k, v in raw["chains"].items()}
             aave = {}
             for chain, market in raw.get("aave-v3", {}).items():
-                if chain not in chains or not is_address(market["provider"]):
+                if chain not in chains or not _address_ok(market["provider"]):
                     raise ValueError(chain)
                 reserves = {str(s): (str(a), int(d)) for s, (a, d) in market["reserves"].items()}
-                if not all(is_address(a) for a, _ in reserves.values()):
+                if not all(_address_ok(a) for a, _ in reserves.values()):
                     raise ValueError(chain)
                 aave[chain] = AaveDeployment(chain, market["provider"], reserves)
             morpho = {}
             for chain, blue in raw.get("morpho", {}).items():
-                if chain not in chains or not is_address(blue["address"]):
+                if chain not in chains or not _address_ok(blue["address"]):
                     raise ValueError(chain)
                 known = {**{s: t for s, t in raw.get("aave-v3", {}).get(chain, {}).get("reserves", {}).items()},
                          **blue.get("tokens", {})}
@@ -121,17 +149,37 @@ class AddressBook:
                 reserves = raw.get("aave-v3", {}).get(chain, {}).get("reserves", {})
                 tokens = {str(a).lower(): (str(s), int(d)) for s, (a, d) in reserves.items()}
                 for key, m in markets.items():
-                    if not is_address(m["comet"]) or m["base"] not in {s for s, _ in tokens.values()}:
+                    if not _address_ok(m["comet"]) or m["base"] not in {s for s, _ in tokens.values()}:
                         raise ValueError(f"{chain} {key}")
                     comets.setdefault(chain, {})[key] = CometDeployment(chain, key, m["comet"], m["base"], tokens)
             maker = {}
             for chain, m in raw.get("maker", {}).items():
-                if chain not in chains or not all(is_address(m[k]) for k in ("vat", "spot", "dog", "cdp_manager")):
+                if chain not in chains or not all(_address_ok(m[k]) for k in ("vat", "spot", "dog", "cdp_manager")):
                     raise ValueError(chain)
-                maker[chain] = MakerDeployment(chain, m["vat"], m["spot"], m["dog"], m["cdp_manager"], dict(m["ilks"]))
+                if "jug" in m and not _address_ok(m["jug"]):
+                    raise ValueError(chain)
+                maker[chain] = MakerDeployment(chain, m["vat"], m["spot"], m["dog"], m["cdp_manager"], dict(m["ilks"]),
+                                               m.get("jug"))
             liquity = {c: str(m["trove_manager"]) for c, m in raw.get("liquity-v1", {}).items()}
-            if not all(c in chains and is_address(a) for c, a in liquity.items()):
+            if not all(c in chains and _address_ok(a) for c, a in liquity.items()):
                 raise ValueError("liquity-v1")
+            liquity2 = {c: _liquity2(c, m) for c, m in raw.get("liquity-v2", {}).items() if c in chains}
         except (KeyError, TypeError, ValueError) as err:
             raise CoreError(f"The chain address book ({origin}) is malformed near {err!s:.40}.") from err
-        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets, maker, liquity)
+        return cls(chains, aave, str(raw.get("as_of", "")), origin, morpho, comets, maker, liquity, liquity2)
+
+
+def _liquity2(chain: str, m: dict[str, Any]) -> LiquityV2Deployment:
+    keys = ("registry", "trove_manager", "trove_nft", "sorted_troves", "price_feed")
+    branches = tuple(LiquityBranch(str(b["symbol"]), int(b["index"]), b["addresses_registry"],
+                                   *(b[k] for k in keys[1:])) for b in m["branches"])
+    found = [m["hint_helpers"], m["multi_trove_getter"]]
+    found += [getattr(b, k) for b in branches for k in keys]
+    if not branches or not all(isinstance(a, str) and _address_ok(a) for a in found):
+        raise ValueError(f"liquity-v2 {chain}")
+    return LiquityV2Deployment(chain, m["hint_helpers"], m["multi_trove_getter"], branches)
+
+
+def _address_ok(text: str) -> bool:
+    """0x and 40 hex digits, and where the case is mixed, its EIP-55 checksum right: a mistyped digit shows."""
+    return is_address(text) and checksum_ok(text)

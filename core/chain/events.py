@@ -1,6 +1,6 @@
 """Liquidations read from the lenders' own event logs: Aave's LiquidationCall, Compound's AbsorbCollateral and
-AbsorbDebt, Morpho Blue's Liquidate, Maker's Bark, Liquity's TroveLiquidated and redemptions, decoded into what
-was taken and what was repaid."""
+AbsorbDebt, Morpho Blue's Liquidate, Maker's Bark, Liquity v1's TroveLiquidated and redemptions, Liquity v2's TroveOperation
+(liquidate, redeemCollateral), decoded into what was taken and what was repaid."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ SIGNATURES = {
     "liquity-v1": "TroveLiquidated(address,uint256,uint256,uint8)",
     "maker": "Bark(bytes32,address,uint256,uint256,uint256,address,uint256)",
     "liquity-v1-redeemed": "TroveUpdated(address,uint256,uint256,uint256,uint8)",  # operation 3: a redemption
+    # Liquity v2: every change to a trove; operation 5 is a liquidation, 6 a redemption
+    "liquity-v2": "TroveOperation(uint256,uint8,uint256,uint256,uint256,int256,uint256,int256)",
 }
-REDEEM_COLLATERAL = 3  # TroveManagerOperation.redeemCollateral
+REDEEM_COLLATERAL = 3  # Liquity v1's TroveManagerOperation.redeemCollateral
+V2_LIQUIDATE, V2_REDEEM = 5, 6  # Liquity v2's ITroveEvents.Operation
 TOPICS = {kind: "0x" + keccak(sig.encode()).hex() for kind, sig in SIGNATURES.items()}
 _KIND_OF = {topic: kind for kind, topic in TOPICS.items()}
 
@@ -30,9 +33,9 @@ _KIND_OF = {topic: kind for kind, topic in TOPICS.items()}
 class Liquidation:
     """One liquidation log, as it concerns one borrower."""
 
-    kind: str  # a key of SIGNATURES
+    kind: str  # a key of SIGNATURES ("liquity-v2-redeemed" for a v2 redemption)
     contract: str  # the lender contract that emitted it (lower case)
-    borrower: str  # lower case
+    borrower: str  # lower case; a Liquity v2 trove's id, in decimal
     market: str | None  # Morpho's market id
     tx: str
     block: int
@@ -78,6 +81,14 @@ def decode(log: dict[str, Any]) -> Liquidation | None:
         if operation != REDEEM_COLLATERAL:
             return None
         return Liquidation(kind, where[0], _address(topics[1]), None, *where[1:], (("left", coll),), (("left", debt),))
+    if kind == "liquity-v2":  # trove id indexed; what the operation took off the trove (negative changes)
+        operation, _, _, _, debt_change, _, coll_change = decode_as(
+            ["uint8", "uint256", "uint256", "uint256", "int256", "uint256", "int256"], data)
+        if operation not in (V2_LIQUIDATE, V2_REDEEM):
+            return None
+        kind = "liquity-v2" if operation == V2_LIQUIDATE else "liquity-v2-redeemed"
+        return Liquidation(kind, where[0], str(int(topics[1], 16)), None, *where[1:], (("", max(0, -coll_change)),),
+                           (("", max(0, -debt_change)),))
     # morpho: id, caller, borrower indexed
     repaid_assets, _, seized, _, _ = decode_as(["uint256"] * 5, data)
     return Liquidation(kind, where[0], _address(topics[3]), topics[1].lower(), *where[1:], (("", seized),),

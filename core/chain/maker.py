@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from core.chain.abi import BadReturn, calldata, decode_as
 from core.chain.account import Account
+from core.chain.addresses import MakerDeployment
 from core.chain.multicall import Call, Result
 
 WAD, RAY = 10**18, 10**27
@@ -63,19 +64,42 @@ def parse_vault(cdp: int, results: list[Result]) -> tuple[Vault, int]:
     return Vault(cdp, str(urn), bytes(ilk)), int(nxt)
 
 
-def ilk_calls(vat: str, spot: str, dog: str, ilk: bytes) -> list[Call]:
-    return [Call(vat, calldata("ilks(bytes32)", ilk)), Call(spot, calldata("ilks(bytes32)", ilk)),
-            Call(dog, calldata("ilks(bytes32)", ilk)), Call(spot, calldata("par()"))]
+def ilk_calls(dep: MakerDeployment, ilk: bytes) -> list[Call]:
+    """The ilk's rate and spot, ratio, penalty, the par; and its stability fee from the Jug when the book names it."""
+    calls = [Call(dep.vat, calldata("ilks(bytes32)", ilk)), Call(dep.spot, calldata("ilks(bytes32)", ilk)),
+             Call(dep.dog, calldata("ilks(bytes32)", ilk)), Call(dep.spot, calldata("par()"))]
+    if dep.jug:
+        calls += [Call(dep.jug, calldata("ilks(bytes32)", ilk)), Call(dep.jug, calldata("base()"))]
+    return calls
 
 
-def parse_ilk(results: list[Result]) -> IlkState:
+def parse_ilk(results: list[Result], now: int) -> IlkState:
+    """The ilk at block time `now`; its rate with the fee accrued since the last drip, as a drip now would set it."""
     if not all(r.ok for r in results):
-        raise BadReturn("the Vat, Spotter or Dog did not answer for that ilk")
+        raise BadReturn("the Vat, Spotter, Dog or Jug did not answer for that ilk")
     _, rate, spot, _, _ = decode_as(["uint256"] * 5, results[0].data)
     pip, mat = decode_as(["address", "uint256"], results[1].data)
     _, chop, _, _ = decode_as(["address", "uint256", "uint256", "uint256"], results[2].data)
     (par,) = decode_as(["uint256"], results[3].data)
-    return IlkState(int(rate), int(spot), str(pip), int(mat), int(chop), int(par))
+    rate = int(rate)
+    if len(results) > 4:
+        duty, rho = (int(x) for x in decode_as(["uint256", "uint256"], results[4].data))
+        (base,) = decode_as(["uint256"], results[5].data)
+        if now > rho:
+            rate = rpow(int(base) + duty, now - rho) * rate // RAY  # jug.drip: rmul(rpow(base + duty, age, ONE), rate)
+    return IlkState(rate, int(spot), str(pip), int(mat), int(chop), int(par))
+
+
+def rpow(x: int, n: int) -> int:
+    """x ** n in ray, rounding half up at each step, as the Jug's rpow does."""
+    z = x if n % 2 else RAY
+    n //= 2
+    while n:
+        x = (x * x + RAY // 2) // RAY
+        if n % 2:
+            z = (z * x + RAY // 2) // RAY
+        n //= 2
+    return z
 
 
 def urn_call(vat: str, vault: Vault) -> Call:

@@ -5,22 +5,25 @@ asked once and kept."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from core.chain import aave as aave_
 from core.chain import compound as compound_
 from core.chain import liquity as liquity_
+from core.chain import liquity2 as liquity2_
 from core.chain import maker as maker_
 from core.chain import morpho as morpho_
 from core.chain.abi import BadReturn, decode_as
 from core.chain.account import Account
-from core.chain.addresses import AaveDeployment, AddressBook
+from core.chain.addresses import AaveDeployment, AddressBook, LiquityBranch, LiquityV2Deployment
 from core.chain.multicall import Head, Result, aggregate
 from core.chain.rpc import RpcClient
 
 ACCOUNTS_PER_REQUEST = 100
 MAX_VAULTS = 20  # the most of one owner's Maker vaults /track follows
+MAX_TROVES = 20_000  # the most troves of one Liquity v2 branch looked through for an owner's
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Readers:
         self.comets: dict[tuple[str, str], compound_.CometContracts] = {}
         self.vaults: dict[tuple[str, int], maker_.Vault] = {}
         self.liquity_feeds: dict[str, str] = {}
+        self.branch_constants: dict[tuple[str, str], liquity2_.Constants] = {}
+        self.pages = (liquity2_.PAGE, liquity2_.MAX_PAGES)  # how a Liquity v2 branch's sorted list is walked
         self.coming: list[tuple[Any, ...]] = []  # Maker vaults the OSM's next price would make unsafe, for the tracker
 
     async def aave_contracts(self, state: ChainState, book: AaveDeployment, block: int) -> aave_.AaveContracts:
@@ -163,6 +168,103 @@ class Readers:
                 out[owner] = err.message
         return out
 
+    async def troves_of(self, state: ChainState, owner: str, block: int) -> list[str]:
+        """An owner's Liquity v2 troves ("WETH:id"), found among each branch's troves by their NFT's current owner.
+
+        Looking through the branch's list (one aggregate per 500 troves) finds troves bought or received as well as
+        opened, and needs no eth_getLogs over the two years since launch, which public providers cap."""
+        dep = self.book.liquity2[state.key]
+        counts = await aggregate(state.client, [liquity2_.census_calls(b) for b in dep.branches], block)
+        ids = [(b, i) for b, r in zip(dep.branches, counts, strict=True) for i in range(min(liquity2_.parse_uint(r), MAX_TROVES))]
+        troves = [liquity2_.parse_uint(r) for r in await aggregate(state.client, [liquity2_.id_call(b, i) for b, i in ids], block)]
+        owners = await aggregate(state.client, [liquity2_.owner_call(b, t) for (b, _), t in zip(ids, troves, strict=True)], block)
+        return [liquity2_.ref_of(b.symbol, t) for (b, _), t, r in zip(ids, troves, owners, strict=True)
+                if liquity2_.parse_owner(r) == owner.lower()]
+
+    async def owner_of(self, state: ChainState, ref: str, block: int) -> str | None:
+        """Who holds a trove's NFT now (None: the trove is closed or was never opened)."""
+        symbol, trove = liquity2_.parse_ref(ref)
+        b = self.book.liquity2[state.key].branch(symbol)
+        if b is None:
+            return None
+        (answer,) = await aggregate(state.client, [liquity2_.owner_call(b, trove)], block)
+        return liquity2_.parse_owner(answer)
+
+    async def liquity2(self, state: ChainState, block: int,
+                             wanted: dict[str, float | None]) -> dict[str, Account | str]:
+        """Every trove ("WETH:id" -> its owner's redemption line, a share of the branch's debt) at `block`: each
+        branch's price, totals and troves, then one walk of its sorted list for the debt in front of each; a trove
+        under its line also gets the rate that would clear it twice over and what changing to it costs now."""
+        dep = self.book.liquity2[state.key]
+        by_branch: dict[str, list[str]] = {}
+        out: dict[str, Account | str] = {}
+        for ref in wanted:
+            symbol, _ = liquity2_.parse_ref(ref)
+            if dep.branch(symbol) is None:
+                out[ref] = f"no Liquity v2 {symbol} branch on {state.name}"
+            else:
+                by_branch.setdefault(symbol, []).append(ref)
+        for symbol, refs in by_branch.items():
+            b = dep.branch(symbol)
+            assert b is not None
+            key = (state.key, symbol)
+            if key not in self.branch_constants:
+                try:
+                    self.branch_constants[key] = liquity2_.parse_constants(
+                        await aggregate(state.client, liquity2_.constants_calls(b), block))
+                except BadReturn as err:
+                    raise BadReturn(f"Liquity v2's {symbol} branch on {state.name} does not answer ({err.message}): "
+                                    "check the address book") from err
+            answers = await self.batched(state, liquity2_.branch_calls(b), block,
+                                         {r: liquity2_.trove_calls(b, liquity2_.parse_ref(r)[1]) for r in refs})
+            branch = liquity2_.parse_branch(answers.pop(""))
+            active = {liquity2_.parse_ref(r)[1] for r, res in answers.items()
+                      if res[1].ok and liquity2_.status_of(res) == liquity2_.ACTIVE}
+            fronts, walked = await self._fronts(state, dep, b, active, block)
+            for ref, results in answers.items():
+                trove = liquity2_.parse_ref(ref)[1]
+                try:
+                    account = liquity2_.parse_trove(b, self.branch_constants[key], branch, results,
+                                                    fronts.get(trove, walked if trove in active else None),
+                                                    trove in active and trove not in fronts)
+                    out[ref] = await self._safer(state, dep, b, ref, account, wanted[ref], block)
+                except BadReturn as err:
+                    out[ref] = err.message
+        return out
+
+    async def _fronts(self, state: ChainState, dep: LiquityV2Deployment, b: LiquityBranch, troves: set[int],
+                      block: int) -> tuple[dict[int, Decimal], Decimal]:
+        """The debt before each of `troves` in redemption order, from a walk up from the lowest rate that stops once
+        it has passed them all (or after the most pages); and the debt walked, a floor for those not reached."""
+        fronts: dict[int, Decimal] = {}
+        walked = Decimal(0)
+        size, most = self.pages
+        for page in range(most if troves else 0):
+            (answer,) = await aggregate(state.client, [liquity2_.page_call(dep, b, page, size)], block)
+            rows = liquity2_.parse_page(answer)
+            for trove, debt in rows:
+                if trove in troves:
+                    fronts[trove] = walked
+                walked += debt
+            if len(fronts) == len(troves) or len(rows) < size:
+                break
+        return fronts, walked
+
+    async def _safer(self, state: ChainState, dep: LiquityV2Deployment, b: LiquityBranch, ref: str, account: Account,
+                     line: float | None, block: int) -> Account:
+        """The account, with the rate that would put twice the owner's line in front when it is under the line."""
+        system = dict(account.system)
+        if line is None or not system.get("branch_debt") or system["front"] >= line * system["branch_debt"]:
+            return account
+        trove = liquity2_.parse_ref(ref)[1]
+        (walk,) = await aggregate(state.client, [liquity2_.walk_call(dep, b, trove)], block)
+        rate = liquity2_.safer_rate(walk, trove, system["front"], 2 * line * system["branch_debt"])
+        extra: tuple[tuple[str, float], ...] = (("safer_rate", rate if rate is not None else -1.0),)
+        if rate is not None:
+            (fee,) = await aggregate(state.client, [liquity2_.fee_call(dep, b, trove, rate)], block)
+            extra += (("safer_fee", liquity2_.parse_fee(fee)),)
+        return replace(account, system=account.system + extra)
+
     async def vaults_of(self, state: ChainState, owner: str, block: int) -> list[int]:
         """An owner's vault ids, walking the CDP manager's list from its first (at most MAX_VAULTS)."""
         dep = self.book.maker[state.key]
@@ -189,10 +291,11 @@ class Readers:
             self.vaults[(state.key, cdp)] = vault
         vaults = {c: self.vaults[(state.key, int(c))] for _, c in wanted}
         ilks = sorted({v.ilk for v in vaults.values()})
-        calls = [call for ilk in ilks for call in maker_.ilk_calls(dep.vat, dep.spot, dep.dog, ilk)]
+        per = len(maker_.ilk_calls(dep, b""))
+        calls = [call for ilk in ilks for call in maker_.ilk_calls(dep, ilk)]
         calls += [maker_.urn_call(dep.vat, vaults[c]) for _, c in wanted]
         results = await aggregate(state.client, calls, block)
-        states = {ilk: maker_.parse_ilk(results[4 * i : 4 * i + 4]) for i, ilk in enumerate(ilks)}
+        states = {ilk: maker_.parse_ilk(results[per * i : per * i + per], now_head.timestamp) for i, ilk in enumerate(ilks)}
         pips = sorted({st.pip for st in states.values()})
         timing = await aggregate(state.client, [c for pip in pips for c in maker_.osm_calls(pip)], block)
         prices = {}
@@ -211,7 +314,7 @@ class Readers:
             ilk = states[vault.ilk]
             osm = prices[ilk.pip]
             try:
-                account = maker_.parse_account(vault, ilk, results[4 * len(ilks) + n], gem, osm.current)
+                account = maker_.parse_account(vault, ilk, results[per * len(ilks) + n], gem, osm.current)
             except BadReturn as err:
                 out[(owner, c)] = err.message
                 continue

@@ -12,23 +12,25 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from core.chain import ens, events
+from core.chain import liquity2 as liquity2_
 from core.chain.abi import BadReturn
 from core.chain.account import Account
 from core.chain.addresses import AaveDeployment, AddressBook
 from core.chain.multicall import Head, head
 from core.chain.readers import ChainState, Readers
 from core.chain.rpc import CallReverted, RpcClient, RpcError
+from core.errors import UsageError
 from core.lending.models import Leg, PriceSnapshot, Quote
 from core.ports import Clock, PositionEvents
 from core.storage.store import ChainLink, Store
 
 log = logging.getLogger(__name__)
 
-LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "liquity-v1": "Liquity v1", "maker": "Maker",
-           "morpho": "Morpho Blue"}
+LENDERS = {"aave-v3": "Aave v3", "compound-v3": "Compound v3", "liquity-v1": "Liquity v1", "liquity-v2": "Liquity v2",
+           "maker": "Maker", "morpho": "Morpho Blue"}
 STALE_AFTER = 600.0  # a head that has not moved for this long (by our clock) is stale: Ethereum makes 50 blocks in that time
-MAX_LOG_BLOCKS = 2_000
-HISTORY = 60  # a Liquity trove's last readings kept (by block), to tell what a redemption took  # one eth_getLogs covers at most this many blocks (public providers cap the range)
+MAX_LOG_BLOCKS = 2_000  # one eth_getLogs covers at most this many blocks (public providers cap the range)
+HISTORY = 60  # a Liquity v1 trove's last readings kept (by block), to tell what a redemption took
 
 
 def oracle_symbol(asset: str, lender: str, chain_name: str) -> str:
@@ -54,8 +56,8 @@ class Found:
     lender: str
     account: Account
     head: Head
-    market_ref: str | None = None  # the Morpho Blue market id, the Comet market, the Maker vault id
-    market_name: str | None = None  # the preset market it reads as (Maker's ilk)
+    market_ref: str | None = None  # the Morpho Blue market id, the Comet market, the Maker vault id, "WETH:trove id"
+    market_name: str | None = None  # the preset market it reads as (Maker's ilk, Liquity v2's branch)
 
 
 class Tracker:
@@ -71,6 +73,7 @@ class Tracker:
         self.chains = {k: ChainState(k, book.chains[k].name, c) for k, c in clients.items() if k in book.chains}
         self._quotes: dict[str, Quote] = {}
         self._bad: dict[str, str] = {}  # oracle symbol -> why it cannot be trusted now
+        self._lines: dict[int, float] = {}  # position id -> its Liquity v2 redemption line, this tick
 
     # ---------------------------------------------------------------- start
 
@@ -139,6 +142,8 @@ class Tracker:
         elif lender == "liquity-v1" and chain in self.book.liquity:
             troves = await self.read.liquity(state, now_head.number, [address])
             refs = [(None, troves.get(address))]
+        elif lender == "liquity-v2" and chain in self.book.liquity2:
+            refs = await self._troves(state, now_head, address, market)
         elif lender == "maker" and chain in self.book.maker:
             cdps = [int(market)] if market else await self.read.vaults_of(state, address, now_head.number)
             got_vaults = await self.read.maker(state, now_head, {(address, str(c)): None for c in cdps})
@@ -153,10 +158,32 @@ class Tracker:
         for ref, account in refs:
             if isinstance(account, Account) and not account.empty:
                 vault = self.read.vaults.get((chain, int(ref))) if lender == "maker" and ref else None
-                found.append(Found(chain, lender, account, now_head, ref, vault.ilk_name if vault else None))
+                name = vault.ilk_name if vault else liquity2_.parse_ref(ref)[0] if lender == "liquity-v2" and ref else None
+                found.append(Found(chain, lender, account, now_head, ref, name))
             elif isinstance(account, str) and (market or lender != "morpho"):
                 failed.append(f"{state.name} ({account})")
         return found
+
+    async def _troves(self, state: ChainState, now_head: Head, address: str,
+                      trove: str | None) -> list[tuple[str | None, Account | str | None]]:
+        """Liquity v2: the owner's troves, or the one named (on whichever branch holds it, if its NFT is theirs)."""
+        block = now_head.number
+        if trove is None:
+            refs = await self.read.troves_of(state, address, block)
+        else:
+            refs, elsewhere = [], []
+            for b in self.book.liquity2[state.key].branches:
+                ref = liquity2_.ref_of(b.symbol, int(trove))
+                holder = await self.read.owner_of(state, ref, block)
+                if holder == address.lower():
+                    refs.append(ref)
+                elif holder is not None:
+                    elsewhere.append(b.symbol)
+            if elsewhere and not refs:  # the NFT decides whose a trove is: following someone else's is not /track's job
+                raise UsageError(f"The {' and '.join(elsewhere)} trove {_short_id(trove)} is held by another address; "
+                                 "/track the address that holds its NFT.")
+        read = await self.read.liquity2(state, block, {r: None for r in refs}) if refs else {}
+        return [(r, read.get(r)) for r in refs]
 
     # ---------------------------------------------------------------- every tick
 
@@ -239,6 +266,8 @@ class Tracker:
             out[self.book.liquity[chain].lower()] = ("liquity-v1", None)
         if chain in self.book.maker:
             out[self.book.maker[chain].dog.lower()] = ("maker", None)
+        for b in self.book.liquity2[chain].branches if chain in self.book.liquity2 else ():
+            out[b.trove_manager.lower()] = ("liquity-v2", b.symbol)
         return out
 
     def _concerns(self, link: ChainLink, liquidation: events.Liquidation, emitter: tuple[str, str | None]) -> bool:
@@ -248,6 +277,8 @@ class Tracker:
         if lender == "maker":  # the Dog names the vault's urn, not its owner
             vault = self.read.vaults.get((link.chain, int(link.market_ref or 0)))
             return vault is not None and vault.urn.lower() == liquidation.borrower
+        if lender == "liquity-v2":  # the log names the trove, by id
+            return link.market_ref == liquity2_.ref_of(key or "", int(liquidation.borrower))
         if link.address != liquidation.borrower:
             return False
         if lender == "compound-v3":
@@ -270,8 +301,14 @@ class Tracker:
                     "verb": "of debt cancelled", "event": "redeemed",
                     "taken": [["ETH", str(max(Decimal(0), was_coll - coll_left))]],
                     "repaid": [["LUSD", str(max(Decimal(0), was_debt - debt_left))]]}
+        if liquidation.kind == "liquity-v2-redeemed":
+            return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx,
+                    "verb": "of debt cancelled", "event": "redeemed",
+                    "taken": [named(t, raw, "collateral") for t, raw in liquidation.taken],
+                    "repaid": [named(t, raw, "debt") for t, raw in liquidation.repaid]}
         # Comet credits the absorbed collateral's value against the debt, the excess becoming the owner's supply
         verb = {"compound-v3": "credited against the debt",
+                "liquity-v2": "of debt cancelled (collateral beyond the debt and penalty can be claimed back from the branch)",
                 "maker": "of debt taken over by the auction, which adds the liquidation penalty"}.get(link.lender,
                                                                                                  "of debt repaid")
         return {"lender": link.lender, "chain_name": state.name, "block": liquidation.block, "tx": liquidation.tx, "verb": verb,
@@ -282,6 +319,8 @@ class Tracker:
         """A token's symbol and decimals; "" stands for the market's own collateral or debt asset."""
         if link.lender == "liquity-v1":
             return ("ETH", 18) if side == "collateral" else ("LUSD", 18)
+        if link.lender == "liquity-v2":
+            return (liquity2_.parse_ref(link.market_ref or ":0")[0], 18) if side == "collateral" else ("BOLD", 18)
         if link.lender == "maker":
             vault = self.read.vaults.get((chain, int(link.market_ref or 0)))
             gem = self.book.maker[chain].ilks.get(vault.ilk_name, "?") if vault else "?"
@@ -306,6 +345,12 @@ class Tracker:
         if lender == "liquity-v1":
             troves = await self.read.liquity(state, now_head.number, [x.address for x in group])
             return {x.position_id: troves.get(x.address) for x in group}
+        if lender == "liquity-v2":
+            self._lines = self.store.redemption_lines([x.position_id for x in group])
+            lines: dict[str, float | None] = {x.market_ref or "": self._lines.get(x.position_id, liquity2_.REDEMPTION_LINE)
+                                              for x in group}
+            troves = await self.read.liquity2(state, now_head.number, lines)
+            return {x.position_id: troves.get(x.market_ref or "") for x in group}
         if lender == "maker":
             vaults = await self.read.maker(state, now_head, {(x.address, x.market_ref or ""): x.number for x in group})
             coming, self.read.coming = self.read.coming, []
@@ -332,6 +377,8 @@ class Tracker:
                 if link.lender == "liquity-v1":  # a redemption's log says only what is left: keep what was, by block
                     entry = [now_head.number, str(account.collateral.get("ETH", 0)), str(account.debt.get("LUSD", 0))]
                     reading["history"] = (link.reading.get("history", []) + [entry])[-HISTORY:]
+                if link.lender == "liquity-v2":
+                    reading["warned"] = self._redemption_watch(state, now_head, link, account)
                 updates.append((replace(link, reading=reading, read_at=now), *legs_of(account)))
                 for symbol, price in account.prices.items():
                     key = oracle_symbol(symbol, link.lender, state.name)
@@ -374,6 +421,26 @@ class Tracker:
         elif state.head_seen_at is not None and now - state.head_seen_at > STALE_AFTER:
             raise RpcError(f"{state.name} RPC is stale: no new block since {now - state.head_seen_at:.0f}s", "stale")
         return new
+
+    def _redemption_watch(self, state: ChainState, now_head: Head, link: ChainLink, account: Account) -> bool:
+        """Whether the trove is under its owner's redemption line now; a crossing either way stores one notice."""
+        system = dict(account.system)
+        was = bool(link.reading.get("warned"))
+        line = self._lines.get(link.position_id, liquity2_.REDEMPTION_LINE)
+        if not system.get("branch_debt") or system.get("zombie"):
+            return was
+        share = system["front"] / system["branch_debt"]
+        now = share < line if not was else share < line * liquity2_.REDEMPTION_CLEAR
+        if now != was:
+            event = "redemption-risk" if now else "redemption-clear"
+            detail = {"lender": "liquity-v2", "chain_name": state.name, "event": event,
+                      "share": share, "line": line, "front": system["front"], "branch_debt": system["branch_debt"],
+                      "branch": liquity2_.parse_ref(link.market_ref or ":0")[0], "rate": system.get("rate", 0.0),
+                      "debt": float(sum(account.debt.values())), "safer_rate": system.get("safer_rate"),
+                      "safer_fee": system.get("safer_fee")}
+            self.store.record_notices(state.key, [(f"redemption:{link.position_id}:{now_head.number}", 0, link.position_id,
+                                                   now_head.number, event, json.dumps(detail))])
+        return now
 
     def _maker_heads_up(self, state: ChainState, coming: list) -> None:
         """Store one "liquidatable at the OSM's next price" row per vault and OSM round (told once by the monitor)."""
@@ -439,6 +506,10 @@ def _changed(old: dict, new: dict) -> bool:
 def legs_of(account: Account) -> tuple[tuple[Leg, ...], tuple[Leg, ...]]:
     return (tuple(Leg(s, _tidy(a)) for s, a in account.collateral.items()),
             tuple(Leg(s, _tidy(a)) for s, a in account.debt.items()))
+
+
+def _short_id(trove: str) -> str:
+    return trove if len(trove) <= 12 else f"{trove[:6]}…{trove[-4:]}"
 
 
 def _tidy(amount: Decimal) -> Decimal:

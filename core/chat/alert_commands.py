@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from core.chain.liquity2 import REDEMPTION_LINE
 from core.chat import views
 from core.chat.commands import COMMANDS, Command
 from core.chat.context import Context
@@ -95,12 +96,17 @@ async def _cmd_alerts(ctx: Context, actor: Actor, cmd: Command) -> Reply:
             return Reply(f"Warnings are {state} for all {'of the group' if owner.kind == 'group' else 'your'} positions.")
         return _alerts_overview(ctx, actor)
     position = await _editable(ctx, actor, cmd, "change warning settings for")
+    if cmd.redemption is not None and position.protocol != "liquity-v2":
+        raise UsageError(f"{position.ref} is not a Liquity v2 trove: only those are redeemed against by interest rate.",
+                         COMMANDS["alerts"].usage)
     if cmd.confirmed:
-        ctx.store.update_alert_settings(position, warn=None, critical=None, remind_cap=None)
+        ctx.store.update_alert_settings(position, warn=None, critical=None, remind_cap=None, redemption=None)
     elif cmd.switch is not None:
         ctx.store.update_alert_settings(position, enabled=cmd.switch)
     if cmd.remind is not None:
         ctx.store.update_alert_settings(position, remind_cap=float(cmd.remind))
+    if cmd.redemption is not None:
+        ctx.store.update_alert_settings(position, redemption=float(cmd.redemption))
     if cmd.warn is not None or cmd.critical is not None:
         warn, critical, _ = _thresholds(ctx, position)
         if cmd.warn is not None:
@@ -126,6 +132,10 @@ def _alerts_of(ctx: Context, position: Position, watch: int | None = None) -> Re
     lines = [Line("Thresholds", _in_terms(ctx, position, warn, critical) + ("" if custom else " (defaults)")),
              Line("Reminders", _reminders(settings["remind_cap"])),
              Line("Warnings", "on" if on else "off")]
+    if position.protocol == "liquity-v2":
+        line = settings["redemption"]
+        lines.insert(2, Line("Redemption", f"warn when less than {REDEMPTION_LINE if line is None else line:.1%} of the "
+                                           f"branch's debt stands in front{'' if line is not None else ' (default)'}"))
     if settings["snoozed_until"] > ctx.clock.time():
         lines.append(Line("Snoozed until", _when(settings["snoozed_until"])))
     ref = f"W{watch}" if watch is not None else position.ref

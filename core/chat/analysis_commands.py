@@ -203,6 +203,9 @@ def _borrow_rate(ctx: Context, position, protocol: str, debt_asset: str) -> tupl
         return apr, f"set with /rate {position.number}"
     if protocol == "liquity-v1":
         return 0.0, "Liquity v1 charges no interest, only a one-off borrowing fee"
+    link = ctx.link_of(position)
+    if protocol == "liquity-v2" and link is not None and "rate" in link.reading.get("system", {}):
+        return float(link.reading["system"]["rate"]), "the trove's own rate, read from Liquity v2"
     rate = ctx.yields.borrow_rate(protocol, debt_asset) if ctx.yields is not None else None
     if rate is None:
         return None, ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.chain.abi import BadReturn
 from core.chain.ens import NotResolved
+from core.chain.liquity2 import REDEMPTION_LINE
 from core.chain.rpc import RpcError
 from core.chain.tracker import LENDERS, Found, Tracker, legs_of, reading_of
 from core.chat.commands import Command
@@ -11,7 +12,7 @@ from core.chat.context import Context
 from core.chat.handlers import handles
 from core.errors import ChainUnavailable, LimitReached, NotPermitted, UsageError
 from core.lending.models import Actor, Overrides, Position
-from core.lending.numbers import age_text, fmt_usd
+from core.lending.numbers import age_text, fmt_amount, fmt_usd
 from core.replies import Line, Reply, Section, paragraph
 from core.storage.store import ChainLink
 
@@ -81,7 +82,7 @@ def _chains(tracker: Tracker, chain: str | None) -> list[str]:
     """The chain asked for, or every chain some lender is read on, in the book's order, that has a usable RPC URL."""
     book = tracker.book
     offered = [c for c in book.chains if c in book.aave or c in book.morpho or c in book.comets or c in book.maker
-               or c in book.liquity]
+               or c in book.liquity or c in book.liquity2]
     return [c for c in ([chain] if chain else offered) if tracker.usable(c)]
 
 
@@ -140,7 +141,9 @@ async def chain_section(ctx: Context, position: Position, link: ChainLink) -> Se
     lines.append(Line("Read from", f"{reading.get('chain_name', link.chain)} block {reading.get('block', 0):,} "
                                    f"({age_text(age)} old by block time)"))
     system = reading.get("system", {})
-    if "tcr" in system:
+    if position.protocol == "liquity-v2":
+        lines += _redemption_lines(ctx, position, system)
+    elif "tcr" in system:
         state = ("RECOVERY MODE: a trove under 150% can be liquidated" if system.get("recovery")
                  else "recovery mode starts below 150%")
         lines.append(Line("System collateral ratio", f"{system['tcr']:.0%} ({state})"))
@@ -159,6 +162,34 @@ async def chain_section(ctx: Context, position: Position, link: ChainLink) -> Se
     if differs:
         lines.append(Line("Preset out of date", "the chain wins: " + "; ".join(differs)))
     return Section("From the chain", tuple(lines))
+
+
+def _redemption_lines(ctx: Context, position: Position, system: dict) -> list[Line]:
+    """A Liquity v2 trove: its rate, the debt redeemed before it, its owner's line, the branch's state."""
+    line = ctx.store.alert_settings(position)["redemption"]
+    custom = line is not None
+    line = REDEMPTION_LINE if line is None else line
+    lines = []
+    if system.get("zombie"):
+        lines.append(Line("Redemption", "ZOMBIE: a redemption left it under the 2,000 BOLD minimum; it is redeemed first, "
+                                        "before every rate, until its debt is raised or it is closed"))
+    elif system.get("branch_debt"):
+        share = system["front"] / system["branch_debt"]
+        state = "UNDER your line" if share < line else "above your line"
+        lines.append(Line("Interest rate", f"{system.get('rate', 0):.2%} a year (redemptions take the lowest rates first)"))
+        more = "more than " if system.get("front_floor") else ""  # the walk stopped before reaching it
+        lines.append(Line("Debt in front", f"{more}{fmt_amount(round(system['front']))} BOLD, {more}{share:.1%} of the branch's "
+                                           f"{fmt_amount(round(system['branch_debt']))} BOLD; {state} of {line:.1%}"
+                                           f"{'' if custom else ' (default; /alerts ID redemption 10% sets it)'}"))
+    if "tcr" in system:
+        tcr, ccr, scr = system["tcr"], system.get("ccr", 1.5), system.get("scr", 1.1)
+        state = ("SHUT DOWN: only closing troves and urgent redemptions remain" if system.get("shutdown")
+                 else f"under {ccr:.0%}: borrowing that lowers it is refused" if tcr < ccr
+                 else f"shuts down below {scr:.0%}")
+        lines.append(Line("Branch collateral ratio", f"{tcr:.0%} ({state})"))
+    if system.get("oracle_failed"):
+        lines.append(Line("Branch price", "its oracle failed: it uses its last good price, and the branch shuts down"))
+    return lines
 
 
 def follows_chain(ctx: Context, position: Position) -> None:

@@ -40,9 +40,10 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("positions", "/positions", "every position you hold, with health and status"),
         CommandSpec(
             "track",
-            "/track ADDRESS [on aave-v3|compound-v3|liquity-v1|maker|morpho [CHAIN] [MARKET_ID|VAULT_ID]]",
+            "/track ADDRESS [on aave-v3|compound-v3|liquity-v1|liquity-v2|maker|morpho [CHAIN] [MARKET_ID|VAULT_ID|TROVE_ID]]",
             "follow a wallet's lending positions from the chain, priced by the lender's own oracle",
-            ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum", "/track 0x1234...abcd on morpho 0xc54d..."),
+            ("/track 0x1234...abcd", "/track 0x1234...abcd on aave-v3 arbitrum", "/track 0x1234...abcd on morpho 0xc54d...",
+             "/track 0x1234...abcd on liquity-v2 4711"),
         ),
         CommandSpec("untrack", "/untrack ID", "stop following a wallet's position (it is deleted)", ("/untrack 1",)),
         CommandSpec(
@@ -72,9 +73,10 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("protocols", "/protocols [LENDER]", "the lender presets, their parameters and dates", ("/protocols maker",)),
         CommandSpec(
             "alerts",
-            "/alerts [on|off]  or  /alerts ID [warn 1.6] [critical 1.25] [remind 12h] | on | off | reset",
+            "/alerts [on|off]  or  /alerts ID [warn 1.6] [critical 1.25] [remind 12h] [redemption 5%] | on | off | reset",
             "your warning settings; thresholds per position (health factor, or % in the lender's metric)",
-            ("/alerts", "/alerts 1 warn 1.6 critical 1.25", "/alerts 2 warn 70% critical 75%", "/alerts 1 remind 4h", "/alerts off"),
+            ("/alerts", "/alerts 1 warn 1.6 critical 1.25", "/alerts 2 warn 70% critical 75%", "/alerts 1 remind 4h", "/alerts 3 redemption 10%",
+             "/alerts off"),
         ),
         CommandSpec("snooze", "/snooze ID|all 2h  or  /snooze ID off", "quiet warnings for a while (liquidation still reaches you)",
                     ("/snooze 1 2h", "/snooze all 30m", "/snooze 1 off")),
@@ -153,6 +155,7 @@ class Command:
     percent: bool = False  # thresholds given in the lender's metric (LTV % or CR %)
     seconds: int | None = None
     remind: int | None = None  # /alerts: the longest pause between reminders, in seconds
+    redemption: Decimal | None = None  # /alerts: a Liquity v2 trove's redemption line, a share of its branch's debt
     everything: bool = False  # "all"
     options: tuple[tuple[str, Any], ...] = ()  # named extras: yield filters, /il prices and range
     address: str | None = None  # /track: a wallet address

@@ -10,9 +10,9 @@ from core.chat.commands import Command
 from core.chat.grammar_words import Words
 from core.errors import UsageError
 
-CHAIN_LENDERS = ("aave-v3", "compound-v3", "liquity-v1", "maker", "morpho")  # read from the chain today
-LATER = {"liquity-v2": "Liquity v2"}
+CHAIN_LENDERS = ("aave-v3", "compound-v3", "liquity-v1", "liquity-v2", "maker", "morpho")  # read from the chain
 _MARKET_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+_TROVE_ID = re.compile(r"[0-9]{1,78}|0x[0-9a-fA-F]{1,64}")  # a uint256, as the Liquity app shows it or in hex
 CHAINS = ("ethereum", "arbitrum", "base", "optimism", "polygon")
 
 
@@ -39,8 +39,6 @@ class ChainGrammar(Words):
             if args[i].lower() != "on" or i + 1 >= len(args):
                 raise UsageError("Say which lender after 'on', like 'on aave-v3'.")
             lender = args[i + 1].lower()
-            if lender in LATER:
-                raise UsageError(f"{LATER[lender]} is not read from the chain yet; /track reads Aave v3, Compound v3, Liquity v1, Maker and Morpho Blue.")
             if lender not in CHAIN_LENDERS:
                 raise UsageError(f"Unknown lender {lender[:24]!r} for /track: it reads {', '.join(CHAIN_LENDERS)}.")
             i += 2
@@ -50,10 +48,14 @@ class ChainGrammar(Words):
                     market = word.lower()
                 elif word.isdigit() and lender == "maker" and market is None and 0 < int(word) < 10**9:
                     market = str(int(word))  # one vault, by its id
+                elif lender == "liquity-v2" and market is None and _TROVE_ID.fullmatch(word) and 0 < int(word, 0) < 2**256:
+                    market = str(int(word, 0))  # one trove, by its id (in decimal from here on)
                 elif word.lower() in CHAINS and chain is None:
                     chain = word.lower()
                 elif word.lower().startswith("0x") and lender == "morpho":
                     raise UsageError("A Morpho Blue market id is 0x and 64 hex digits (the market's page shows it).")
+                elif lender == "liquity-v2" and (word[:1].isdigit() or word.lower().startswith("0x")):
+                    raise UsageError("A Liquity v2 trove id is a whole number (the app shows it), in decimal or 0x hex.")
                 else:
                     raise UsageError(f"Unknown chain {word[:24]!r}: one of {', '.join(CHAINS)}.")
                 i += 1

@@ -42,16 +42,25 @@ class WarningGrammar(Words):
                            confirmed=word == "reset")
         values: dict[str, Decimal] = {}
         percent = None
-        remind = None
+        remind = redemption = None
         i = 1
         while i < len(args):
             word = args[i].lower()
-            if word not in ("warn", "critical", "remind") or word in values or (word == "remind" and remind is not None):
-                raise UsageError(f"Expected 'warn', 'critical' or 'remind', got {args[i][:16]!r}.")
+            if (word not in ("warn", "critical", "remind", "redemption") or word in values
+                    or (word == "remind" and remind is not None) or (word == "redemption" and redemption is not None)):
+                raise UsageError(f"Expected 'warn', 'critical', 'remind' or 'redemption', got {args[i][:16]!r}.")
             if i + 1 >= len(args):
-                example = "remind 4h" if word == "remind" else f"{word} 1.5' or '{word} 70%"
+                example = {"remind": "remind 4h", "redemption": "redemption 10%"}.get(word, f"{word} 1.5' or '{word} 70%")
                 raise UsageError(f"'{word}' needs a value, like '{example}'.")
             token = args[i + 1]
+            if word == "redemption":
+                if not token.endswith("%"):
+                    raise UsageError("Give the redemption line as a share of the branch's debt, like 'redemption 10%'.")
+                redemption = parse_percent(token)
+                if not 0 < redemption < 1:
+                    raise InvalidAmount(f"'redemption {token}' is out of range: a share between 0% and 100%.")
+                i += 2
+                continue
             if word == "remind":
                 remind = duration(token)
                 if not MIN_REMIND <= remind <= MAX_REMIND:
@@ -67,7 +76,7 @@ class WarningGrammar(Words):
                 raise InvalidAmount(f"'{word} {token}' is out of range.")
             i += 2
         return Command("alerts", number=number, watch=watch, warn=values.get("warn"), critical=values.get("critical"),
-                       percent=bool(percent), remind=remind)
+                       percent=bool(percent), remind=remind, redemption=redemption)
 
     def _snooze(self, args: list[str]) -> Command:
         if len(args) != 2:

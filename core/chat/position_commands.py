@@ -235,6 +235,7 @@ def _exported(ctx: Context, p: Position) -> dict:
             "on": alerts["enabled"],
             "warn_below_hf": alerts["warn"],  # None: the lender's default
             "danger_below_hf": alerts["critical"],
+            "redemption_line": alerts["redemption"],  # a Liquity v2 trove's; None: the default (5 %)
             "snoozed_until": datetime.fromtimestamp(snoozed, UTC).isoformat(timespec="seconds")
             if snoozed and snoozed > ctx.clock.time() else None,
         },

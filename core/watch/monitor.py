@@ -28,9 +28,9 @@ from core.market.prices.feed import PriceFeed
 from core.market.prices.guard import AssetState, Trust
 from core.ports import Clock
 from core.storage.store import Store
-from core.watch.alerts import DANGER, LIQUIDATABLE, AlertState, Policy
+from core.watch.alerts import DANGER, LIQUIDATABLE, OK, WARNING, AlertState, Policy
 from core.watch.evaluation import PAR, Decision, Evaluator
-from core.watch.notices import AlertItem, Notice, hf_phrase, sort_items
+from core.watch.notices import AlertItem, Notice, hf_phrase, redemption_text, sort_items
 from core.watch.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,8 @@ class Monitor:
 
     def _chain_news_items(self, by_chat) -> list[tuple[str, str, int, int]]:
         """News from the chain not yet told, to the owner and the chats it is shared in: one item per liquidation or
-        redemption (one per transaction), and Maker's next price an hour ahead; returns the rows told.
+        redemption (one per transaction), Maker's next price an hour ahead, and a Liquity v2 trove crossing its
+        redemption line; returns the rows told.
 
         The owner's chat gets the block and the transaction; a group gets neither, as either leads to the address.
         """
@@ -390,6 +391,12 @@ class Monitor:
         merged: dict[tuple[str, int], dict] = {}  # one message per transaction and position (Comet logs each asset)
         for _, tx, _, row_id, detail in rows:
             d = json.loads(detail)
+            if d.get("event") in ("redemption-risk", "redemption-clear"):  # Liquity v2's redemption line crossed
+                at_risk = d["event"] == "redemption-risk"
+                for chat, ref, handle in routes.get(row_id, ()):
+                    by_chat[chat].append(AlertItem(d["event"], WARNING if at_risk else OK, ref, redemption_text(ref, d),
+                                                   None, (("Details", f"/health {handle}"),), row_id))
+                continue
             if tx.startswith("osm:"):  # Maker's next price, an hour ahead: not a log, nothing to merge
                 when = datetime.fromtimestamp(d["at"], UTC).strftime("%H:%M UTC")
                 for chat, ref, handle in routes.get(row_id, ()):

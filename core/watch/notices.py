@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from core.lending.models import ChatRef, Severity
-from core.lending.numbers import fmt_hf
+from core.lending.numbers import fmt_amount, fmt_hf
 from core.replies import Button, Line, Reply, Section
 from core.watch.alerts import DANGER, LIQUIDATABLE, OK, WARNING
 
@@ -32,7 +33,8 @@ def alert_id(row_id: int) -> str:
 class AlertItem:
     """One line of a pushed message."""
 
-    kind: str  # "worse", "reminder", "safe", "degraded", "restored"; from the chain: "liquidated", "redeemed", "next-price"
+    kind: str  # "worse", "reminder", "safe", "degraded", "restored"; from the chain: "liquidated", "redeemed", "next-price",
+    # "redemption-risk", "redemption-clear"
     level: int  # the position's alert level; -1 for monitoring notices
     ref: str  # how this chat names the position ("#1 (main)", "W2: alice's #3"); "" for monitoring notices
     text: str
@@ -53,6 +55,10 @@ class AlertItem:
             return "DELIVERY RESTARTED"
         if self.kind == "next-price":
             return "LIQUIDATABLE SOON"
+        if self.kind == "redemption-risk":
+            return "REDEMPTION RISK"
+        if self.kind == "redemption-clear":
+            return "REDEMPTION RISK OVER"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 
@@ -91,6 +97,28 @@ class Notice:
         return cls(ChatRef(**data["chat"]), items, data["tick_at"], alert)
 
 
+POSITION_KINDS = ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price", "redemption-risk", "redemption-clear")
+
+
+def redemption_text(ref: str, d: dict) -> str:
+    """A Liquity v2 trove's redemption line crossed: how much debt stands in front, and what a safer rate costs."""
+    front = f"{fmt_amount(Decimal(str(round(d['front']))))} BOLD ({d['share']:.1%} of the {d['branch']} branch's debt)"
+    if d["event"] == "redemption-clear":
+        return f"{ref}: {front} now stands before it in redemption order, above your {d['line']:.1%} line."
+    text = (f"{ref}: only {front} stands before it in redemption order, under your {d['line']:.1%} line; redemptions "
+            f"take the lowest interest rates first and would swap its collateral for its debt.")
+    rate, fee = d.get("safer_rate"), d.get("safer_fee")
+    if rate is not None and rate > 0:
+        yearly = d["debt"] * (rate - d["rate"])
+        text += (f" Raising its rate from {d['rate']:.2%} to {rate:.2%} would put about {2 * d['line']:.0%} in front: "
+                 f"{fmt_amount(Decimal(str(round(yearly))))} BOLD a year more")
+        text += (f", plus {fmt_amount(Decimal(str(round(fee, 2))))} BOLD now (a change within 7 days of the last)."
+                 if fee else ", and no fee now (the last change is over 7 days old).")
+    elif rate is not None:
+        text += f" Even well above its {d['rate']:.2%} rate too little stands in front: consider repaying."
+    return text
+
+
 def sort_items(items: list[AlertItem]) -> tuple[AlertItem, ...]:
     """Most urgent first: lowest health factor, monitoring notices after the positions."""
     return tuple(sorted(items, key=lambda i: (i.hf is None, i.hf if i.hf is not None else 0.0, i.ref)))
@@ -102,14 +130,15 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
     `shown` keeps only the most urgent items (for platforms with a length limit) and says how many are left out.
     """
     items = notice.items
-    position_items = [i for i in items if i.kind in ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price")]
+    position_items = [i for i in items if i.kind in POSITION_KINDS]
     refs = {i.ref for i in position_items}
     if len(items) == 1 or (len(refs) == 1 and len(position_items) == len(items)):  # one position: its most urgent news
         first = items[0]
         title = f"{first.label}: {first.ref}" if first.ref else first.label
     else:
         title = f"{len(refs)} position{'s' if len(refs) != 1 else ''} changed" if position_items else "Price monitoring"
-    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind != "safe"), default=Severity.OK)
+    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind not in ("safe", "redemption-clear")),
+                   default=Severity.OK)
     lines = tuple(Line(i.label, i.text) for i in items[:shown])
     if shown is not None and shown < len(items):
         lines += (Line("", f"…and {len(items) - shown} more: /positions shows them all"),)

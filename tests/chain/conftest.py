@@ -10,6 +10,7 @@ from tests.chain.comet_market import CWETHV3, deploy_comet
 from tests.chain.ens_names import deploy_ens
 from tests.chain.evm import LocalChain
 from tests.chain.liquity_troves import deploy_liquity
+from tests.chain.liquity_v2 import deploy_liquity_v2
 from tests.chain.maker_vaults import deploy_maker
 from tests.chain.morpho_market import deploy_morpho
 from tests.chain.node import NodeState, serve
@@ -30,6 +31,7 @@ def market() -> AaveMarket:
     deploy_ens(chain, {"borrower.eth": chain.accounts[2]})
     m.maker = deploy_maker(m)  # Maker's Vat, Spotter, Dog, CDP manager and an OSM for ETH-A
     m.liquity = deploy_liquity(chain)  # Liquity v1's TroveManager, BorrowerOperations, pools and a settable PriceFeed
+    m.bold = deploy_liquity_v2(m)  # Liquity v2: BOLD, its helpers, the WETH, wstETH and rETH branches
     return m
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from eth_abi import decode, encode
 
 from tests.chain.evm import MULTICALL3, LocalChain
+from tests.chain.liquity_v2 import trove_id
 
 AGGREGATE3 = bytes.fromhex("82ad56cb")
 
@@ -151,6 +152,8 @@ HELP = """Type to move the wallet or the market (a block is mined after each):
   price WETH 1800     Aave's oracle for WETH now says $1,800 (the market feed does not move)
   repay 5000          the wallet repays 5,000 USDC;  borrow 1000  borrows more
   supply 2            the wallet supplies 2 more WETH
+  liquity 1800        Liquity v2's WETH price now says $1,800
+  rate 2              the wallet's Liquity v2 trove moves to 2 % a year (under the other trove's 3 %: redeemed first)
   year                a year passes (interest accrues)"""
 
 
@@ -165,6 +168,10 @@ def _act(market: Any, wallet: str, line: str) -> str:
         getattr(market, words[0])(wallet, "USDC", float(words[1]))
     elif words[0] == "supply" and len(words) == 2:
         market.supply(wallet, "WETH", float(words[1]))
+    elif words[0] == "liquity" and len(words) == 2:
+        market.bold.set_price("WETH", float(words[1]))
+    elif words[0] == "rate" and len(words) == 2:
+        market.bold.set_rate(wallet, "WETH", trove_id(wallet, wallet, 0), float(words[1]) / 100)
     elif words[0] == "year":
         market.chain.travel(365 * 86400)
     else:
@@ -181,27 +188,32 @@ async def _main() -> None:
     from tests.chain.comet_market import CWETHV3, deploy_comet
     from tests.chain.ens_names import deploy_ens
     from tests.chain.liquity_troves import deploy_liquity
+    from tests.chain.liquity_v2 import deploy_liquity_v2
     from tests.chain.maker_vaults import deploy_maker
     from tests.chain.morpho_market import deploy_morpho
 
     chain = LocalChain()
     market = deploy(chain)  # and, on the same tokens, Morpho Blue, both Comets and ENS, so /track finds them all
-    deploy_morpho(market)
+    market.blue = deploy_morpho(market)
     deploy_comet(market)
     deploy_comet(market, "WETH", CWETHV3)
     deploy_maker(market)
     deploy_liquity(chain)
+    bold = market.bold = deploy_liquity_v2(market)
     lender, wallet = chain.accounts[1], chain.accounts[2]
     deploy_ens(chain, {"borrower.eth": wallet})
     market.supply(lender, "USDC", 1_000_000)
     market.supply(wallet, "WETH", 10)
     market.borrow(wallet, "USDC", 15_000)
+    bold.open(lender, "WETH", 20, 30_000, 0.03)  # a trove at a lower rate: its debt stands before the wallet's
+    bold.open(wallet, "WETH", 5, 5_000, 0.04)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8545
     _, url = await serve(chain, NodeState(), port)
     off = " ".join(f"RPC_URL_{c}=off" for c in ("ARBITRUM", "BASE", "OPTIMISM", "POLYGON"))
-    print(f"Aave v3, Compound v3, Morpho Blue, Maker, Liquity v1 and ENS on a local chain at {url} "
+    print(f"Aave v3, Compound v3, Morpho Blue, Maker, Liquity v1 and v2, and ENS on a local chain at {url} "
           "(chain id 1, at Ethereum's addresses).")
-    print(f"A wallet (borrower.eth) with 10 WETH supplied to Aave and 15,000 USDC borrowed: {wallet}")
+    print(f"A wallet (borrower.eth) with 10 WETH supplied to Aave and 15,000 USDC borrowed, and a Liquity v2 trove "
+          f"(5 WETH, 5,000 BOLD at 4 %): {wallet}")
     print(f"In another terminal: RPC_URL_ETHEREUM={url} {off} PRICE_INTERVAL_SECONDS=5 ./scripts/run")
     print(f"and send /track {wallet}\n")
     print(HELP, flush=True)

@@ -16,7 +16,7 @@ async def test_an_owners_vaults_are_found_through_the_cdp_manager(rig):
     assert "2 positions added" in text, text
     assert "HF 1.379310 (the lender's own)" in text  # 10 WETH x $3,000 / 145 % against 15,000 DAI: the Vat's own test
     _, health = await rig.say("/health 1")
-    assert "Maker" in health and "ETH-A" in health and "10 WETH" in health and "15,000 DAI" in health
+    assert "Maker" in health and "ETH-A" in health and "10 WETH" in health and "15,000.0" in health  # seconds of fee
     assert "Collateral ratio  200.0%" in health and "liquidation below 145.0%" in health  # the lender's own metric
 
 
@@ -62,3 +62,20 @@ async def test_a_bark_is_told_once_as_a_liquidation(rig):
     assert len(texts) == 1, texts
     assert "was liquidated on Maker (Ethereum): 10 WETH taken, 15,000 DAI of debt taken over by the auction" in texts[0].text, \
         texts[0].text
+
+
+async def test_the_stability_fee_accrued_since_the_last_drip_is_owed(rig):
+    maker, owner = rig.node.market.maker, rig.node.chain.accounts[8]
+    cdp = maker.open(owner, 10, 15_000)
+    await rig.say(f"/track {owner} on maker")
+    rig.node.chain.travel(365 * 86400)  # a year at 5 %, and nobody dripped
+    await rig.tick()
+    link = rig.store.chain_links()[0]
+    read = float(link.reading["amounts"]["debt"]["DAI"])
+    block = link.reading["block"]
+    assert rig.node.chain.block_number() == block
+    maker.drip()  # now the Vat's rate catches up, one block (a second or so) later
+    _, art = maker.vat.call("urns", b"ETH-A".ljust(32, b"\0"), maker.manager.call("urns", cdp))
+    owed = art * maker.vat.call("ilks", b"ETH-A".ljust(32, b"\0"))[1] / 10**45
+    assert 15_749 < read < owed < 15_751, (read, owed)  # 15,000 x 1.05
+    assert owed - read < 0.01  # what the bot said a block earlier, to a cent

@@ -109,7 +109,7 @@ async def test_a_repay_in_the_wallet_shows_in_the_next_tick_and_changes_by_hand_
 
 async def test_an_address_with_no_position_says_what_was_searched(rig):
     reply, text = await rig.say(f"/track {rig.node.chain.accounts[5]}")
-    assert "has no Aave v3, Compound v3, Liquity v1, Maker or Morpho Blue position on Ethereum" in text
+    assert "has no Aave v3, Compound v3, Liquity v1, Liquity v2, Maker or Morpho Blue position on Ethereum" in text
     assert rig.store.chain_links() == []
 
 
