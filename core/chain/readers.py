@@ -252,14 +252,17 @@ class Readers:
 
     async def _safer(self, state: ChainState, dep: LiquityV2Deployment, b: LiquityBranch, ref: str, account: Account,
                      line: float | None, block: int) -> Account:
-        """The account, with the rate that would put twice the owner's line in front when it is under the line."""
+        """The account, with the rate that would put twice the owner's line in front (or halfway from the line to
+        all of the branch, for a line above a third) when it is under the line."""
         system = dict(account.system)
         if line is None or not system.get("branch_debt") or system["front"] >= line * system["branch_debt"]:
             return account
         trove = liquity2_.parse_ref(ref)[1]
+        target = min(2 * line, (1 + line) / 2)
         (walk,) = await aggregate(state.client, [liquity2_.walk_call(dep, b, trove)], block)
-        rate = liquity2_.safer_rate(walk, trove, system["front"], 2 * line * system["branch_debt"])
-        extra: tuple[tuple[str, float], ...] = (("safer_rate", rate if rate is not None else -1.0),)
+        rate = liquity2_.safer_rate(walk, trove, system["front"], target * system["branch_debt"])
+        extra: tuple[tuple[str, float], ...] = (("safer_rate", rate if rate is not None else -1.0),
+                                                ("safer_share", target))
         if rate is not None:
             (fee,) = await aggregate(state.client, [liquity2_.fee_call(dep, b, trove, rate)], block)
             extra += (("safer_fee", liquity2_.parse_fee(fee)),)

@@ -437,7 +437,7 @@ class Tracker:
                       "share": share, "line": line, "front": system["front"], "branch_debt": system["branch_debt"],
                       "branch": liquity2_.parse_ref(link.market_ref or ":0")[0], "rate": system.get("rate", 0.0),
                       "debt": float(sum(account.debt.values())), "safer_rate": system.get("safer_rate"),
-                      "safer_fee": system.get("safer_fee")}
+                      "safer_share": system.get("safer_share"), "safer_fee": system.get("safer_fee")}
             self.store.record_notices(state.key, [(f"redemption:{link.position_id}:{now_head.number}", 0, link.position_id,
                                                    now_head.number, event, json.dumps(detail))])
         return now

@@ -102,7 +102,8 @@ POSITION_KINDS = ("worse", "reminder", "safe", "liquidated", "redeemed", "next-p
 
 def redemption_text(ref: str, d: dict) -> str:
     """A Liquity v2 trove's redemption line crossed: how much debt stands in front, and what a safer rate costs."""
-    front = f"{fmt_amount(Decimal(str(round(d['front']))))} BOLD ({d['share']:.1%} of the {d['branch']} branch's debt)"
+    amount = f"{fmt_amount(Decimal(str(round(d['front']))))} BOLD" if round(d["front"]) else "no debt"
+    front = f"{amount} ({d['share']:.1%} of the {d['branch']} branch's debt)"
     if d["event"] == "redemption-clear":
         return f"{ref}: {front} now stands before it in redemption order, above your {d['line']:.1%} line."
     text = (f"{ref}: only {front} stands before it in redemption order, under your {d['line']:.1%} line; redemptions "
@@ -110,12 +111,13 @@ def redemption_text(ref: str, d: dict) -> str:
     rate, fee = d.get("safer_rate"), d.get("safer_fee")
     if rate is not None and rate > 0:
         yearly = d["debt"] * (rate - d["rate"])
-        text += (f" Raising its rate from {d['rate']:.2%} to {rate:.2%} would put about {2 * d['line']:.0%} in front: "
+        text += (f" Raising its rate from {d['rate']:.2%} to {rate:.2%} would put at least {d['safer_share']:.0%} in front: "
                  f"{fmt_amount(Decimal(str(round(yearly))))} BOLD a year more")
         text += (f", plus {fmt_amount(Decimal(str(round(fee, 2))))} BOLD now (a change within 7 days of the last)."
                  if fee else ", and no fee now (the last change is over 7 days old).")
     elif rate is not None:
-        text += f" Even well above its {d['rate']:.2%} rate too little stands in front: consider repaying."
+        text += (f" No rate among the next troves up puts {d['safer_share']:.0%} in front of it: only repaying shrinks "
+                 "what a redemption can take.")
     return text
 
 

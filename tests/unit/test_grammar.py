@@ -174,3 +174,21 @@ def test_a_misspelt_keyword_is_named_not_taken_for_an_asset(parse):
         parse("/add 10 ETH borow 15000 USDC on aave-v3")
     with pytest.raises(UsageError, match="Put the amount before the asset: '10 ETH'"):
         parse("/add ETH 10 on aave-v3")
+
+
+def test_track_takes_a_liquity_v2_trove_id_in_decimal_or_hex(parse):
+    wallet = "0x6813eb9362372eef6200f3b1dbc3f819671cba69"
+    assert parse(f"/track {wallet} on liquity-v2 4711").market_ref == "4711"
+    assert parse(f"/track {wallet} on liquity-v2 ethereum 0x1267").market_ref == "4711"  # kept in decimal
+    for bad in ("12ab", "0x" + "f" * 65, "0", str(2**256)):
+        with pytest.raises(UsageError):
+            parse(f"/track {wallet} on liquity-v2 {bad}")
+
+
+def test_alerts_take_a_redemption_line_as_a_share(parse):
+    assert parse("/alerts 3 redemption 10%").redemption == Decimal("0.1")
+    assert parse("/alerts 3 warn 1.6 redemption 2.5%").redemption == Decimal("0.025")
+    for bad in ("/alerts 3 redemption 10", "/alerts 3 redemption 0%", "/alerts 3 redemption 100%",
+                "/alerts 3 redemption 5% redemption 6%"):
+        with pytest.raises((UsageError, InvalidAmount)):
+            parse(bad)
