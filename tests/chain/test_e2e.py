@@ -174,3 +174,21 @@ async def test_telegram_tells_the_owner_once_when_the_wallet_was_liquidated(node
         assert "7,500 USDC of debt repaid" in told["text"] and "transaction 0x" in told["text"]
         await asyncio.sleep(3)
         assert sum("was liquidated on" in m.get("text", "") for m in emu.messages(alice["id"])) == 1
+
+
+async def test_console_warns_when_a_liquity_v2_trove_falls_to_the_front_of_redemptions(node, price_apis, tmp_path):
+    v2, a = node.market.bold, node.chain.accounts
+    v2.open(a[1], "WETH", 20, 30_000, 0.03)
+    mine = v2.open(a[2], "WETH", 5, 5_000, 0.04)
+    async with console(node, price_apis, tmp_path) as chat:
+        await chat.type(f"/track {a[2]} on liquity-v2")
+        at = await chat.out.wait("1 position added")
+        await chat.out.wait("Liquity v2 on Ethereum", at)
+        v2.set_rate(a[2], "WETH", mine, 0.02)  # now under the 3 % trove: first in line
+        node.chain.mine()
+        at = await chat.out.wait("REDEMPTION RISK: #1", at)
+        await chat.out.wait("Raising its rate from 2.00% to 3.10%", at)
+        await chat.type("/health 1")
+        await chat.out.wait("UNDER your line of 5.0%", at)
+        await asyncio.sleep(3)  # more ticks: said once
+        assert chat.out.text.count("REDEMPTION RISK: #1") == 1
