@@ -8,7 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 # The handler modules register their commands when imported.
-from core.chat import alert_commands, analysis_commands, chain_commands, position_commands, query_commands, views  # noqa: F401
+from core.chat import (  # noqa: F401
+    alert_commands,
+    analysis_commands,
+    chain_commands,
+    position_commands,
+    query_commands,
+    risk_commands,
+    views,
+)
 from core.chat.buttons import Issued, Refused
 from core.chat.commands import COMMANDS
 from core.chat.context import Context

@@ -95,6 +95,8 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("backtest", "/backtest ID [2020-03|2021-05|2022-06|2022-11|all]",
                     "your position through real crashes: lowest health, warnings, liquidation, collateral that would have saved it",
                     ("/backtest 1", "/backtest 1 2020-03")),
+        CommandSpec("risk", "/risk ID", "the chance that a position reaches its liquidation price within 1, 7 and 30 days, "
+                    "from each asset's realized volatility", ("/risk 1",)),
         CommandSpec("il", "/il PAIR FROM TO [range LOW-HIGH]", "impermanent loss of a pool position between two prices",
                     ("/il ETH-USDC 3000 4500", "/il ETH-USDC 3000 3500 range 2000-4000")),
         CommandSpec("chart", "/chart ID [whatif]", "a picture: recent price with the liquidation and warning levels, or health against price",

@@ -80,6 +80,13 @@ class AnalysisGrammar(Words):
         self._done(args, 2)
         return Command("backtest", number=number, topic=window)
 
+    def _risk(self, args: list[str]) -> Command:
+        if not args:
+            raise UsageError("Which position? Like '/risk 1'.")
+        number = self._id(args[0])
+        self._done(args, 1)
+        return Command("risk", number=number)
+
     def _il(self, args: list[str]) -> Command:
         if len(args) not in (3, 5):
             raise UsageError("Give the pair and two prices, like '/il ETH-USDC 3000 4500'.")
