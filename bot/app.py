@@ -26,6 +26,7 @@ from core.config import DEFAULT_RPC_URLS, Settings
 from core.errors import CoreError
 from core.lending.assets import AssetRegistry
 from core.lending.protocols import Presets
+from core.market.mining_data import BlockchainInfoSource, MempoolSource, MiningData
 from core.market.ports import PriceBook, PriceSource
 from core.market.prices.binance import BinanceSource
 from core.market.prices.coinbase import CoinbaseSource
@@ -38,6 +39,7 @@ from core.ports import Clock, SystemClock
 from core.storage.backup import copy_database, running_lock
 from core.storage.store import Store
 from core.watch.delivery import Dispatcher
+from core.watch.mining_watch import MiningWatch
 from core.watch.monitor import Monitor
 from core.watch.outbox import Outbox
 from core.watch.scheduler import Scheduler
@@ -126,10 +128,17 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                                       monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
                                       heavy=heavy)
                 assistant.tracker = tracker
+                timeout = settings.http_timeout_seconds
+                mining = MiningData(store.db, [MempoolSource(session, settings.mempool_base_url, timeout),
+                                               BlockchainInfoSource(session, settings.blockchain_info_base_url, timeout)],
+                                    clock)
+                assistant.mining = mining
+                mining_watch = MiningWatch(store, mining, feed, outbox, clock, wake=dispatcher.wake)
                 scheduler = Scheduler([feed.tick, tracker.tick, monitor.tick], interval, "ticks")
                 # Checked every few minutes, fetched only once the cache is an hour old: a restart with a fresh
                 # cache downloads nothing, and an old one is refreshed within minutes.
-                refresher = Scheduler([yields.refresh_if_due], yields.RETRY_SECONDS, "yields")
+                # Mining figures the same way: asked only while someone has a fleet, at most every half hour.
+                refresher = Scheduler([yields.refresh_if_due, mining_watch.tick], yields.RETRY_SECONDS, "yields and mining")
                 try:
                     yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
                               refresher)

@@ -232,6 +232,28 @@ def register(tree: app_commands.CommandTree, adapter) -> None:
                        server: bool = False):
         await run(i, arg("/backtest", position, window), server)
 
+    @tree.command(name="risk", description=d["risk"])
+    @app_commands.describe(position="your position's id", server=SERVER_READS)
+    @app_commands.autocomplete(position=positions)
+    async def risk(i: discord.Interaction, position: app_commands.Range[int, 1, MAX_ID], server: bool = False):
+        await run(i, arg("/risk", position), server)
+
+    @tree.command(name="mining", description=d["mining"])
+    @app_commands.describe(action="add, remove, or one fleet's loan / pledge / whatif (empty: your fleets)",
+                           fleet="the fleet's id", details="for add: '200 TH/s 17.5 J/TH power 0.06 pool 2%'; "
+                                                           "for loan: a position id or off; pledge: '50%'; "
+                                                           "whatif: 'difficulty +10%', 'halving', 'power 0.08', 'BTC -30%'")
+    @app_commands.choices(action=[app_commands.Choice(name=n, value=n) for n in ("show", "add", "loan", "pledge", "whatif",
+                                                                                  "remove")])
+    async def mining(i: discord.Interaction, action: str = "show", fleet: app_commands.Range[int, 1, MAX_ID] | None = None,
+                     details: str | None = None):
+        if action == "show":
+            await run(i, arg("/mining", fleet))
+        elif action in ("add", "remove"):
+            await run(i, arg("/mining", action, details if action == "add" else fleet))
+        else:
+            await run(i, arg("/mining", fleet, action, details))
+
     @tree.command(name="il", description=d["il"])
     @app_commands.describe(pair="the pool pair, like ETH-USDC", start_price="price when you entered", end_price="price now or then",
                            range_low="concentrated range: lower price", range_high="concentrated range: upper price")

@@ -86,6 +86,8 @@ class Settings:
     binance_base_url: str = "https://api.binance.com"
     coinbase_base_url: str = "https://api.coinbase.com"
     defillama_base_url: str = "https://yields.llama.fi"
+    mempool_base_url: str = "https://mempool.space"
+    blockchain_info_base_url: str = "https://blockchain.info"
     price_interval_seconds: float = 60.0
     price_cache_seconds: float = 30.0
     http_timeout_seconds: float = 10.0
@@ -177,6 +179,8 @@ class Settings:
             binance_base_url=url("BINANCE_BASE_URL", cls.binance_base_url),
             coinbase_base_url=url("COINBASE_BASE_URL", cls.coinbase_base_url),
             defillama_base_url=url("DEFILLAMA_BASE_URL", cls.defillama_base_url),
+            mempool_base_url=url("MEMPOOL_BASE_URL", cls.mempool_base_url),
+            blockchain_info_base_url=url("BLOCKCHAIN_INFO_BASE_URL", cls.blockchain_info_base_url),
             price_interval_seconds=number("PRICE_INTERVAL_SECONDS", 60.0, 1, 86400),
             price_cache_seconds=number("PRICE_CACHE_SECONDS", 30.0, 0, 3600),
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", 10.0, 0.1, 120),

@@ -12,6 +12,7 @@ from core.chat import (  # noqa: F401
     alert_commands,
     analysis_commands,
     chain_commands,
+    mining_commands,
     position_commands,
     query_commands,
     risk_commands,
@@ -93,6 +94,7 @@ class Assistant:
     history = _service("history")
     heavy = _service("heavy")
     tracker = _service("tracker")
+    mining = _service("mining")
     parser = _service("parser")
     buttons = _service("buttons")
 

@@ -95,6 +95,13 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("backtest", "/backtest ID [2020-03|2021-05|2022-06|2022-11|all]",
                     "your position through real crashes: lowest health, warnings, liquidation, collateral that would have saved it",
                     ("/backtest 1", "/backtest 1 2020-03")),
+        CommandSpec("mining", "/mining [ID] | /mining add HASHRATE TH/s J/TH power USD_KWH [pool X%] | /mining ID loan N|off "
+                              "| /mining ID pledge X% | /mining [ID] whatif difficulty +10%|halving|power 0.08|BTC -30% | "
+                              "/mining remove ID",
+                    "your mining fleets: BTC and USD a day, hashprice, power, margin, break-even, retarget and halving; "
+                    "the loan their coins back, month by month",
+                    ("/mining add 200 TH/s 17.5 J/TH power 0.06 pool 2%", "/mining 1 loan 3", "/mining 1 pledge 50%",
+                     "/mining 1 whatif halving")),
         CommandSpec("risk", "/risk ID", "the chance that a position reaches its liquidation price within 1, 7 and 30 days, "
                     "from each asset's realized volatility", ("/risk 1",)),
         CommandSpec("il", "/il PAIR FROM TO [range LOW-HIGH]", "impermanent loss of a pool position between two prices",

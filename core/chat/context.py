@@ -21,6 +21,7 @@ from core.lending.assets import AssetRegistry
 from core.lending.models import Actor, Leg, Overrides, Owner, Position, PriceSnapshot, Quote
 from core.lending.protocols import Presets, Terms
 from core.lending.valuation import Valuation, value
+from core.market.mining_data import MiningData
 from core.market.ports import PriceBook, PriceSeries, Yields
 from core.ports import ChatAdmins, Clock, PositionEvents
 from core.replies import Reply, Section, text_lines
@@ -45,6 +46,7 @@ class Context:
     history: PriceSeries | None = None  # recorded prices for /chart
     heavy: HeavyWork = field(default_factory=HeavyWork)  # charts and backtests, off the event loop, fair across users
     tracker: Tracker | None = None  # reads wallets' positions from the lenders' contracts (/track)
+    mining: MiningData | None = None  # the Bitcoin network's figures for /mining
     parser: Parser = field(init=False)
     buttons: ButtonBook = field(init=False)  # what every button the bot sent stands for
 

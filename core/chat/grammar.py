@@ -13,6 +13,7 @@ from decimal import Decimal
 from core.chat.commands import COMMANDS, Command, PositionSpec, Shock, Target
 from core.chat.grammar_analysis import AnalysisGrammar
 from core.chat.grammar_chain import ChainGrammar
+from core.chat.grammar_mining import MiningGrammar
 from core.chat.grammar_warnings import WarningGrammar
 from core.chat.grammar_words import Words
 from core.errors import InvalidAmount, UnknownCommand, UsageError
@@ -50,7 +51,7 @@ def command_name(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-class Parser(WarningGrammar, AnalysisGrammar, ChainGrammar, Words):
+class Parser(WarningGrammar, AnalysisGrammar, ChainGrammar, MiningGrammar, Words):
     """Parses one line into a Command, using the asset registry to validate symbols."""
 
     def parse(self, text: str) -> Command:

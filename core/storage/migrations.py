@@ -253,6 +253,30 @@ def _redemption_line(db: Database) -> None:
     db.execute("ALTER TABLE alert_settings ADD COLUMN redemption REAL")
 
 
+@migrations(name="0010_mining")
+def _mining(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE fleets (
+            id INTEGER PRIMARY KEY,
+            owner_key TEXT NOT NULL REFERENCES owners(key) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            hashrate_th REAL NOT NULL,
+            efficiency_j_th REAL NOT NULL,
+            power_usd_kwh REAL NOT NULL,
+            pool_fee REAL NOT NULL,
+            loan_position_id INTEGER REFERENCES positions(id) ON DELETE SET NULL,
+            pledge REAL NOT NULL DEFAULT 0,
+            losing INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            UNIQUE (owner_key, number)
+        );
+        CREATE TABLE mining_network (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL, fetched_at REAL NOT NULL,
+                                     source TEXT NOT NULL);
+        """
+    )
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
 

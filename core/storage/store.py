@@ -296,6 +296,7 @@ class Store:
             count = db.execute("SELECT count(*) FROM positions WHERE owner_key = ?", [owner.key]).fetchone()[0]
             db.execute("DELETE FROM owners WHERE key = ?", [owner.key])
             db.execute("DELETE FROM positions WHERE owner_key = ?", [owner.key])
+            db.execute("DELETE FROM fleets WHERE owner_key = ?", [owner.key])
             return count
 
     # ---------------------------------------------------------------- owners' names and alert options

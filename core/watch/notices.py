@@ -59,6 +59,10 @@ class AlertItem:
             return "REDEMPTION RISK"
         if self.kind == "redemption-clear":
             return "REDEMPTION RISK OVER"
+        if self.kind == "mining-loss":
+            return "MINING AT A LOSS"
+        if self.kind == "mining-profit":
+            return "MINING PROFITABLE AGAIN"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 
@@ -97,7 +101,8 @@ class Notice:
         return cls(ChatRef(**data["chat"]), items, data["tick_at"], alert)
 
 
-POSITION_KINDS = ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price", "redemption-risk", "redemption-clear")
+POSITION_KINDS = ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price", "redemption-risk", "redemption-clear",
+                  "mining-loss", "mining-profit")
 
 
 def redemption_text(ref: str, d: dict) -> str:
@@ -139,7 +144,7 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
         title = f"{first.label}: {first.ref}" if first.ref else first.label
     else:
         title = f"{len(refs)} position{'s' if len(refs) != 1 else ''} changed" if position_items else "Price monitoring"
-    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind not in ("safe", "redemption-clear")),
+    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind not in ("safe", "redemption-clear", "mining-profit")),
                    default=Severity.OK)
     lines = tuple(Line(i.label, i.text) for i in items[:shown])
     if shown is not None and shown < len(items):

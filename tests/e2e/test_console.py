@@ -32,6 +32,7 @@ def bot_env(tmp_path: Path, apis=None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update(DATABASE_PATH=str(tmp_path / "bot.db"), NO_PROXY="127.0.0.1,localhost")
     env.update(apis.env() if apis else {"COINGECKO_BASE_URL": "http://127.0.0.1:9"})  # port 9: nothing listens
+    env.update(MEMPOOL_BASE_URL="http://127.0.0.1:9", BLOCKCHAIN_INFO_BASE_URL="http://127.0.0.1:9")
     env.update(extra)
     return env
 
