@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -12,6 +12,7 @@ from core.lending.assets import AssetRegistry
 from core.lending.models import Actor, ChatRef, Owner
 from core.lending.protocols import Presets
 from core.storage.store import Store
+from tests.emulators.mempool import MempoolState, mempool_app
 from tests.emulators.prices import VECTOR_PRICES as EMULATED_PRICES
 from tests.emulators.prices import PriceWorld, price_app
 from tests.fakes import VECTOR_PRICES, FakeClock, FakePriceBook
@@ -70,6 +71,7 @@ class PriceAPIs:
 
     world: PriceWorld
     root: str
+    mining: MempoolState = field(default_factory=MempoolState)  # mempool.space and blockchain.info, under /mempool
 
     @property
     def coingecko_url(self) -> str:
@@ -86,16 +88,20 @@ class PriceAPIs:
     def env(self) -> dict[str, str]:
         """Settings that point the bot at these emulators."""
         return {"COINGECKO_BASE_URL": self.coingecko_url, "BINANCE_BASE_URL": self.binance_url,
-                "COINBASE_BASE_URL": self.coinbase_url}
+                "COINBASE_BASE_URL": self.coinbase_url, "MEMPOOL_BASE_URL": f"{self.root}/mempool",
+                "BLOCKCHAIN_INFO_BASE_URL": f"{self.root}/mempool"}
 
 
 @pytest.fixture
 async def price_apis(registry):
     """Emulated CoinGecko, Binance and Coinbase on 127.0.0.1, serving the prices of docs/lending.md's worked examples."""
     world = PriceWorld(prices=dict(EMULATED_PRICES))
-    server = TestServer(price_app(world, registry), host="127.0.0.1")
+    mining = MempoolState()
+    app = price_app(world, registry)
+    app.add_subapp("/mempool", mempool_app(mining))
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    yield PriceAPIs(world, str(server.make_url("")).rstrip("/"))
+    yield PriceAPIs(world, str(server.make_url("")).rstrip("/"), mining)
     await server.close()
 
 

@@ -23,6 +23,7 @@ from core.lending.models import Actor, Leg, Position, Severity
 from core.lending.numbers import MAX_AMOUNT, fmt_amount, fmt_hf
 from core.lending.protocols import Terms
 from core.replies import Attachment, Button, Reply, Section, paragraph, text_lines
+from core.storage.fleets import Fleets
 
 DETAILED_HEALTH_MAX = 3  # /health with no id shows each position in full up to this many, else the list
 
@@ -209,6 +210,10 @@ async def _cmd_export(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         "owner": owner.key,
         "warnings_on": ctx.store.alerts_enabled(owner),
         "positions": [_exported(ctx, p) for p in positions],
+        "mining_fleets": [{"id": f.number, "hashrate_th": f.hashrate_th, "efficiency_j_th": f.efficiency_j_th,
+                           "power_usd_kwh": f.power_usd_kwh, "pool_fee": f.pool_fee, "pledge": f.pledge,
+                           "loan": next((p.number for p in positions if p.stored_id == f.loan_position_id), None)}
+                          for f in Fleets(ctx.store).of(owner)],
     }
     body = json.dumps(data, indent=2).encode()
     return Reply(

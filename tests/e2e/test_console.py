@@ -31,8 +31,9 @@ async def run_console(args: list[str], stdin: str, env: dict[str, str], cwd: Pat
 def bot_env(tmp_path: Path, apis=None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     env.update(DATABASE_PATH=str(tmp_path / "bot.db"), NO_PROXY="127.0.0.1,localhost")
-    env.update(apis.env() if apis else {"COINGECKO_BASE_URL": "http://127.0.0.1:9"})  # port 9: nothing listens
-    env.update(MEMPOOL_BASE_URL="http://127.0.0.1:9", BLOCKCHAIN_INFO_BASE_URL="http://127.0.0.1:9")
+    nowhere = "http://127.0.0.1:9"  # port 9: nothing listens
+    env.update(COINGECKO_BASE_URL=nowhere, MEMPOOL_BASE_URL=nowhere, BLOCKCHAIN_INFO_BASE_URL=nowhere)
+    env.update(apis.env() if apis else {})
     env.update(extra)
     return env
 
@@ -108,3 +109,17 @@ async def test_a_chart_is_saved_beside_the_database(price_apis, tmp_path):
     assert code == 0, err
     saved = [line.split("Saved the picture to ", 1)[1] for line in out.splitlines() if "Saved the picture to" in line]
     assert saved and Path(saved[0]).read_bytes()[:4] == b"\x89PNG" and Path(saved[0]).parent == tmp_path / "files"
+
+
+async def test_a_miner_links_a_ledn_loan_and_reads_its_projection_in_the_console(price_apis, tmp_path):
+    script = "\n".join(["/add 1 BTC borrow 30000 USD on ledn", "/rate 1 12%",
+                         "/mining add 200 TH/s 17.5 J/TH power 0.06 pool 2%", "/mining 1 loan 1", "/mining 1 pledge 50%",
+                         "/mining 1 whatif BTC -30%", "/risk 1", "/mining add 200 TH/s 17.5 J/TH power 9"]) + "\n"
+    code, out, err = await run_console([console_script(), "console", "--user", "alice"], script, bot_env(tmp_path, price_apis),
+                                       tmp_path)
+    assert code == 0, err
+    for expected in ("Fleet 1 added: 200.00 TH/s", "The loan, month by month", "Month 12", "pledging 50%",
+                     "network from mempool.space", "reaches its margin call in month 1", "Chance that #1 reaches liquidation",
+                     "Within 30 days", "out of any plausible range", "Usage: /mining"):
+        assert expected in out, (expected, out[-3000:])
+    assert price_apis.mining.requests >= 4 and "Traceback" not in out + err

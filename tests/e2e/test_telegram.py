@@ -89,6 +89,15 @@ async def test_private_chat_tour_and_command_menu(world):
     assert {"start", "add", "health", "watch", "snooze", "status"} <= names
 
 
+async def test_a_miner_reads_the_projection_of_a_ledn_loan_in_telegram(world):
+    alice, _, dm, _, _ = people(world.emu)
+    await world.say(dm, alice, "/add 1 BTC borrow 30000 USD on ledn", "Added #1")
+    await world.say(dm, alice, "/mining add 200 TH/s 17.5 J/TH power 0.06 pool 2%", "Fleet 1 added")
+    reply = await world.say(dm, alice, "/mining 1 loan 1", "The loan, month by month")
+    assert "Month 12" in reply["text"] and "margin call at 70% LTV" in reply["text"]
+    assert "network from mempool.space" in reply["text"]
+
+
 async def test_export_is_a_document(world):
     alice, _, dm, _, _ = people(world.emu)
     await world.say(dm, alice, "/add 1 ETH on aave-v3", "Added #1")

@@ -129,3 +129,19 @@ async def test_a_fleet_turning_unprofitable_is_warned_once_and_again_when_it_rec
     assert await watch.tick() == 1
     del miner.ctx.prices.prices["BTC"]  # no BTC price: nothing is decided
     assert await watch.tick() == 0
+
+
+async def test_fleets_are_in_the_export_and_gone_with_forget(miner, alice, store):
+    import json
+
+    from core.storage.fleets import Fleets
+
+    await say(miner, alice, "/add 1 BTC borrow 30000 USD on ledn")
+    await say(miner, alice, "/mining add 200 TH/s 17.5 J/TH power 0.06 pool 2%")
+    await say(miner, alice, "/mining 1 loan 1")
+    exported = json.loads((await miner.handle(alice, "/export")).attachment.content)
+    assert exported["mining_fleets"] == [{"id": 1, "hashrate_th": 200.0, "efficiency_j_th": 17.5, "power_usd_kwh": 0.06,
+                                          "pool_fee": 0.02, "pledge": 0.0, "loan": 1}]
+    await miner.handle(alice, "/forget")
+    await miner.handle(alice, "/forget yes")
+    assert Fleets(store).all() == []
