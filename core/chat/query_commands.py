@@ -172,6 +172,8 @@ async def _cmd_status(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         extra.append(views.monitor_section(ctx.monitor_status(), ctx.clock.time()))
     if ctx.yields is not None:
         extra.append(Section("Yield data", (Line("", ctx.yields.describe()),)))
+    if ctx.mining is not None and (line := ctx.mining.describe(ctx.clock.time())):
+        extra.append(Section("Mining data", (Line("", line),)))
     if ctx.tracker is not None and ctx.store.follows_any():  # only once something is read from a chain
         extra.append(Section("Chains", tuple(Line(name, text) for name, text in ctx.tracker.status_lines())))
     if ctx.outbox is not None:

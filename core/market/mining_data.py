@@ -89,6 +89,16 @@ class MiningData:
             return None
         return Network(**json.loads(row[0])), float(row[1]), str(row[2])
 
+    def describe(self, now: float) -> str:
+        """One line for /status: the last good read's source, tip and age, and the last failure; "" before any."""
+        last = self.latest()
+        if last is None:
+            return f"not read yet ({self.error})" if self.error else ""
+        net, at, source = last
+        minutes = max(0, round((now - at) / 60))
+        text = f"{source}, block {net.height:,}, difficulty {net.difficulty:.3g}, read {minutes} min ago"
+        return text + (f"; last refresh failed: {self.error}" if self.error else "")
+
     async def refresh(self) -> bool:
         """Ask the sources in order; store the first good answer. False when none answered."""
         now = self.clock.time()

@@ -84,7 +84,7 @@ async def test_what_ifs_and_bad_input(miner, alice):
     assert "holds no BTC as collateral" in await say(miner, alice, "/mining 1 loan 1")
 
 
-@pytest.mark.parametrize("fault", ["500", "html", "nan", "future", "past-retarget", "truncated"])
+@pytest.mark.parametrize("fault", ["500", "html", "nan", "future", "past-retarget", "truncated", "slow", "empty"])
 async def test_a_bad_answer_falls_back_to_blockchain_info_or_the_last_good_read(miner, alice, clock, fault):
     await say(miner, alice, "/mining add 200 TH/s 17.5 J/TH power 0.06")
     assert "from mempool.space" in await say(miner, alice, "/mining 1")
@@ -97,6 +97,8 @@ async def test_a_bad_answer_falls_back_to_blockchain_info_or_the_last_good_read(
     clock.advance(3_600)
     text = await say(miner, alice, "/mining 1")
     assert "network from blockchain.info, 60 min old" in text and "refresh failed: mempool.space" in text, text
+    status = " ".join(plain_text(await miner.handle(alice, "/status")).split())
+    assert "Mining data blockchain.info, block 925,000, difficulty 1.6e+14, read 60 min ago; last refresh failed" in status
 
 
 async def test_no_data_at_all_is_said_plainly(miner, alice):
