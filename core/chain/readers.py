@@ -218,8 +218,7 @@ class Readers:
             answers = await self.batched(state, liquity2_.branch_calls(b), block,
                                          {r: liquity2_.trove_calls(b, liquity2_.parse_ref(r)[1]) for r in refs})
             branch = liquity2_.parse_branch(answers.pop(""))
-            active = {liquity2_.parse_ref(r)[1] for r, res in answers.items()
-                      if res[1].ok and liquity2_.status_of(res) == liquity2_.ACTIVE}
+            active = {liquity2_.parse_ref(r)[1] for r, res in answers.items() if _is_active(res)}
             fronts, walked = await self._fronts(state, dep, b, active, block)
             for ref, results in answers.items():
                 trove = liquity2_.parse_ref(ref)[1]
@@ -411,3 +410,11 @@ class Readers:
             for user, lo, hi in spans:
                 out[user] = results[lo:hi]
         return out
+
+
+def _is_active(results: list[Result]) -> bool:
+    """Whether a trove's status call says active (a failed or malformed one is left to its own parse to report)."""
+    try:
+        return liquity2_.status_of(results) == liquity2_.ACTIVE
+    except BadReturn:
+        return False
