@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from core.lending.models import ChatRef
+from core.lending.models import ChatRef, Owner
 from core.lending.numbers import fmt_usd
 from core.market import mining as m
 from core.market.mining_data import MiningData
@@ -50,6 +50,8 @@ class MiningWatch:
             if losing == fleet.losing:
                 continue
             platform, kind, owner_id = fleet.owner_key.split(":", 2)
+            if not self.store.alerts_enabled(Owner(platform, kind, owner_id)):
+                continue  # "/alerts off" quiets the fleets too; the crossing is told once they are back on
             chat = ChatRef(platform, owner_id, kind == "group")
             ref = f"Fleet {fleet.number}"
             if losing:

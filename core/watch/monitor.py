@@ -393,6 +393,9 @@ class Monitor:
             d = json.loads(detail)
             if d.get("event") in ("redemption-risk", "redemption-clear"):  # Liquity v2's redemption line crossed
                 at_risk = d["event"] == "redemption-risk"
+                card = cards.get(row_id)
+                if card is None or not self._warnings_on(card):  # a warning, not news: /alerts off quiets it
+                    continue
                 for chat, ref, handle in routes.get(row_id, ()):
                     by_chat[chat].append(AlertItem(d["event"], WARNING if at_risk else OK, ref, redemption_text(ref, d),
                                                    None, (("Details", f"/health {handle}"),), row_id))
@@ -423,6 +426,11 @@ class Monitor:
                 by_chat[chat].append(AlertItem(kind, LIQUIDATABLE, ref, f"{ref} {what}.{where}", 0.0,
                                                (("Details", f"/health {handle}"),), row_id))
         return [(chain, tx, log_index, row_id) for chain, tx, log_index, row_id, _ in rows]
+
+    def _warnings_on(self, card: Card) -> bool:
+        """The owner's master switch and the position's own are both on."""
+        row = self.store.db.execute("SELECT enabled FROM alert_settings WHERE position_id = ?", [card.row_id]).fetchone()
+        return self.store.alerts_enabled(card.owner) and (row is None or bool(row[0]))
 
     def _outage_items(self, degraded: set[str], reasons: dict[str, str], by_chat) -> dict[str, set[str]]:
         """Per chat, one 'monitoring paused' per asset going bad and one 'restored' per asset trusted again.

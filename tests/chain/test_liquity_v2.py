@@ -91,6 +91,16 @@ async def test_a_trove_under_its_redemption_line_is_warned_once_with_what_a_safe
     assert len(clear) == 1 and "above your 30.0% line" in clear[0], clear
 
 
+async def test_warnings_off_quiet_the_redemption_line_too(rig):
+    _, mine, _, _ = troves(rig.node)
+    await rig.say(f"/track {rig.node.chain.accounts[2]} on liquity-v2 {mine}")
+    await rig.say("/alerts 1 redemption 30%")
+    await rig.say("/alerts 1 off")
+    await rig.tick()
+    await rig.tick()
+    assert told(rig, "redemption-risk") == []
+
+
 async def test_a_redemption_against_the_trove_is_told_with_what_it_took(rig):
     v2, a = rig.node.market.bold, rig.node.chain.accounts
     low, _, _, _ = troves(rig.node)

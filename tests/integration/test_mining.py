@@ -114,6 +114,9 @@ async def test_a_fleet_turning_unprofitable_is_warned_once_and_again_when_it_rec
     assert await watch.tick() == 0  # profitable at $60,000: nothing to say
     even = m.economics(m.Fleet(200, 17.5, 0.03, 0), miner.mining.latest()[0], 60_000).break_even_price
     miner.ctx.prices.prices["BTC"] = even * 0.9
+    await say(miner, alice, "/alerts off")
+    assert await watch.tick() == 0  # warnings off: not even this
+    await say(miner, alice, "/alerts on")
     assert await watch.tick() == 1
     assert await watch.tick() == 0  # once per crossing
     [row] = outbox.pending(1e12)
