@@ -133,7 +133,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                                                BlockchainInfoSource(session, settings.blockchain_info_base_url, timeout)],
                                     clock)
                 assistant.mining = mining
-                mining_watch = MiningWatch(store, mining, feed, outbox, clock, wake=dispatcher.wake)
+                mining_watch = MiningWatch(store, mining, feed, outbox, clock, presets, registry, wake=dispatcher.wake)
                 scheduler = Scheduler([feed.tick, tracker.tick, monitor.tick], interval, "ticks")
                 # Checked every few minutes, fetched only once the cache is an hour old: a restart with a fresh
                 # cache downloads nothing, and an old one is refreshed within minutes.

@@ -11,7 +11,6 @@ from core.chat.handlers import handles
 from core.errors import PositionNotFound, PriceUnavailable, UsageError
 from core.lending.models import Actor, Owner, Position
 from core.lending.numbers import age_text, fmt_usd
-from core.lending.valuation import levels
 from core.market import mining as m
 from core.replies import Line, Reply, Section, paragraph
 from core.storage.fleets import Fleets, StoredFleet
@@ -168,15 +167,9 @@ def _loan(ctx: Context, owner: Owner, stored: StoredFleet) -> tuple[Position, m.
     position = next((p for p in ctx.store.positions(owner) if p.stored_id == stored.loan_position_id), None)
     if position is None:
         return None
-    terms = ctx.terms_of(position)
     btc = [leg for leg in position.collateral if ctx.registry.family(leg.asset) == BTC_FAMILY]
-    asset = terms.collateral[btc[0].asset]
-    warn, _ = levels(terms)
-    margin = terms.margin_ltvs[0] if terms.margin_ltvs else asset.lt / warn
-    apr = ctx.store.borrow_apr(position) or 0.0
-    debt = float(sum(leg.amount for leg in position.debt))
-    return position, m.Loan(float(sum(leg.amount for leg in btc)), debt, apr, margin,
-                            terms.liquidation_ltv or asset.lt, asset.ltv)
+    return position, m.loan_of(ctx.terms_of(position), btc[0].asset, float(sum(leg.amount for leg in btc)),
+                               float(sum(leg.amount for leg in position.debt)), ctx.store.borrow_apr(position) or 0.0)
 
 
 def _projection(position: Position, loan: m.Loan, rows: list[m.Month], pledge: float) -> Section:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from core.lending.protocols import Terms
+from core.lending.valuation import levels
+
 SATS = 100_000_000
 HALVING_BLOCKS = 210_000
 RETARGET_BLOCKS = 2_016
@@ -154,6 +157,15 @@ def project(fleet: Fleet, net: Network, price: float, now: float, loan: Loan | N
                          max(0.0, debt / (loan.target_ltv * price) - coll) if loan and ltv >= loan.margin_ltv else 0.0,
                          halved))
     return out
+
+
+def loan_of(terms: Terms, asset: str, collateral_btc: float, debt_usd: float, apr: float) -> Loan:
+    """A BTC-backed position as a Loan: its lender's margin-call, liquidation and target LTVs (a health-factor
+    lender's warning level stands in for a margin call, its borrow limit for the target)."""
+    legs = terms.collateral[asset]
+    warn, _ = levels(terms)
+    margin = terms.margin_ltvs[0] if terms.margin_ltvs else legs.lt / warn
+    return Loan(collateral_btc, debt_usd, apr, margin, terms.liquidation_ltv or legs.lt, legs.ltv)
 
 
 def first_margin_call(rows: list[Month], loan: Loan) -> int | None:

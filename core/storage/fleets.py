@@ -21,16 +21,17 @@ class StoredFleet:
     loan_position_id: int | None
     pledge: float  # the share of the coins kept each month that goes to the loan's collateral
     losing: bool  # told that its margin is negative (cleared with hysteresis)
-    owner_key: str = ""
+    call_ahead: bool  # told that its loan's projected margin call is near (cleared with hysteresis)
+    owner_key: str
 
 
 _COLUMNS = ("id, number, hashrate_th, efficiency_j_th, power_usd_kwh, pool_fee, loan_position_id, pledge, losing, "
-            "owner_key")
+            "call_ahead, owner_key")
 
 
 def _fleet(row) -> StoredFleet:
     return StoredFleet(int(row[0]), int(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]),
-                       None if row[6] is None else int(row[6]), float(row[7]), bool(row[8]), str(row[9]))
+                       None if row[6] is None else int(row[6]), float(row[7]), bool(row[8]), bool(row[9]), str(row[10]))
 
 
 class Fleets:
@@ -73,8 +74,8 @@ class Fleets:
         return [_fleet(r) for r in self.store.db.execute(f"SELECT {_COLUMNS} FROM fleets ORDER BY id").fetchall()]
 
     def update(self, fleet: StoredFleet, **fields) -> None:
-        """Change loan_position_id, pledge or losing."""
-        allowed = {"loan_position_id", "pledge", "losing"}
+        """Change loan_position_id, pledge, losing or call_ahead."""
+        allowed = {"loan_position_id", "pledge", "losing", "call_ahead"}
         assert set(fields) <= allowed
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.store.db.execute(f"UPDATE fleets SET {sets} WHERE id = ?", [*fields.values(), fleet.row_id])

@@ -268,6 +268,7 @@ def _mining(db: Database) -> None:
             loan_position_id INTEGER REFERENCES positions(id) ON DELETE SET NULL,
             pledge REAL NOT NULL DEFAULT 0,
             losing INTEGER NOT NULL DEFAULT 0,
+            call_ahead INTEGER NOT NULL DEFAULT 0,
             created_at REAL NOT NULL,
             UNIQUE (owner_key, number)
         );

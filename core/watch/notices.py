@@ -63,6 +63,10 @@ class AlertItem:
             return "MINING AT A LOSS"
         if self.kind == "mining-profit":
             return "MINING PROFITABLE AGAIN"
+        if self.kind == "mining-call-ahead":
+            return "MARGIN CALL AHEAD"
+        if self.kind == "mining-call-clear":
+            return "MARGIN CALL NO LONGER AHEAD"
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 
@@ -102,7 +106,7 @@ class Notice:
 
 
 POSITION_KINDS = ("worse", "reminder", "safe", "liquidated", "redeemed", "next-price", "redemption-risk", "redemption-clear",
-                  "mining-loss", "mining-profit")
+                  "mining-loss", "mining-profit", "mining-call-ahead", "mining-call-clear")
 
 
 def redemption_text(ref: str, d: dict) -> str:
@@ -144,7 +148,7 @@ def notice_reply(notice: Notice, shown: int | None = None) -> Reply:
         title = f"{first.label}: {first.ref}" if first.ref else first.label
     else:
         title = f"{len(refs)} position{'s' if len(refs) != 1 else ''} changed" if position_items else "Price monitoring"
-    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind not in ("safe", "redemption-clear", "mining-profit")),
+    severity = max((SEVERITY.get(i.level, Severity.INFO) for i in position_items if i.kind not in ("safe", "redemption-clear", "mining-profit", "mining-call-clear")),
                    default=Severity.OK)
     lines = tuple(Line(i.label, i.text) for i in items[:shown])
     if shown is not None and shown < len(items):

@@ -107,10 +107,14 @@ async def test_no_data_at_all_is_said_plainly(miner, alice):
     assert "No mining data yet (mempool.space: http-500; blockchain.info: http-500)" in await say(miner, alice, "/mining 1")
 
 
+def watch_of(miner, store, clock):
+    return MiningWatch(store, miner.mining, miner.ctx.prices, Outbox(store), clock, miner.presets, miner.registry)
+
+
 async def test_a_fleet_turning_unprofitable_is_warned_once_and_again_when_it_recovers(miner, alice, store, clock):
     await say(miner, alice, "/mining add 200 TH/s 17.5 J/TH power 0.03")
-    outbox = Outbox(store)
-    watch = MiningWatch(store, miner.mining, miner.ctx.prices, outbox, clock)
+    watch = watch_of(miner, store, clock)
+    outbox = watch.outbox
     assert await watch.tick() == 0  # profitable at $60,000: nothing to say
     even = m.economics(m.Fleet(200, 17.5, 0.03, 0), miner.mining.latest()[0], 60_000).break_even_price
     miner.ctx.prices.prices["BTC"] = even * 0.9
@@ -150,3 +154,21 @@ async def test_fleets_are_in_the_export_and_gone_with_forget(miner, alice, store
     await miner.handle(alice, "/forget")
     await miner.handle(alice, "/forget yes")
     assert Fleets(store).all() == []
+
+
+async def test_a_margin_call_coming_within_three_months_is_warned_counting_only_pledged_coins(miner, alice, store, clock):
+    await say(miner, alice, "/add 1 BTC borrow 41200 USD on ledn")  # 68.7 % LTV at $60,000, 12 % a year: 70 % in month 2
+    await say(miner, alice, "/rate 1 12%")
+    await say(miner, alice, "/mining add 5 PH/s 17.5 J/TH power 0.03")
+    watch = watch_of(miner, store, clock)
+    assert await watch.tick() == 0  # no loan linked: nothing to foresee
+    await say(miner, alice, "/mining 1 loan 1")
+    assert await watch.tick() == 1  # the coins it mines are not counted: none are pledged
+    assert await watch.tick() == 0  # once
+    item = watch.outbox.pending(1e12)[-1].notice.items[0]
+    assert item.label == "MARGIN CALL AHEAD", item
+    assert "#1, the loan Fleet 1 backs, reaches its margin call (70% LTV) in month 2 at today's BTC price" in item.text
+    assert "with nothing pledged" in item.text
+    await say(miner, alice, "/mining 1 pledge 100%")  # about 0.03 BTC a month now goes to the collateral
+    assert await watch.tick() == 1
+    assert watch.outbox.pending(1e12)[-1].notice.items[0].label == "MARGIN CALL NO LONGER AHEAD"
