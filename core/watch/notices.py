@@ -15,6 +15,12 @@ SEVERITY = {OK: Severity.OK, WARNING: Severity.WARNING, DANGER: Severity.DANGER,
 LABEL = {"worse": {WARNING: "WARNING", DANGER: "DANGER", LIQUIDATABLE: "LIQUIDATABLE"},
          "reminder": {DANGER: "STILL IN DANGER", LIQUIDATABLE: "STILL LIQUIDATABLE"},
          "safe": {OK: "BACK TO SAFE"}}
+# Kinds whose label does not depend on the level: monitoring and delivery notices, news from the chain and mining
+KIND_LABELS = {"degraded": "MONITORING PAUSED", "restored": "MONITORING RESTORED", "disabled": "DELIVERY STOPPED",
+               "enabled": "DELIVERY RESTARTED", "next-price": "LIQUIDATABLE SOON", "redemption-risk": "REDEMPTION RISK",
+               "redemption-clear": "REDEMPTION RISK OVER", "mining-loss": "MINING AT A LOSS",
+               "mining-profit": "MINING PROFITABLE AGAIN", "mining-call-ahead": "MARGIN CALL AHEAD",
+               "mining-call-clear": "MARGIN CALL NO LONGER AHEAD"}
 _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 # Compact UTF-8 JSON: a crash fan-out encodes thousands of payloads inside one tick.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
@@ -45,28 +51,8 @@ class AlertItem:
     @property
     def label(self) -> str:
         """'DANGER', 'BACK TO SAFE', 'MONITORING PAUSED' ..."""
-        if self.kind == "degraded":
-            return "MONITORING PAUSED"
-        if self.kind == "restored":
-            return "MONITORING RESTORED"
-        if self.kind == "disabled":
-            return "DELIVERY STOPPED"
-        if self.kind == "enabled":
-            return "DELIVERY RESTARTED"
-        if self.kind == "next-price":
-            return "LIQUIDATABLE SOON"
-        if self.kind == "redemption-risk":
-            return "REDEMPTION RISK"
-        if self.kind == "redemption-clear":
-            return "REDEMPTION RISK OVER"
-        if self.kind == "mining-loss":
-            return "MINING AT A LOSS"
-        if self.kind == "mining-profit":
-            return "MINING PROFITABLE AGAIN"
-        if self.kind == "mining-call-ahead":
-            return "MARGIN CALL AHEAD"
-        if self.kind == "mining-call-clear":
-            return "MARGIN CALL NO LONGER AHEAD"
+        if self.kind in KIND_LABELS:
+            return KIND_LABELS[self.kind]
         return LABEL.get(self.kind, {}).get(self.level, self.kind.upper())
 
 
