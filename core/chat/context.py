@@ -116,10 +116,7 @@ class Context:
     def terms_of(self, position: Position, link: ChainLink | None = None) -> Terms:
         """The lender's terms for a position: read from the chain when it follows a wallet, else the preset's."""
         link = link or self.link_of(position)
-        if link is not None and link.reading.get("terms"):
-            return self.presets.followed(position.protocol, position.market, link.reading["terms"],
-                                         f"block {link.reading.get('block')}")
-        return self.terms(position.protocol, position.market, position.collateral, position.debt, position.overrides)
+        return self.presets.of_position(position, link.reading if link is not None else None)
 
     async def value_of(self, position: Position) -> Valuation:
         """A position at current prices: the lender's oracle for one that follows a wallet, the market's otherwise."""

@@ -15,8 +15,6 @@ from core.market import mining as m
 from core.replies import Line, Reply, Section, paragraph
 from core.storage.fleets import Fleets, StoredFleet
 
-BTC_FAMILY = "BTC"
-
 
 def fleet_of(stored: StoredFleet) -> m.Fleet:
     return m.Fleet(stored.hashrate_th, stored.efficiency_j_th, stored.power_usd_kwh, stored.pool_fee)
@@ -64,7 +62,7 @@ async def _cmd_mining(ctx: Context, actor: Actor, cmd: Command) -> Reply:
             fleets.update(chosen, loan_position_id=None)
             return Reply(f"Fleet {chosen.number} backs no loan now.")
         position = ctx.position(owner, int(cmd.option("loan")))
-        if not any(ctx.registry.family(leg.asset) == BTC_FAMILY for leg in position.collateral):
+        if not any(ctx.registry.family(leg.asset) == m.BTC for leg in position.collateral):
             raise UsageError(f"{position.ref} holds no BTC as collateral: a fleet's coins back a BTC loan.")
         fleets.update(chosen, loan_position_id=position.stored_id)
         chosen = replace(chosen, loan_position_id=position.stored_id)
@@ -72,7 +70,7 @@ async def _cmd_mining(ctx: Context, actor: Actor, cmd: Command) -> Reply:
         await ctx.require_admin(actor, "change the group's fleets")
         fleets.update(chosen, pledge=float(cmd.option("pledge")))
         chosen = replace(chosen, pledge=float(cmd.option("pledge")))
-    return await _detail(ctx, owner, chosen, dict(cmd.options) if cmd.topic == "whatif" else {})
+    return await _detail(ctx, chosen, dict(cmd.options) if cmd.topic == "whatif" else {})
 
 
 def _chosen(fleets: Fleets, owner: Owner, number: int | None) -> StoredFleet:
@@ -97,7 +95,7 @@ async def _network(ctx: Context) -> tuple[m.Network, str, float]:
     if read is None:
         raise UsageError(f"No mining data yet ({ctx.mining.error or 'no source answered'}); try again in a minute.")
     net, at, source = read
-    price = (await ctx.prices.snapshot([BTC_FAMILY])).price(BTC_FAMILY)
+    price = (await ctx.prices.snapshot([m.BTC])).price(m.BTC)
     if not price:
         raise PriceUnavailable("No BTC price right now, so no mining figures.")
     stale = f", refresh failed: {ctx.mining.error}" if ctx.mining.error else ""
@@ -118,7 +116,7 @@ async def _overview(ctx: Context, owner: Owner, fleets: Fleets) -> Reply:
     return Reply("Your mining fleets", (Section(None, tuple(lines)),), footer=f"BTC {fmt_usd(price)}; network from {said}")
 
 
-async def _detail(ctx: Context, owner: Owner, stored: StoredFleet, whatif: dict) -> Reply:
+async def _detail(ctx: Context, stored: StoredFleet, whatif: dict) -> Reply:
     net, said, price = await _network(ctx)
     now = ctx.clock.time()
     fleet, trend = fleet_of(stored), None
@@ -147,7 +145,7 @@ async def _detail(ctx: Context, owner: Owner, stored: StoredFleet, whatif: dict)
              Line("Next halving", f"block {halving:,} around {_day(halving_at)}, subsidy {m.subsidy(net.height):g} -> "
                                   f"{m.subsidy(halving):g} BTC")]
     sections = [Section(None, tuple(lines))]
-    loan = _loan(ctx, owner, stored)
+    loan = _loan(ctx, stored)
     if loan is not None:
         position, terms = loan
         rows = m.project(fleet, net, price, now, terms, stored.pledge, retarget_change=trend)
@@ -159,17 +157,16 @@ async def _detail(ctx: Context, owner: Owner, stored: StoredFleet, whatif: dict)
                                                 "price and the difficulty trend; they are not forecasts.")
 
 
-def _loan(ctx: Context, owner: Owner, stored: StoredFleet) -> tuple[Position, m.Loan] | None:
+def _loan(ctx: Context, stored: StoredFleet) -> tuple[Position, m.Loan] | None:
     """The linked position as a BTC loan: collateral, debt, APR, and its lender's margin-call, liquidation and
     target LTVs (a health-factor lender's warning level stands in for a margin call)."""
     if stored.loan_position_id is None:
         return None
-    position = next((p for p in ctx.store.positions(owner) if p.stored_id == stored.loan_position_id), None)
+    position = ctx.store.positions_by_row_ids([stored.loan_position_id]).get(stored.loan_position_id)
     if position is None:
         return None
-    btc = [leg for leg in position.collateral if ctx.registry.family(leg.asset) == BTC_FAMILY]
-    return position, m.loan_of(ctx.terms_of(position), btc[0].asset, float(sum(leg.amount for leg in btc)),
-                               float(sum(leg.amount for leg in position.debt)), ctx.store.borrow_apr(position) or 0.0)
+    loan = m.loan_of(position, ctx.terms_of(position), ctx.registry.family, ctx.store.borrow_apr(position) or 0.0)
+    return (position, loan) if loan is not None else None
 
 
 def _projection(position: Position, loan: m.Loan, rows: list[m.Month], pledge: float) -> Section:

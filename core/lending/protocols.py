@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from core.errors import UnknownProtocol, UnsupportedByProtocol
-from core.lending.models import Overrides
+from core.lending.models import Overrides, Position
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,13 @@ class Presets:
         lts = [t.lt for t in collateral.values() if t.lt > 0]
         min_ratio = 1 / min(lts) if preset.metric == "cr" and lts else None
         return Terms(preset, market, collateral, min_ratio=min_ratio)
+
+    def of_position(self, position: Position, reading: Mapping[str, Any] | None = None) -> Terms:
+        """A position's terms: the chain's, from its last reading, when it follows a wallet; else its preset's."""
+        if reading and reading.get("terms"):
+            return self.followed(position.protocol, position.market, reading["terms"], f"block {reading.get('block')}")
+        return self.terms(position.protocol, position.market, [c.asset for c in position.collateral],
+                          [d.asset for d in position.debt], position.overrides)
 
     def preset_differences(self, terms: Terms) -> list[str]:
         """Where terms read from the chain differ from this preset's own figures for the same assets."""

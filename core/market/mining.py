@@ -7,11 +7,14 @@ Pure functions of plain numbers; the network figures come from core.market.minin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from core.lending.models import Position
 from core.lending.protocols import Terms
 from core.lending.valuation import levels
 
+BTC = "BTC"  # the asset family a fleet mines, and the collateral its coins back
 SATS = 100_000_000
 HALVING_BLOCKS = 210_000
 RETARGET_BLOCKS = 2_016
@@ -159,13 +162,18 @@ def project(fleet: Fleet, net: Network, price: float, now: float, loan: Loan | N
     return out
 
 
-def loan_of(terms: Terms, asset: str, collateral_btc: float, debt_usd: float, apr: float) -> Loan:
-    """A BTC-backed position as a Loan: its lender's margin-call, liquidation and target LTVs (a health-factor
-    lender's warning level stands in for a margin call, its borrow limit for the target)."""
-    legs = terms.collateral[asset]
+def loan_of(position: Position, terms: Terms, family: Callable[[str], str], apr: float) -> Loan | None:
+    """A position as the BTC-backed loan a fleet's coins support (None when it holds no BTC): its BTC, its debt,
+    and its lender's margin-call, liquidation and target LTVs (a health-factor lender's warning level stands in for
+    a margin call, its borrow limit for the target)."""
+    btc = [leg for leg in position.collateral if family(leg.asset) == BTC]
+    if not btc:
+        return None
+    legs = terms.collateral[btc[0].asset]
     warn, _ = levels(terms)
     margin = terms.margin_ltvs[0] if terms.margin_ltvs else legs.lt / warn
-    return Loan(collateral_btc, debt_usd, apr, margin, terms.liquidation_ltv or legs.lt, legs.ltv)
+    return Loan(float(sum(leg.amount for leg in btc)), float(sum(leg.amount for leg in position.debt)), apr, margin,
+                terms.liquidation_ltv or legs.lt, legs.ltv)
 
 
 def first_margin_call(rows: list[Month], loan: Loan) -> int | None:

@@ -60,7 +60,7 @@ class MiningWatch:
             item = self._margin(fleet, m.economics(machines, net, price), price)
             if item is not None:
                 changes.append((fleet, "losing", Notice(chat, (item,), now)))
-            item = self._call_ahead(fleet, owner, machines, net, price, now)
+            item = self._call_ahead(fleet, machines, net, price, now)
             if item is not None:
                 changes.append((fleet, "call_ahead", Notice(chat, (item,), now)))
         if changes:
@@ -86,19 +86,19 @@ class MiningWatch:
                          f"{fmt_usd(e.margin_usd)} a day ({e.margin_share:.0%} of revenue) at BTC {fmt_usd(price)}.",
                          None, details)
 
-    def _call_ahead(self, fleet: StoredFleet, owner: Owner, machines: m.Fleet, net: m.Network, price: float,
+    def _call_ahead(self, fleet: StoredFleet, machines: m.Fleet, net: m.Network, price: float,
                     now: float) -> AlertItem | None:
         """The item for the linked loan's projected margin call coming near or going away, or None."""
         if fleet.loan_position_id is None:
             return None
-        position = next((p for p in self.store.positions(owner) if p.stored_id == fleet.loan_position_id), None)
-        btc = [leg for leg in position.collateral if self.registry.family(leg.asset) == "BTC"] if position else []
-        if position is None or not btc:
+        position = self.store.positions_by_row_ids([fleet.loan_position_id]).get(fleet.loan_position_id)
+        if position is None:
             return None
-        terms = self.presets.terms(position.protocol, position.market, [c.asset for c in position.collateral],
-                                   [d.asset for d in position.debt], position.overrides)
-        loan = m.loan_of(terms, btc[0].asset, float(sum(leg.amount for leg in btc)),
-                         float(sum(leg.amount for leg in position.debt)), self.store.borrow_apr(position) or 0.0)
+        link = self.store.chain_link(position)  # a followed loan has the chain's terms, as /mining shows them
+        loan = m.loan_of(position, self.presets.of_position(position, link.reading if link else None),
+                         self.registry.family, self.store.borrow_apr(position) or 0.0)
+        if loan is None:
+            return None
         month = m.first_margin_call(m.project(machines, net, price, now, loan, fleet.pledge, AHEAD_MONTHS + 1), loan)
         near = month is not None and month <= (AHEAD_MONTHS + 1 if fleet.call_ahead else AHEAD_MONTHS)
         if near == fleet.call_ahead:
