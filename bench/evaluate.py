@@ -109,6 +109,13 @@ def set_prices(feed: PriceFeed, prices: dict[str, float], now: float) -> None:
         feed.guard.states[s] = AssetState(s, Trust.TRUSTED, p, now, now, "", ("fake",))
 
 
+def drift(prices: dict[str, float], rng: random.Random, spread: float) -> None:
+    """Every price but USDC's moves by a random factor within 1 +- spread."""
+    for s in prices:
+        if s != "USDC":
+            prices[s] *= rng.uniform(1 - spread, 1 + spread)
+
+
 def lower_bound(ev, price: np.ndarray) -> tuple[float, np.ndarray]:
     """The bare health-factor computation on the evaluator's own arrays."""
     n, c, d = ev.n, ev.coll, ev.debt
@@ -149,9 +156,7 @@ def run(n: int, ticks: int) -> dict:
         all_moved, bounds, one_moved, rare_moved, ticks_s, decisions = [], [], [], [], [], []
         for _ in range(ticks):
             clock.advance(60)
-            for s in prices:
-                if s != "USDC":
-                    prices[s] *= rng.uniform(0.99, 1.01)
+            drift(prices, rng, 0.01)
             quotes = {s: p for s, p in prices.items()}
             t = time.perf_counter()
             made = ev.evaluate(clock.now, quotes)
@@ -175,9 +180,7 @@ def run(n: int, ticks: int) -> dict:
             ev.apply(ev.evaluate(clock.now, dict(prices)))
             rare_moved.append(time.perf_counter() - t)
             clock.advance(60)
-            for s in prices:
-                if s != "USDC":
-                    prices[s] *= rng.uniform(0.998, 1.002)
+            drift(prices, rng, 0.002)
             set_prices(feed, prices, clock.now)
             t = time.perf_counter()
             asyncio.run(monitor.tick())

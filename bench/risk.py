@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.evaluate import BASE, EXTRA, registry, set_prices, store_positions  # noqa: E402
+from bench.evaluate import BASE, EXTRA, drift, registry, set_prices, store_positions  # noqa: E402
 from core.chat.assistant import Assistant  # noqa: E402
 from core.chat.heavy import HeavyWork  # noqa: E402
 from core.lending.models import Actor, ChatRef, Owner  # noqa: E402
@@ -74,9 +74,7 @@ async def main(positions: int, asks: int) -> None:
             out = []
             for _ in range(n):
                 clock.advance(60)
-                for s in prices:
-                    if s != "USDC":
-                        prices[s] *= rng.uniform(0.998, 1.002)
+                drift(prices, rng, 0.002)
                 set_prices(feed, prices, clock.now)
                 t = time.perf_counter()
                 await monitor.tick()
