@@ -119,6 +119,8 @@ async def _overview(ctx: Context, owner: Owner, fleets: Fleets) -> Reply:
 async def _detail(ctx: Context, stored: StoredFleet, whatif: dict) -> Reply:
     net, said, price = await _network(ctx)
     now = ctx.clock.time()
+    halving, halving_at = net.next_halving(now)  # the real one: a halving what-if moves the height past it
+    subsidy_now = m.subsidy(net.height)
     fleet, trend = fleet_of(stored), None
     notes = []
     if "difficulty" in whatif:
@@ -135,14 +137,13 @@ async def _detail(ctx: Context, stored: StoredFleet, whatif: dict) -> Reply:
         price *= 1 + float(whatif["btc"])
         notes.append(f"BTC {float(whatif['btc']):+.0%} at {fmt_usd(price)}")
     e = m.economics(fleet, net, price)
-    halving, halving_at = net.next_halving(now)
     lines = [Line("Mined", f"{e.btc_per_day:.8f} BTC a day after the {fleet.pool_fee:.1%} pool fee ({fmt_usd(e.revenue_usd)})"),
              Line("Hashprice", f"{fmt_usd(e.hashprice_usd * 1000)} per PH/s a day ({fmt_usd(e.hashprice_usd)} per TH/s)"),
              Line("Power", f"{fmt_usd(e.power_usd)} a day ({fleet.efficiency_j_th:g} J/TH at {_per_kwh(fleet.power_usd_kwh)})"),
              Line("Margin", f"{fmt_usd(e.margin_usd)} a day ({e.margin_share:.0%} of revenue)" if e.revenue_usd else "no revenue"),
              Line("Break-even BTC price", fmt_usd(e.break_even_price)),
              Line("Next retarget", f"{net.retarget_change:+.2%} (estimate) around {_day(net.retarget_at)}"),
-             Line("Next halving", f"block {halving:,} around {_day(halving_at)}, subsidy {m.subsidy(net.height):g} -> "
+             Line("Next halving", f"block {halving:,} around {_day(halving_at)}, subsidy {subsidy_now:g} -> "
                                   f"{m.subsidy(halving):g} BTC")]
     sections = [Section(None, tuple(lines))]
     loan = _loan(ctx, stored)

@@ -68,6 +68,7 @@ async def test_what_ifs_and_bad_input(miner, alice):
     halving = await say(miner, alice, "/mining 1 whatif halving")
     base = await say(miner, alice, "/mining 1")
     assert "after the next halving (subsidy 1.5625 BTC)" in halving
+    assert "Next halving block 1,050,000" in halving and "subsidy 3.125 -> 1.5625 BTC" in halving  # still the real one
     harder = await say(miner, alice, "/mining whatif difficulty +10%")  # the only fleet
     assert "difficulty +10% now and at each later retarget" in harder and harder != base
     for bad, why in (("/mining add 200 TH/s 17.5 J/TH power 3", "out of any plausible range"),
