@@ -210,7 +210,7 @@ def test_exact_token_matching(registry):
 
 @pytest.fixture
 async def llama():
-    state = LlamaState(sample_pools(), delay=1.0, borrow=sample_borrow_rates())
+    state = LlamaState(sample_pools(), delay=2.0, borrow=sample_borrow_rates())  # well past the client's timeout
     server = TestServer(defillama_app(state), host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
@@ -221,7 +221,7 @@ async def llama():
 @pytest.fixture
 def book(llama, store, clock, registry) -> YieldBook:
     _, url, session = llama
-    return YieldBook(store, DefiLlamaSource(session, url, timeout=0.3), clock, registry)
+    return YieldBook(store, DefiLlamaSource(session, url, timeout=0.8), clock, registry)
 
 
 def cached_rows(store: Store) -> int:
@@ -461,7 +461,7 @@ async def test_a_restart_with_a_fresh_cache_downloads_nothing(book, llama, store
     state, url, session = llama
     await book.refresh()
     clock.advance(30 * 60)  # the bot restarts half an hour later: a new book over the same database
-    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.3), clock, registry)
+    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.8), clock, registry)
     await again.refresh_if_due()  # what the background refresher runs, at start and every few minutes
     answer = await again.answer("USDC")
     assert state.requests == 1 and answer.origin == "live" and answer.note == ""
@@ -475,7 +475,7 @@ async def test_an_old_cache_with_defillama_down_says_what_really_happened(book, 
     await book.refresh()
     clock.advance(2 * 3600)
     state.fault = "500"
-    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.3), clock, registry)
+    again = YieldBook(store, DefiLlamaSource(session, url, timeout=0.8), clock, registry)
     fetching = asyncio.create_task(again.refresh_if_due())  # the start's fetch, still under way
     await asyncio.sleep(0)
     during = await again.answer("USDC")
