@@ -84,7 +84,7 @@ def store_positions(path: Path, n: int, extra_prices: dict[str, float], seed: in
     """n positions written with bulk inserts (as if 5,000 users had registered them)."""
     rng = random.Random(seed)
     store = Store(path)
-    db = store.db.conn
+    db = store.db
     owners = [(f"bench:user:{i}", "bench", "user", str(i), 1, "") for i in range(5000)]
     db.executemany("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at) VALUES (?, ?, ?, ?, ?, ?)", owners)
     positions, legs = [], []

@@ -74,12 +74,10 @@ async def measure(n: int, ticks: int, positions: int) -> dict:
                 store = Store(Path(tmp) / "bench.db")
                 if positions:
                     store.add_position(Owner("bench", "user", "x"), "custom", "custom", (Leg("C0", Decimal(1)),), (), Overrides(), None)
-                    store.db["positions"].insert_all(
-                        ({"owner_key": "bench:user:x", "number": i, "protocol": "custom", "market": "custom", "overrides": "{}",
-                          "created_at": "", "updated_at": ""} for i in range(2, positions + 1)), batch_size=10_000)
-                    store.db["legs"].insert_all(
-                        ({"position_id": i, "side": "collateral", "asset": f"C{i % n}", "amount": "1"} for i in range(2, positions + 1)),
-                        batch_size=10_000)
+                    store.db.insert_all("positions", [{"owner_key": "bench:user:x", "number": i, "protocol": "custom", "market": "custom", "overrides": "{}",
+                          "created_at": "", "updated_at": ""} for i in range(2, positions + 1)])
+                    store.db.insert_all("legs", [{"position_id": i, "side": "collateral", "asset": f"C{i % n}", "amount": "1"}
+                                                 for i in range(2, positions + 1)])
                 sources = [CoinGeckoSource(session, f"{root}/coingecko"), BinanceSource(session, f"{root}/binance"),
                            CoinbaseSource(session, f"{root}/coinbase")]
                 feed = PriceFeed(sources, registry, SystemClock(), in_use=store.assets_in_use if positions else lambda: [a.symbol for a in registry])

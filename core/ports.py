@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
-
-from sqlite_utils import Database
+from typing import Any, Protocol
 
 from core.lending.models import ChatRef, Owner
 
@@ -62,11 +61,79 @@ class PositionEvents(Protocol):
         ...
 
 
+class Cursor(Protocol):
+    """What a statement returns: its rows (fetched or to fetch) and how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(Protocol):
+    """A database connection as every room uses it."""
+
+    dialect: str  # "sqlite" or "postgresql"
+    where: str  # how to name it to a person: a file path, or a URL without its password
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement (a transaction of its own unless one is open)."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters."""
+        ...
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        """Insert one row given as column -> value."""
+        ...
+
+    def insert_all(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows that share their columns."""
+        ...
+
+    def count(self, table: str) -> int:
+        """Rows in a table."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Database]:
+        """One writer at a time: BEGIN ... COMMIT, rolled back on any error."""
+        ...
+
+    def atomic(self) -> AbstractContextManager[Database]:
+        """The same as transaction()."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Database]:
+        """Reads that see one moment of the database and may stream (a million rows) without holding the writer's turn."""
+        ...
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """A query whose rows arrive as they are read (inside snapshot() on PostgreSQL)."""
+        ...
+
+    def greatest(self, *exprs: str) -> str:
+        """SQL for the largest of the expressions (SQLite's max(a, b), PostgreSQL's GREATEST)."""
+        ...
+
+    def least(self, *exprs: str) -> str:
+        """SQL for the smallest of the expressions."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection(s)."""
+        ...
+
+
 class Storage(Protocol):
-    """The database a room keeps its cache or state in (core.storage.store.Store is the one there is)."""
+    """The database a room keeps its cache or state in (core.storage.store.Store, on SQLite or PostgreSQL)."""
 
     db: Database
 
     def transaction(self) -> AbstractContextManager[Database]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        """One writer at a time: BEGIN ... COMMIT, rolled back on any error."""
         ...

@@ -1,7 +1,8 @@
-"""Shared fixtures: registry and presets, real SQLite files, an assistant on fake prices."""
+"""Shared fixtures: registry and presets, real SQLite files and a real PostgreSQL server, an assistant on fake prices."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,9 +29,50 @@ def presets() -> Presets:
     return Presets.bundled()
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session (tests/pg.py); skipped with the reason where none can start, failed under CI."""
+    from tests.pg import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start()
+    except Exception as err:  # noqa: BLE001 - any reason the server cannot start is reported as it is
+        server.stop()
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but no PostgreSQL server could be started: {err}")
+        pytest.skip(f"no PostgreSQL server could be started: {err}")
+    yield server
+    server.stop()
+
+
+ENGINES = ["sqlite", "postgresql"]
+
+
+def pytest_generate_tests(metafunc):
+    """A test marked both_engines that uses a store runs once on SQLite and once on PostgreSQL."""
+    if "store_target" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("store_target", ENGINES, indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "bot.db")
+def store_target(request, tmp_path):
+    """Where a test's store lives: a SQLite file, or a fresh migrated database on the session's PostgreSQL.
+
+    Parametrize it indirectly with ENGINES to run a test on both; TEST_STORE=postgresql moves every other test too.
+    """
+    kind = getattr(request, "param", os.environ.get("TEST_STORE", "sqlite"))
+    if kind == "sqlite":
+        return tmp_path / "bot.db"
+    server = request.getfixturevalue("postgres")
+    url = server.new_database()
+    request.addfinalizer(lambda: server.drop(url))
+    return url
+
+
+@pytest.fixture
+def store(store_target):
+    s = Store(store_target)
     yield s
     s.close()
 
@@ -131,14 +173,14 @@ class Bot:
 
 
 @pytest.fixture
-def bot(tmp_path, registry, presets):
+def bot(store_target, registry, presets):
     from core.market.prices.feed import PriceFeed
     from core.watch.monitor import Monitor
     from core.watch.outbox import Outbox
     from tests.fakes import FakeAdmins, FakePriceSource
 
     clock = FakeClock()
-    store = Store(tmp_path / "bot.db")
+    store = Store(store_target)
     source = FakePriceSource(dict(VECTOR_PRICES))
     feed = PriceFeed([source], registry, clock, in_use=store.assets_in_use)
     outbox = Outbox(store)

@@ -73,10 +73,9 @@ class ButtonBook:
             rows.append((token, chat.key, b.command, holder, b.position, scope, now + ttl))
             tokens.append(token)
         if rows:
-            self.store.db.conn.executemany(
+            self.store.db.executemany(
                 "INSERT INTO buttons (token, chat_key, command, presser, position_id, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows)
-            self.store.db.conn.commit()
         self._prune(now)
         return tuple(tokens)
 
@@ -84,9 +83,8 @@ class ButtonBook:
         """The message the tokens were sent on (known only once the platform accepted it)."""
         tokens = list(tokens)
         if tokens and message_id is not None:
-            self.store.db.conn.executemany("UPDATE buttons SET message_id = ? WHERE token = ? AND message_id IS NULL",
-                                           [(str(message_id), t) for t in tokens])
-            self.store.db.conn.commit()
+            self.store.db.executemany("UPDATE buttons SET message_id = ? WHERE token = ? AND message_id IS NULL",
+                                      [(str(message_id), t) for t in tokens])
 
     def confirms(self, token: str) -> bool:
         """Whether this token would confirm something (adapters pick how to acknowledge a slow press)."""

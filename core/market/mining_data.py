@@ -8,12 +8,10 @@ import logging
 import math
 from dataclasses import asdict
 
-from sqlite_utils import Database
-
 from core.market.mining import Network
 from core.market.prices.base import SourceError
 from core.market.prices.http import HttpSource
-from core.ports import Clock
+from core.ports import Clock, Database
 
 log = logging.getLogger(__name__)
 

@@ -270,7 +270,7 @@ class YieldBook:
         ]
         with self.store.transaction() as db:
             db.execute("DELETE FROM yield_pools")
-            db.conn.executemany(f"INSERT INTO yield_pools ({_COLUMNS}, fetched_at) VALUES ({', '.join('?' * 17)})", rows)
+            db.executemany(f"INSERT INTO yield_pools ({_COLUMNS}, fetched_at) VALUES ({', '.join('?' * 17)})", rows)
             db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [FETCHED_AT_KEY, repr(now)])
 

@@ -8,7 +8,7 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.storage.migrations import migrations
+from core.storage.migrations import TABLES
 
 
 class BackupError(Exception):
@@ -48,7 +48,7 @@ def verify(path: Path) -> dict[str, int]:
         if result != "ok":
             raise BackupError(f"{path} failed integrity_check: {result}")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"positions", "legs", "owners", migrations.migrations_table} <= tables:
+        if not {"positions", "legs", "owners", TABLES["sqlite"]} <= tables:
             raise BackupError(f"{path} is not a collateral-bot database")
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("owners", "positions", "legs", "outbox")
                 if t in tables}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.errors import LimitReached
 from core.lending.models import Owner
@@ -54,7 +55,9 @@ class Fleets:
                 raise LimitReached(f"You already have {count} fleets, the most one owner may.")
             db.execute("INSERT INTO fleets (owner_key, number, hashrate_th, efficiency_j_th, power_usd_kwh, pool_fee, "
                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [owner.key, top + 1, hashrate_th, efficiency_j_th, power_usd_kwh, pool_fee, now])
+                       # created_at is a REAL column: unix seconds (an ISO text only SQLite would take)
+                       [owner.key, top + 1, hashrate_th, efficiency_j_th, power_usd_kwh, pool_fee,
+                        datetime.fromisoformat(now).timestamp()])
         found = self.get(owner, top + 1)
         assert found is not None
         return found

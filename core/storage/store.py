@@ -1,22 +1,21 @@
-"""SQLite storage through sqlite-utils: owners, positions and their legs."""
+"""The store: owners, positions and their legs, alert options and watches, on SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from core.errors import LimitReached
 from core.lending.models import Card, ChatRef, Leg, Overrides, Owner, Position
 from core.storage.migrations import migrate
+from core.storage.sql import Database, is_postgres_url
+from core.storage.sqlite_engine import SqliteDatabase
 from core.text import clean_name
 
 MAX_POSITIONS_PER_OWNER = 100
@@ -42,44 +41,40 @@ class ChainLink:
 
 
 class Store:
-    """The one writer to the database file.
+    """The one way into the database: a SQLite file (the default) or a PostgreSQL server (DATABASE_URL).
 
-    Every read-then-write runs in transaction() (BEGIN IMMEDIATE); a single statement commits on its own.
+    Every read-then-write runs in transaction(), one writer at a time; a single statement commits on its own.
     """
 
-    def __init__(self, path: str | Path, now: Callable[[], str] = _utcnow):
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
-        self.db = Database(conn)
-        self.db.execute("PRAGMA busy_timeout = 10000")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if str(path) != ":memory:":
-            self.db.enable_wal()
-        # Alert state and the outbox must survive power loss, not only a process crash.
-        self.db.execute("PRAGMA synchronous = FULL")
+    def __init__(self, target: str | Path, now: Callable[[], str] = _utcnow):
+        self.db: Database
+        if is_postgres_url(target):
+            from core.storage.postgres_engine import PostgresDatabase  # psycopg is loaded only when asked for
+
+            self.db = PostgresDatabase(str(target))
+            self.path = None
+        else:
+            self.db = SqliteDatabase(target)
+            self.path = Path(target)
         self.now = now
-        migrate(self.db, str(path))
+        try:
+            migrate(self.db, self.db.where)
+        except BaseException:
+            self.db.close()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.db.dialect
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing SQLite's WAL)."""
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.rollback()
-            raise
-        try:
-            self.db.commit()
-        except BaseException:  # COMMIT itself can fail (busy, disk full): never leave the transaction open
-            self.db.rollback()
-            raise
+    def transaction(self) -> AbstractContextManager[Database]:
+        """BEGIN ... COMMIT with the writers' turn (BEGIN IMMEDIATE on SQLite), rolled back on any error."""
+        return self.db.transaction()
 
     # ---------------------------------------------------------------- positions
 
@@ -109,11 +104,12 @@ class Store:
             db.execute("UPDATE owners SET next_number = ? WHERE key = ?", [number + 1, owner.key])
             # SQLite hands a deleted row's id to the next insert; a button or message pinned to the old
             # position must never find a new one under it, so ids only grow.
-            row_id = db.execute("SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'position_seq'), 0), "
-                                "coalesce((SELECT max(id) FROM positions), 0)) + 1").fetchone()[0]
+            row_id = db.execute("SELECT " + db.greatest("coalesce((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'position_seq'), 0)",
+                                                        "coalesce((SELECT max(id) FROM positions), 0)") + " + 1").fetchone()[0]
             db.execute("INSERT INTO kv (key, value) VALUES ('position_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [str(row_id)])
-            db.table("positions").insert(
+            db.insert(
+                "positions",
                 {
                     "id": row_id,
                     "owner_key": owner.key,
@@ -141,7 +137,7 @@ class Store:
             for leg in legs
         ]
         if rows:
-            db.table("legs").insert_all(rows)
+            db.insert_all("legs", rows)
 
     def position(self, owner: Owner, number: int) -> Position | None:
         """One of the owner's positions, or None (whether it is missing or someone else's)."""
@@ -163,7 +159,7 @@ class Store:
 
     def cards(self, row_ids: list[int]) -> dict[int, Card]:
         """Just what a warning needs about each position, read in bulk (a fan-out reads thousands)."""
-        conn = self.db.conn
+        conn = self.db
         out: dict[int, Card] = {}
         owners: dict[str, Owner] = {}
         for start in range(0, len(row_ids), 500):
@@ -183,7 +179,7 @@ class Store:
         return out
 
     def _load(self, where: str, params: list) -> list[Position]:
-        conn = self.db.conn
+        conn = self.db
         rows = conn.execute(
             "SELECT id, owner_key, number, protocol, market, overrides, label, created_at FROM positions "
             f"WHERE {where} ORDER BY owner_key, number", params).fetchall()
@@ -241,7 +237,7 @@ class Store:
         links = self.chain_links("position_id = ?", [position.stored_id])
         return links[0] if links else None
 
-    def chain_links(self, where: str = "1", params: list | None = None) -> list[ChainLink]:
+    def chain_links(self, where: str = "1 = 1", params: list | None = None) -> list[ChainLink]:
         """Every followed account matching `where` (the tracker reads them all each tick)."""
         rows = self.db.execute("SELECT position_id, chain, lender, address, ens, reading, read_at, p.number, market_ref "
                                "FROM chain_links JOIN positions p ON p.id = position_id "
@@ -257,16 +253,16 @@ class Store:
     def record_chain_events(self, chain: str, through: int, events: list[tuple[str, int, int, int, str, str]]) -> None:
         """Liquidations found up to block `through`, (tx, log index, position id, block, kind, detail JSON), once each."""
         with self.transaction() as db:
-            db.conn.executemany("INSERT OR IGNORE INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(chain, *e) for e in events])
+            db.executemany("INSERT INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", [(chain, *e) for e in events])
             db.execute("INSERT INTO chain_scans (chain, block) VALUES (?, ?) ON CONFLICT(chain) DO UPDATE SET block = "
                        "excluded.block", [chain, through])
 
     def record_notices(self, chain: str, rows: list[tuple[str, int, int, int, str, str]]) -> None:
         """News found while reading (a Maker price an hour ahead), keyed so each is told once."""
         with self.transaction() as db:
-            db.conn.executemany("INSERT OR IGNORE INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(chain, *r) for r in rows])
+            db.executemany("INSERT INTO chain_events (chain, tx, log_index, position_id, block, kind, detail) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", [(chain, *r) for r in rows])
 
     def follows_any(self) -> bool:
         """Whether any position follows a wallet (so /status has chains to show)."""
@@ -375,12 +371,12 @@ class Store:
             if row:
                 return row[0], False
             db.execute("INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, 1, ?) "
-                       "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
+                       "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, destinations.title)",
                        [chat.key, chat.platform, chat.chat_id, title])
             # Never a number used before in this chat: an old "Details" button or message naming W2 must not reach
             # another member's position once W2 was unshared.
-            number = db.execute("SELECT max(d.next_watch, coalesce((SELECT max(number) + 1 FROM watches WHERE chat_key = ?), 1)) "
-                                "FROM destinations d WHERE d.chat_key = ?", [chat.key, chat.key]).fetchone()[0]
+            number = db.execute("SELECT " + db.greatest("d.next_watch", "coalesce((SELECT max(number) + 1 FROM watches WHERE chat_key = ?), 1)")
+                                + " FROM destinations d WHERE d.chat_key = ?", [chat.key, chat.key]).fetchone()[0]
             db.execute("INSERT INTO watches (chat_key, number, position_id, created_at) VALUES (?, ?, ?, ?)",
                        [chat.key, number, position.row_id, self.now()])
             db.execute("UPDATE destinations SET next_watch = ? WHERE chat_key = ?", [number + 1, chat.key])
@@ -427,4 +423,4 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for /status and tests)."""
-        return {t: self.db[t].count for t in ("owners", "positions", "legs")}
+        return {t: self.db.count(t) for t in ("owners", "positions", "legs")}

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlite_utils import Database
-
 from core.chain.tracker import LENDERS as LENDER_NAMES
 from core.chain.tracker import is_oracle_symbol, oracle_symbol
 from core.errors import CoreError
@@ -26,7 +24,7 @@ from core.lending.valuation import levels
 from core.market.ports import PriceBook
 from core.market.prices.feed import PriceFeed
 from core.market.prices.guard import AssetState, Trust
-from core.ports import Clock
+from core.ports import Clock, Database
 from core.storage.store import Store
 from core.watch.alerts import DANGER, LIQUIDATABLE, OK, WARNING, AlertState, Policy
 from core.watch.evaluation import PAR, Decision, Evaluator
@@ -93,32 +91,32 @@ class Monitor:
 
     def load(self) -> int:
         """Build the evaluator from the database (every position, its options and alert state)."""
-        db = self.store.db
-        # Two cursors walked in step (a merge join) so a million positions never sit in memory as rows.
-        legs = db.conn.execute("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id")
-        rows = db.conn.execute(
-            f"SELECT {_OPTIONS_SQL}, a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
-            f"{_OPTIONS_JOINS} LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
-        )
-        count = 0
-        leg = legs.fetchone()
-        for r in rows:
-            options = _Options._make(r[:_N_OPTIONS])
-            coll: list[tuple[str, str]] = []
-            debt: list[tuple[str, str]] = []
-            while leg is not None and leg[0] < options.row_id:
-                leg = legs.fetchone()
-            while leg is not None and leg[0] == options.row_id:  # legs stay tuples: 2.6M of them at a million positions
-                (debt if leg[1] == "debt" else coll).append((leg[2], leg[3]))
-                leg = legs.fetchone()
-            level, since, last_sent, told = r[_N_OPTIONS:]
-            state = AlertState(level, since, last_sent, told) if level is not None else AlertState()
-            if self._put(options, coll, debt, state):
-                count += 1
-        for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
-            if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
-                self.feed.guard.states[asset] = AssetState(asset, Trust.DEGRADED, price, at, None,
-                                                            "restarted: waiting for a fresh check", tuple(sources.split("+")))
+        with self.store.db.snapshot() as db:  # one moment of the database, streamed (PostgreSQL: server-side cursors)
+            # Two cursors walked in step (a merge join) so a million positions never sit in memory as rows.
+            legs = iter(db.stream("SELECT position_id, side, asset, amount FROM legs ORDER BY position_id, id"))
+            rows = db.stream(
+                f"SELECT {_OPTIONS_SQL}, a.level, a.since, a.last_sent, a.told FROM positions p JOIN owners o ON o.key = p.owner_key "
+                f"{_OPTIONS_JOINS} LEFT JOIN alert_state a ON a.position_id = p.id ORDER BY p.id"
+            )
+            count = 0
+            leg = next(legs, None)
+            for r in rows:
+                options = _Options._make(r[:_N_OPTIONS])
+                coll: list[tuple[str, str]] = []
+                debt: list[tuple[str, str]] = []
+                while leg is not None and leg[0] < options.row_id:
+                    leg = next(legs, None)
+                while leg is not None and leg[0] == options.row_id:  # legs stay tuples: 2.6M of them at a million positions
+                    (debt if leg[1] == "debt" else coll).append((leg[2], leg[3]))
+                    leg = next(legs, None)
+                level, since, last_sent, told = r[_N_OPTIONS:]
+                state = AlertState(level, since, last_sent, told) if level is not None else AlertState()
+                if self._put(options, coll, debt, state):
+                    count += 1
+            for asset, price, at, sources in db.execute("SELECT asset, price, at, sources FROM price_state"):
+                if asset not in self.feed.guard.states:  # the guard's last good prices survive a restart
+                    self.feed.guard.states[asset] = AssetState(asset, Trust.DEGRADED, price, at, None,
+                                                                "restarted: waiting for a fresh check", tuple(sources.split("+")))
         return count
 
     def _put(self, o: _Options, coll: list[tuple[str, str]], debt: list[tuple[str, str]], state: AlertState | None = None) -> bool:
@@ -239,9 +237,9 @@ class Monitor:
         """The tick's states, messages, chat outages, liquidations told and good prices, in one transaction."""
         wall = time.time()
         with self.store.transaction() as db:
-            db.conn.executemany("UPDATE chain_events SET told = 1 WHERE chain = ? AND tx = ? AND log_index = ? "
-                                "AND position_id = ?", told or [])
-            db.conn.executemany(
+            db.executemany("UPDATE chain_events SET told = 1 WHERE chain = ? AND tx = ? AND log_index = ? "
+                           "AND position_id = ?", told or [])
+            db.executemany(
                 "INSERT INTO alert_state (position_id, level, since, last_sent, told) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(position_id) DO UPDATE SET level = excluded.level, since = excluded.since, "
                 "last_sent = excluded.last_sent, told = excluded.told",

@@ -7,9 +7,8 @@ import re
 import time
 from dataclasses import dataclass, replace
 
-from sqlite_utils import Database
-
 from core.lending.models import ChatRef, Owner
+from core.ports import Database
 from core.redact import scrub
 from core.storage.store import Store
 from core.text import clean_name
@@ -53,11 +52,11 @@ class Outbox:
     def enqueue_many(self, db: Database, notices: list[Notice], now: float | None = None) -> None:
         """Add messages in bulk, in order (inside the caller's transaction)."""
         now = time.time() if now is None else now
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO destinations (chat_key, platform, chat_id, is_group) VALUES (?, ?, ?, ?) ON CONFLICT(chat_key) DO NOTHING",
             [(n.chat.key, n.chat.platform, n.chat.chat_id, int(n.chat.is_group)) for n in notices],
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO outbox (chat_key, created_at, urgency, critical, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
             [(n.chat.key, now, n.urgency, int(n.critical), n.to_json(), now) for n in notices],
         )
@@ -66,7 +65,7 @@ class Outbox:
         """Record a chat we send to (a no-op when known)."""
         db.execute(
             "INSERT INTO destinations (chat_key, platform, chat_id, is_group, title) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, title)",
+            "ON CONFLICT(chat_key) DO UPDATE SET title = coalesce(excluded.title, destinations.title)",
             [chat.key, chat.platform, chat.chat_id, int(chat.is_group), title],
         )
 
@@ -247,7 +246,7 @@ class Outbox:
                 db.execute("INSERT INTO chat_outages (chat_key, assets, since) VALUES (?, ?, ?)",
                            [new.key, json.dumps(sorted(assets | there)), min(since, then)])
             watches = self._merge_watches(db, chat, new)
-            db.execute("UPDATE destinations SET next_watch = max(next_watch, ?) WHERE chat_key = ?", [used, new.key])
+            db.execute(f"UPDATE destinations SET next_watch = {db.greatest('next_watch', '?')} WHERE chat_key = ?", [used, new.key])
             numbers = self._merge_owner(db, chat, new) if chat.is_group else {}
             for row_id, payload in db.execute("SELECT id, payload FROM outbox WHERE chat_key = ? AND status = 'pending'", [chat.key]).fetchall():
                 notice = Notice.from_json(payload, "")
@@ -279,8 +278,9 @@ class Outbox:
                        [new.key, changed.get(number, number), old.key, pid])
         db.execute("DELETE FROM watches WHERE chat_key = ?", [old.key])
         # W-numbers are never handed out twice, in either chat's past
-        db.execute("UPDATE destinations SET next_watch = max(next_watch, ?, coalesce((SELECT max(number) + 1 FROM watches "
-                   "WHERE chat_key = ?), 1)) WHERE chat_key = ?", [top + 1, new.key, new.key])
+        newest = "coalesce((SELECT max(number) + 1 FROM watches WHERE chat_key = ?), 1)"
+        db.execute(f"UPDATE destinations SET next_watch = {db.greatest('next_watch', '?', newest)} WHERE chat_key = ?",
+                   [top + 1, new.key, new.key])
         return {a: b for a, b in changed.items() if a != b}
 
     @staticmethod
@@ -296,8 +296,8 @@ class Outbox:
             db.execute("UPDATE positions SET owner_key = ? WHERE owner_key = ?", [new_key, old_key])
             db.execute("DELETE FROM owners WHERE key = ?", [old_key])
             return {}
-        number = db.execute("SELECT max(next_number, coalesce((SELECT max(number) + 1 FROM positions WHERE owner_key = ?), 1)) "
-                            "FROM owners WHERE key = ?", [new_key, new_key]).fetchone()[0]
+        newest = "coalesce((SELECT max(number) + 1 FROM positions WHERE owner_key = ?), 1)"
+        number = db.execute(f"SELECT {db.greatest('next_number', newest)} FROM owners WHERE key = ?", [new_key, new_key]).fetchone()[0]
         changed = {}
         for pid, old_number in db.execute("SELECT id, number FROM positions WHERE owner_key = ? ORDER BY number", [old_key]).fetchall():
             db.execute("UPDATE positions SET owner_key = ?, number = ? WHERE id = ?", [new_key, number, pid])

@@ -34,7 +34,7 @@ async def test_a_database_from_a_newer_version_is_refused_in_one_line(tmp_path):
     text = err.decode()
     assert proc.returncode == 2 and text.count("\n") == 1 and "Traceback" not in text
     assert str(tmp_path / "bot.db") in text and "0099_from_the_future" in text
-    assert f"knows up to {migrations._migrations[-1].name}" in text  # the newest migration this version has
+    assert f"knows up to {migrations.names()[-1]}" in text  # the newest migration this version has
 
 
 async def test_a_start_that_fails_says_one_line_and_closes_every_session(tmp_path, price_apis):

@@ -16,6 +16,8 @@ from core.watch.outbox import KEEP_DEAD, KEEP_SENT, MAX_ATTEMPTS, PRUNE_EVERY, O
 from tests.conftest import actor, group_actor
 from tests.fakes import FakeNotifier
 
+pytestmark = pytest.mark.both_engines  # the outbox and the alert state, on SQLite and on PostgreSQL
+
 
 def notice(chat: ChatRef, hf: float, level: int = 2, text: str = "x") -> Notice:
     return Notice(chat, (AlertItem("worse", level, "#1", text, hf),), 0.0)
@@ -30,9 +32,19 @@ def status_of(bot, row_id):
     return bot.store.db.execute("SELECT status, last_error FROM outbox WHERE id = ?", [row_id]).fetchone()
 
 
-def failing(bot, name: str, event: str, when: str = "") -> None:
-    """A real SQLite trigger that makes a write fail, as a full disk would."""
-    bot.store.db.executescript(f"CREATE TRIGGER {name} BEFORE {event} {when} BEGIN SELECT RAISE(ABORT, 'disk is full'); END;")
+def failing(bot, name: str, event: str) -> None:
+    """A real trigger (SQLite's or PostgreSQL's) that makes a write fail, as a full disk would."""
+    if bot.store.dialect == "sqlite":
+        bot.store.db.conn.executescript(f"CREATE TRIGGER {name} BEFORE {event} BEGIN SELECT RAISE(ABORT, 'disk is full'); END;")
+    else:
+        bot.store.db.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN RAISE EXCEPTION 'disk is full'; END $$")
+        bot.store.db.execute(f"CREATE TRIGGER {name} BEFORE {event} FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+
+def stop_failing(bot, name: str, table: str) -> None:
+    """Drop a trigger made by failing()."""
+    bot.store.db.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if bot.store.dialect == "postgresql" else ""))
 
 
 class MovingNotifier(FakeNotifier):
@@ -263,7 +275,7 @@ async def test_disabling_a_group_and_telling_its_members_cannot_be_split(bot):
     notifier.errors = [Undeliverable("Forbidden: bot was kicked from the group chat")]
     await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
     assert bot.outbox.disabled_destinations() == [] and status_of(bot, row)[0] == "pending"  # nothing half done
-    bot.store.db.execute("DROP TRIGGER no_new_rows")
+    stop_failing(bot, "no_new_rows", "outbox")
     notifier.errors = [Undeliverable("Forbidden: bot was kicked from the group chat")]
     await Dispatcher(bot.outbox, [notifier], Limiter({})).deliver()
     assert bot.outbox.disabled_destinations() == [(group.key, "Forbidden: bot was kicked from the group chat")]

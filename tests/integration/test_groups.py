@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from tests.conftest import actor, group_actor
 ALICE, BOB = actor("alice", "telegram"), actor("bob", "telegram")
 ALICE_IN_G, BOB_IN_G = group_actor("alice", "-100"), group_actor("bob", "-100")
 G = ChatRef("telegram", "-100", True)
+
+pytestmark = pytest.mark.both_engines  # the outbox and the alert state, on SQLite and on PostgreSQL
 
 
 async def run(bot, who, text):

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 
 from core.lending.models import ChatRef
+from core.storage.postgres_engine import WRITER_LOCK
 from core.watch.monitor import Monitor
 from core.watch.notices import alert_id
 from tests.conftest import actor, group_actor
 
 ALICE = actor("alice", "telegram")
 ALICE_DM = ChatRef("telegram", "alice")
+
+pytestmark = pytest.mark.both_engines  # the outbox and the alert state, on SQLite and on PostgreSQL
 
 
 async def add(bot, who, text):
@@ -221,18 +226,32 @@ async def test_a_chat_that_stopped_watching_is_not_told_prices_are_back_when_the
 async def test_a_tick_that_could_not_commit_is_decided_again(bot):
     await add(bot, ALICE, "/add 10 ETH borrow 15000 USDC on aave-v3")
     await bot.tick(ETH=3000)
-    bot.store.db.execute("PRAGMA busy_timeout = 20")  # give up quickly on the lock below
-    other = sqlite3.connect(bot.store.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another writer holds the database
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            await bot.tick(ETH=2000)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    # another writer holds the writers' turn; the tick gives up quickly
+    with another_writer(bot), pytest.raises((sqlite3.OperationalError, psycopg.errors.LockNotAvailable),
+                                            match="locked|lock timeout"):
+        await bot.tick(ETH=2000)
     assert bot.queued() == []
     assert await bot.tick(ETH=2000) == 1  # the same price: the warning is decided again, not lost
     assert items_for(bot, ALICE_DM) == [("worse", "DANGER", "#1")]
+
+
+@contextmanager
+def another_writer(bot):
+    """Another writer holds the database (SQLite: BEGIN IMMEDIATE; PostgreSQL: the writers' advisory lock)."""
+    if bot.store.dialect == "sqlite":
+        bot.store.db.execute("PRAGMA busy_timeout = 20")
+        other = sqlite3.connect(bot.store.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    else:
+        bot.store.db.lock_timeout = 0.05
+        with psycopg.connect(bot.store.db.url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", [WRITER_LOCK])
+            yield
 
 
 async def test_a_degraded_notice_is_not_lost_to_a_failed_commit(bot):

@@ -358,11 +358,11 @@ async def test_answers_retry_once_the_wait_is_over(book, llama, clock):
     assert answer.origin == "live" and state.requests == 2 and book.last_error == ""
 
 
-async def test_the_cache_survives_a_new_book_and_a_new_store(book, store, clock, registry, tmp_path):
+async def test_the_cache_survives_a_new_book_and_a_new_store(book, store, clock, registry, store_target):
     fetched = await book.answer("USDC")
     again = await YieldBook(store, None, clock, registry).answer("USDC")
     assert (again.origin, again.as_of, again.pools) == ("live", fetched.as_of, fetched.pools)
-    reopened = Store(tmp_path / "bot.db")  # the conftest store's file, opened afresh
+    reopened = Store(store_target)  # the conftest store's database, opened afresh
     try:
         clock.advance(2 * 3600)
         offline = YieldBook(reopened, None, clock, registry)
@@ -438,11 +438,11 @@ async def test_a_failed_borrow_fetch_keeps_the_pools(book, llama, store, fault):
     assert book.borrow_rate("aave-v3", "USDC") is None
 
 
-async def test_borrow_rates_survive_in_the_cache_and_never_come_from_2022(book, store, clock, registry):
+async def test_borrow_rates_survive_in_the_cache_and_never_come_from_2022(book, store, clock, registry, tmp_path):
     await book.refresh()
     again = YieldBook(store, None, clock, registry)
     assert again.borrow_rate("aave-v3", "USDC").apr == pytest.approx(0.053)
-    assert YieldBook(Store(store.path.parent / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
+    assert YieldBook(Store(tmp_path / "empty.db"), None, clock, registry).borrow_rate("aave-v3", "USDC") is None
 
 
 async def test_describe_says_where_yield_data_comes_from(book, llama, clock):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sqlite_utils import Database
+from core.ports import Database
 
 HOUR = 3600
 
@@ -24,11 +24,11 @@ class PriceHistory:
             return
         hour = int(now) // HOUR * HOUR
         with self.db.atomic():
-            self.db.conn.executemany("INSERT INTO price_ticks (asset, ts, price) VALUES (?, ?, ?)", rows)
-            self.db.conn.executemany(
+            self.db.executemany("INSERT INTO price_ticks (asset, ts, price) VALUES (?, ?, ?)", rows)
+            self.db.executemany(
                 "INSERT INTO price_hourly (asset, hour, open, high, low, close) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(asset, hour) DO UPDATE SET high = max(high, excluded.high), "
-                "low = min(low, excluded.low), close = excluded.close",
+                f"ON CONFLICT(asset, hour) DO UPDATE SET high = {self.db.greatest('price_hourly.high', 'excluded.high')}, "
+                f"low = {self.db.least('price_hourly.low', 'excluded.low')}, close = excluded.close",
                 [(a, hour, p, p, p, p) for a, _, p in rows],
             )
         if self._pruned_hour != hour:  # downsample at most once an hour: ticks older than the window go
