@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from core.market.prices.feed import PriceFeed
 from core.market.prices.history import PriceHistory
 from core.market.prices.replay import STEP, ReplayClock, ReplaySource, load_candles, window_bounds
 from core.market.yield_book import DefiLlamaSource, YieldBook
-from core.ports import Clock, SystemClock
+from core.ports import Clock, PositionEvents, SystemClock
 from core.storage.backup import copy_database, running_lock
 from core.storage.store import Store
 from core.watch.delivery import Dispatcher
@@ -43,11 +43,13 @@ from core.watch.mining_watch import MiningWatch
 from core.watch.monitor import Monitor
 from core.watch.outbox import Outbox
 from core.watch.scheduler import Scheduler
+from core.watch.shared_events import SharedEvents
 
 from . import logs
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier
 from .ops import start_ops
+from .replica import EVENTS_CHANNEL, OUTBOX_CHANNEL, REGISTER, TICKS, Replica, default_name, token_role
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +70,35 @@ class App:
     session: aiohttp.ClientSession
     yields: YieldBook
     refresher: Scheduler  # the hourly yield refresh, beside the ticks
+    replica: Replica
 
-    def start(self) -> None:
-        """Ticks, yield refreshes and delivery, in the background (and the chart workers, started now)."""
+    async def start(self) -> None:
+        """Delivery in the background, and every role this process leads (all of them on SQLite; the chart workers now)."""
         self.assistant.heavy.warm()
-        self.scheduler.start()
-        self.refresher.start()
         self.dispatcher.start()
+        await self.replica.start()
+
+    def sender_role(self, platform: str) -> str | None:
+        """The role that sends for a platform's token (None: the console's, always this process's)."""
+        token = {"telegram": self.settings.telegram_bot_token, "discord": self.settings.discord_bot_token}.get(platform)
+        return token_role("sender", platform, token.reveal()) if token is not None else None
+
+    def add_sender(self, platform: str) -> None:
+        """Send that platform's warnings only while leading its sender role; taking it over takes the old claims."""
+        role = self.sender_role(platform)
+        if role is None:
+            return
+
+        async def gained() -> None:
+            released = self.outbox.release_claims(platform)
+            if released:
+                log.info("took over %d unsent %s messages", released, platform)
+            self.dispatcher.wake()
+
+        async def lost() -> None:
+            self.dispatcher.wake()
+
+        self.replica.role(role, gained, lost)
 
 
 def price_sources(settings: Settings, session: aiohttp.ClientSession) -> list[PriceSource]:
@@ -100,8 +124,12 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
     redact.remember(*settings.secrets())  # masked in the database's error texts as in the logs
     interval = interval or settings.price_interval_seconds
     registry, presets = AssetRegistry.bundled(), Presets.bundled()
-    with running_lock(settings.database_path):  # one bot per database: a second start says so plainly
-        store = Store(settings.database_path)
+    shared = settings.database_url is not None
+    # One bot per SQLite file (a second start says so plainly); on PostgreSQL replicas are the point.
+    with nullcontext() if shared else running_lock(settings.database_path):
+        store = Store(settings.database_target)
+        name = settings.replica_name or default_name()
+        replica = Replica(name, settings.database_url.reveal() if settings.database_url else None, settings.leader_check_seconds)
         try:
             async with aiohttp.ClientSession(trust_env=True) as session:
                 feed = PriceFeed(
@@ -113,18 +141,24 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                     # Between scheduled ticks a command reuses the last check instead of asking again.
                     refresh_after=max(settings.price_cache_seconds, interval + 5),
                 )
-                outbox = Outbox(store)
+                outbox = Outbox(store, replica=name)
                 yields = YieldBook(store, DefiLlamaSource(session, settings.defillama_base_url, settings.http_timeout_seconds * 2),
                                    clock, registry)
                 dispatcher = Dispatcher(outbox, [])
                 tracker = await chain_tracker(settings, store, session, clock, feed)
-                monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake, on_commit=on_commit,
-                                  oracle=tracker)
+                monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake,
+                                  on_commit=fenced(replica, on_commit), oracle=tracker)
                 tracker.events = monitor
                 count = monitor.load()
                 log.info("monitoring %d positions", count)
                 heavy = HeavyWork(settings.heavy_workers)
-                assistant = Assistant(store, feed, registry, presets, clock, events=monitor, outbox=outbox,
+                events: PositionEvents = monitor
+                if shared:  # a command on any replica reaches the one that ticks
+                    events = SharedEvents(monitor, store.db, name, EVENTS_CHANNEL,
+                                          lambda: monitor.reload() if replica.holds(TICKS) else None)
+                    replica.on_notify(EVENTS_CHANNEL, events.heard)
+                    replica.on_notify(OUTBOX_CHANNEL, lambda payload: dispatcher.wake())
+                assistant = Assistant(store, feed, registry, presets, clock, events=events, outbox=outbox,
                                       monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
                                       heavy=heavy)
                 assistant.tracker = tracker
@@ -139,13 +173,41 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 # cache downloads nothing, and an old one is refreshed within minutes.
                 # Mining figures the same way: asked only while someone has a fleet, at most every half hour.
                 refresher = Scheduler([yields.refresh_if_due, mining_watch.tick], yields.RETRY_SECONDS, "yields and mining")
+
+                async def lead_ticks() -> None:
+                    if shared:  # others wrote while this one stood by: alert state, positions, prices
+                        log.info("monitoring %d positions", monitor.reload())
+                    scheduler.start()
+                    refresher.start()
+
+                async def stop_ticks() -> None:
+                    await scheduler.stop()
+                    await refresher.stop()
+
+                replica.role(TICKS, lead_ticks, stop_ticks)
+                app = App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
+                          refresher, replica)
+                if shared:  # alone on SQLite, this process sends for every platform
+                    dispatcher.may_send = lambda platform: (role := app.sender_role(platform)) is None or replica.holds(role)
                 try:
-                    yield App(settings, store, feed, monitor, outbox, dispatcher, assistant, scheduler, clock, session, yields,
-                              refresher)
+                    yield app
                 finally:
+                    await replica.stop()
                     heavy.close()
         finally:
             store.close()
+
+
+def fenced(replica: Replica, on_commit):
+    """The tick's extra step inside its transaction: first, on PostgreSQL, check this replica still leads the ticks."""
+
+    def check(db, now: float) -> None:
+        if replica.shared and replica.leadership is not None:
+            replica.leadership.fence(db, TICKS)
+        if on_commit is not None:
+            on_commit(db, now)
+
+    return check
 
 
 async def chain_tracker(settings: Settings, store: Store, session: aiohttp.ClientSession, clock: Clock,
@@ -190,6 +252,7 @@ async def _shutdown(app: App) -> None:
     await app.scheduler.stop()
     await app.refresher.stop()
     await app.dispatcher.stop(drain=app.settings.shutdown_grace_seconds)
+    await app.replica.stop()
 
 
 async def run_console(settings: Settings, user: str, stdin=None, stdout=None) -> None:
@@ -198,7 +261,7 @@ async def run_console(settings: Settings, user: str, stdin=None, stdout=None) ->
         chat = ConsoleChat(app.assistant, user, stdin or sys.stdin, stdout or sys.stdout, files_dir(settings))
         app.dispatcher.notifiers.append(console_notifier(app, user, chat))
         ops = await start_ops(app, settings.http_port) if settings.http_port else None
-        app.start()
+        await app.start()
         try:
             await chat.run()
         finally:
@@ -285,9 +348,10 @@ class PlatformAdmins:
 
 async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
     """Telegram (and, with its token, Discord) with the scheduler and the dispatcher, until `stop` is set."""
-    from .discord_adapter import DiscordAdapter, DiscordAdmins, DiscordNotifier, point_at
+    from .discord_adapter import DiscordAdmins, point_at
     from .telegram_adapter import TelegramAdapter, TelegramAdmins, TelegramNotifier
 
+    shared = settings.database_url is not None
     async with build(settings) as app:
         admins = PlatformAdmins()
         app.assistant.admins = admins
@@ -303,6 +367,9 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                                                  app.assistant, app.outbox, webhook=bool(webhook), timeout=settings.http_timeout_seconds)
                 admins.by_platform["telegram"] = TelegramAdmins(telegram.application)
                 app.dispatcher.notifiers.append(TelegramNotifier(telegram.application, app.assistant.buttons))
+                if webhook and shared and settings.telegram_webhook_secret is None:
+                    raise StartupError("TELEGRAM_WEBHOOK_SECRET must be set when replicas share DATABASE_URL: "
+                                       "every replica checks the same secret")
                 secret = settings.telegram_webhook_secret.reveal() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
                 logs.mask(secret)  # PTB logs setWebhook's parameters at DEBUG; a generated secret is a secret too
                 if webhook:
@@ -312,23 +379,34 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
                     await runner.setup()
                     await web.TCPSite(runner, "0.0.0.0", settings.telegram_webhook_port).start()
                 try:
-                    await telegram.start(webhook, secret if webhook else None)
+                    await telegram.open()  # every replica handles the updates it is given
                 except Exception as err:
                     raise StartupError(f"Telegram did not start: {describe(err)}") from err
                 started.append(telegram)
+                app.replica.role(REGISTER, registrar(telegram, webhook, secret if webhook else None), nothing)
+                if not webhook:
+                    if shared:
+                        log.warning("telegram: long polling allows one consumer per token, so one replica polls at a time "
+                                    "and the others stand by; set TELEGRAM_WEBHOOK_URL for commands on every replica")
+                    app.replica.role(token_role("poll", "telegram", settings.telegram_bot_token.reveal()),
+                                     telegram.poll, telegram.stop_polling)
+                app.add_sender("telegram")
                 log.info("telegram adapter started (%s)", "webhook" if webhook else "long polling")
             if settings.discord_bot_token:
                 point_at(settings.discord_api_base_url, settings.discord_gateway_url)
-                discord_adapter = DiscordAdapter(app.assistant, settings.discord_guild_id)
                 admins.by_platform["discord"] = DiscordAdmins()
-                app.dispatcher.notifiers.append(DiscordNotifier(discord_adapter.client, app.assistant.buttons))
-                try:
-                    await discord_adapter.start(settings.discord_bot_token.reveal())
-                except Exception as err:
-                    raise StartupError(f"Discord did not start: {describe(err)}") from err
-                started.append(discord_adapter)
-                log.info("discord adapter started")
-            app.start()
+                gateway = DiscordGateway(app, settings)
+                app.dispatcher.notifiers.append(gateway.notifier)
+                app.replica.role(token_role("gateway", "discord", settings.discord_bot_token.reveal()), gateway.start, gateway.stop)
+                app.add_sender("discord")
+                started.append(gateway)
+            try:
+                await app.start()
+            except StartupError:
+                raise
+            except Exception as err:
+                raise StartupError(describe(err)) from err
+            log.info("replica %s leads: %s", app.replica.name, ", ".join(app.replica.held()) or "nothing yet (standing by)")
             await stop.wait()
         finally:
             for adapter in reversed(started):
@@ -338,6 +416,51 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
             await _shutdown(app)
             if ops is not None:
                 await ops.cleanup()
+
+
+async def nothing() -> None:
+    """A role with nothing to undo."""
+
+
+def registrar(telegram, webhook: str | None, secret: str | None):
+    """The one-off registration: the command menu and, in webhook mode, setWebhook (by whichever replica leads it)."""
+
+    async def register() -> None:
+        try:
+            await telegram.register(webhook, secret)
+        except Exception as err:
+            raise StartupError(f"Telegram did not start: {describe(err)}") from err
+
+    return register
+
+
+class DiscordGateway:
+    """The Discord gateway session, held by one replica at a time; a new client each time it is taken over."""
+
+    def __init__(self, app: App, settings: Settings):
+        from .discord_adapter import DiscordAdapter, DiscordNotifier
+
+        self._make = lambda: DiscordAdapter(app.assistant, settings.discord_guild_id)
+        self.token = settings.discord_bot_token.reveal() if settings.discord_bot_token else ""
+        self.adapter = self._make()
+        self.notifier = DiscordNotifier(self.adapter.client, app.assistant.buttons)
+        self._used = False
+
+    async def start(self) -> None:
+        """Connect (a fresh client when an earlier one was closed)."""
+        if self._used:
+            self.adapter = self._make()
+            self.notifier.client = self.adapter.client
+        self._used = True
+        try:
+            await self.adapter.start(self.token)
+        except Exception as err:
+            raise StartupError(f"Discord did not start: {describe(err)}") from err
+        log.info("discord adapter started")
+
+    async def stop(self) -> None:
+        """Close the gateway session."""
+        await self.adapter.stop()
 
 
 async def run(settings: Settings, user: str) -> None:

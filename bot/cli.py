@@ -1,4 +1,4 @@
-"""The `collateral-bot` command: run, console, config, backup, restore."""
+"""The `collateral-bot` command: run, console, config, migrate, backup, restore."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import os
 import sys
 from pathlib import Path
 
+from core import redact
 from core.config import ConfigError, Settings
 from core.storage.backup import BackupError, backup, restore
-from core.storage.migrations import NewerDatabase
+from core.storage.migrations import NewerDatabase, migrate
+from core.storage.sql import DatabaseUnavailable
+from core.storage.store import open_database
 
 from . import app, logs
 
@@ -45,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--until", metavar="DAY", help="end the replay after this day (YYYY-MM-DD)")
             s.add_argument("--resume", action="store_true", help="continue an interrupted replay where it stopped")
     sub.add_parser("config", help="print the effective settings, secrets masked")
+    sub.add_parser("migrate", help="apply the schema migrations the database lacks (the bot also does at start)")
     s = sub.add_parser("backup", help="copy the database to PATH while the bot runs, and verify the copy")
     s.add_argument("path")
     s = sub.add_parser("restore", help="replace the database with a verified backup (stop the bot first)")
@@ -67,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in settings.describe().items():
             print(f"{key}={value}")
         return 0
+    if command == "migrate":
+        return migrate_database(settings)
     if command in ("backup", "restore"):
+        if settings.database_url is not None:
+            print(f"collateral-bot: {command} copies the SQLite file; on PostgreSQL use pg_dump -Fc (backup) and "
+                  "pg_restore --clean (restore) against DATABASE_URL, as docs/replicas.md shows", file=sys.stderr)
+            return 2
         return backup_or_restore(command, settings.database_path, Path(args.path))
     if getattr(args, "db", None):
         settings = dataclasses.replace(settings, database_path=Path(args.db))
@@ -84,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(app.run(settings, user))
     except KeyboardInterrupt:
         pass
-    except (ValueError, BackupError, NewerDatabase) as err:  # a replay window the bundle lacks; the database in use or too new
+    except (ValueError, BackupError, NewerDatabase, DatabaseUnavailable) as err:  # a replay window the bundle lacks; the database
+        # in use, too new or not answering
         print(f"collateral-bot: {logs.scrub(str(err))}", file=sys.stderr)
         return 2
     except app.StartupError as err:  # the platform refused or failed the start: one line, no traceback
@@ -95,6 +106,25 @@ def main(argv: list[str] | None = None) -> int:
         log.error("stopped by %s", type(err).__name__, exc_info=True)
         print(f"collateral-bot: stopped: {logs.scrub(str(err))[:300]}", file=sys.stderr)
         return 1
+    return 0
+
+
+def migrate_database(settings: Settings) -> int:
+    """`collateral-bot migrate`: what was applied, in one line; a refusal in one line too."""
+    redact.remember(*settings.secrets())
+    try:
+        db = open_database(settings.database_target)
+    except Exception as err:  # noqa: BLE001 - a server that does not answer, a file that cannot be made
+        print(f"collateral-bot: migrate failed: {logs.scrub(str(err))[:300]}", file=sys.stderr)
+        return 1
+    try:
+        done = migrate(db, db.where)
+    except NewerDatabase as err:
+        print(f"collateral-bot: {err}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"{db.where}: " + (f"applied {', '.join(done)}" if done else "up to date, nothing to apply"))
     return 0
 
 

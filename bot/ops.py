@@ -9,6 +9,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .replica import TICKS
+
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +30,11 @@ class AppCollector:
         yield GaugeMetricFamily("collateral_bot_last_tick_timestamp_seconds", "When the last tick started (unix time)",
                                 value=record.started or 0)
         yield GaugeMetricFamily("collateral_bot_positions", "Positions monitored", value=len(app.monitor.evaluator.index))
+        leads = GaugeMetricFamily("collateral_bot_role_leader", "1 where this replica leads the role, 0 where it stands by",
+                                  labels=["replica", "role"])
+        for role in app.replica.roles():
+            leads.add_metric([app.replica.name, role], 1 if app.replica.holds(role) else 0)
+        yield leads
 
         requests = CounterMetricFamily("collateral_bot_price_requests", "HTTP requests per price source", labels=["source"])
         failing = GaugeMetricFamily("collateral_bot_price_source_failures_in_a_row", "Consecutive failures", labels=["source"])
@@ -56,19 +63,29 @@ class AppCollector:
 
 
 def health(app) -> tuple[bool, str]:
-    """Healthy while ticks are fresh and the database answers; otherwise why not."""
+    """Healthy while the database answers and, where this process ticks, ticks are fresh; otherwise why not.
+
+    A standby replica (it leads no ticks) is healthy: it answers commands and waits to take over.
+    """
     try:
         app.store.db.execute("SELECT 1").fetchone()
     except Exception as err:  # noqa: BLE001 - any failure to answer is the finding
         return False, f"database does not answer: {type(err).__name__}"
+    replica = app.replica
+    roles = f"; replica {replica.name} leads {', '.join(replica.held()) or 'nothing (standby)'}" if replica.shared else ""
+    if replica.shared and not replica.holds(TICKS):
+        return True, "ok: standing by for the ticks" + roles
     started = app.scheduler.record.started
     allowed = 3 * app.scheduler.interval + 30
-    if started is None:
-        return False, "no tick has run yet"
+    since = replica.leadership.changed_at.get(TICKS) if replica.leadership is not None else None
+    if started is None or (since is not None and started < since):
+        if since is not None and time.time() - since < allowed:
+            return True, "ok: just took over the ticks" + roles
+        return False, "no tick has run yet" + roles
     age = time.time() - started
     if age > allowed:
-        return False, f"last tick {age:,.0f} s ago (allowed {allowed:,.0f} s)"
-    return True, f"ok: last tick {age:,.0f} s ago, {len(app.monitor.evaluator.index)} positions"
+        return False, f"last tick {age:,.0f} s ago (allowed {allowed:,.0f} s)" + roles
+    return True, f"ok: last tick {age:,.0f} s ago, {len(app.monitor.evaluator.index)} positions" + roles
 
 
 def ops_app(app) -> web.Application:

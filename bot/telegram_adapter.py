@@ -153,24 +153,42 @@ class TelegramAdapter:
 
     async def start(self, webhook_url: str | None = None, secret: str | None = None) -> None:
         """Initialize, publish the command menu, then poll (or register the webhook); a failure closes what was opened."""
+        await self.open()
         try:
-            await self._start(webhook_url, secret)
+            await self.register(webhook_url, secret)
+            if not webhook_url:
+                await self.poll()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def open(self) -> None:
+        """Initialize and start handling updates (every replica); a failure closes what was opened."""
+        try:
+            await self.application.initialize()
+            self.username = self.application.bot.username or ""
+            await self.application.start()
         except BaseException:
             await self.stop()
             for request in self._requests:  # PTB's shutdown skips an Application whose initialize() failed
                 await request.shutdown()
             raise
 
-    async def _start(self, webhook_url: str | None, secret: str | None) -> None:
-        await self.application.initialize()
-        self.username = self.application.bot.username or ""
+    async def register(self, webhook_url: str | None, secret: str | None) -> None:
+        """Publish the command menu and, in webhook mode, the webhook (one replica does this)."""
         await self.application.bot.set_my_commands(
             [BotCommand(name, spec.summary[:256]) for name, spec in COMMANDS.items()])
-        await self.application.start()
         if webhook_url:
             await self.application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=UPDATES)
-        else:
-            await self.application.updater.start_polling(allowed_updates=UPDATES, drop_pending_updates=False)
+
+    async def poll(self) -> None:
+        """Long polling: one consumer per token, so one replica at a time."""
+        await self.application.updater.start_polling(allowed_updates=UPDATES, drop_pending_updates=False)
+
+    async def stop_polling(self) -> None:
+        """Stop long polling (another replica takes it over)."""
+        if self.application.updater and self.application.updater.running:
+            await self.application.updater.stop()
 
     async def stop(self) -> None:
         """Stop polling and handling, then shut down."""

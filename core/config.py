@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -62,6 +63,15 @@ class Secret:
 DISCORD_API_VERSION = "/api/v10"  # the version discord.py 2.7 speaks
 
 
+def database_url(value: str | None) -> Secret | None:
+    """DATABASE_URL, which must name PostgreSQL (it holds a password, so it is a secret)."""
+    if value is None:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL must start with postgresql:// (unset it to use the SQLite file DATABASE_PATH)")
+    return Secret(value)
+
+
 def discord_api(root: str) -> str:
     """A Discord REST root with its version path: 'https://host' and 'https://host/api' gain '/api/v10'."""
     root = root.rstrip("/")
@@ -75,6 +85,10 @@ class Settings:
     """Everything configurable, with defaults that work for a first run."""
 
     database_path: Path
+    # postgresql://user:password@host/db: several replicas over one PostgreSQL instead of the SQLite file
+    database_url: Secret | None = None
+    replica_name: str | None = None  # how this replica names itself in logs, /healthz and claims (default host-pid)
+    leader_check_seconds: float = 1.0  # how often a standby tries to take a free role (and a leader checks its own)
     telegram_bot_token: Secret | None = None
     discord_bot_token: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
@@ -168,6 +182,9 @@ class Settings:
         return cls(
             log_format=log_format,
             database_path=Path(get("DATABASE_PATH") or default_database_path()).expanduser(),
+            database_url=database_url(get("DATABASE_URL")),
+            replica_name=(get("REPLICA_NAME") or "")[:64] or None,
+            leader_check_seconds=number("LEADER_CHECK_SECONDS", 1.0, 0.1, 60),
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
             discord_bot_token=secret("DISCORD_BOT_TOKEN"),
             telegram_api_base_url=url("TELEGRAM_API_BASE_URL", cls.telegram_api_base_url),
@@ -204,7 +221,15 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every configured secret's value (for masking, never for showing)."""
         found = [v.reveal() for v in self.__dict__.values() if isinstance(v, Secret)]
+        if self.database_url is not None:  # a driver's message may quote the password alone
+            password = urlsplit(self.database_url.reveal()).password
+            found += [password] if password else []
         return found + [u.reveal() for _, urls in self.rpc_urls for u in urls]
+
+    @property
+    def database_target(self) -> str | Path:
+        """What the store opens: DATABASE_URL when set, else the SQLite file."""
+        return self.database_url.reveal() if self.database_url is not None else self.database_path
 
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked (for `collateral-bot config`)."""

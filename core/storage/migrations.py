@@ -349,6 +349,18 @@ def _mining(db: Database) -> None:
     )
 
 
+@migrations("0011_outbox_claims")
+def _outbox_claims(db: Database) -> None:
+    # Which replica's sender took a pending row (PostgreSQL, FOR UPDATE SKIP LOCKED); NULL: nobody yet.
+    script(db, "ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    if db.dialect == "postgresql":
+        # Queued warnings wake the sender wherever it runs: one NOTIFY per statement, delivered at commit.
+        db.execute("CREATE FUNCTION collateral_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_notify('collateral_outbox', ''); RETURN NULL; END $$")
+        db.execute("CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION collateral_outbox_notify()")
+
+
 class NewerDatabase(Exception):
     """The database was written by a newer collateral-bot: it holds migrations this version does not know."""
 

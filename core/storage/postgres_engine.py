@@ -24,7 +24,7 @@ from psycopg import ClientCursor
 from psycopg.types.numeric import Int8Dumper
 from psycopg_pool import ConnectionPool
 
-from core.storage.sql import insert_sql
+from core.storage.sql import DatabaseUnavailable, insert_sql
 
 WRITER_LOCK = 0x636F6C6C  # pg_advisory_xact_lock key every write transaction takes ("coll")
 
@@ -102,6 +102,11 @@ class PostgresDatabase:
     def __init__(self, url: str, min_size: int = 1, max_size: int = 4, timeout: float = 10.0):
         self.url = url
         self.where = masked(url)
+        try:  # one plain connection first: a server that does not answer is said in one line, not retried for long
+            psycopg.connect(url, connect_timeout=max(1, round(timeout))).close()
+        except psycopg.Error as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise DatabaseUnavailable(f"PostgreSQL at {self.where} does not answer: {first}") from None
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
                                    kwargs={"autocommit": True}, configure=configure, check=ConnectionPool.check_connection,
                                    name="collateral-bot")

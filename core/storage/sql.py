@@ -11,7 +11,11 @@ from collections.abc import Sequence
 
 from core.ports import Database
 
-__all__ = ["Database", "insert_sql", "is_postgres_url"]
+__all__ = ["Database", "DatabaseUnavailable", "insert_sql", "is_postgres_url"]
+
+
+class DatabaseUnavailable(Exception):
+    """The PostgreSQL server named by DATABASE_URL cannot be reached or refused the login."""
 
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:

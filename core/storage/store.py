@@ -40,6 +40,15 @@ class ChainLink:
     market_ref: str | None = None  # which market, where a lender has many (a Morpho Blue market id)
 
 
+def open_database(target: str | Path) -> Database:
+    """A connection to DATABASE_URL's PostgreSQL, or to the SQLite file at `target` (not migrated yet)."""
+    if is_postgres_url(target):
+        from core.storage.postgres_engine import PostgresDatabase  # psycopg is loaded only when asked for
+
+        return PostgresDatabase(str(target))
+    return SqliteDatabase(target)
+
+
 class Store:
     """The one way into the database: a SQLite file (the default) or a PostgreSQL server (DATABASE_URL).
 
@@ -47,15 +56,8 @@ class Store:
     """
 
     def __init__(self, target: str | Path, now: Callable[[], str] = _utcnow):
-        self.db: Database
-        if is_postgres_url(target):
-            from core.storage.postgres_engine import PostgresDatabase  # psycopg is loaded only when asked for
-
-            self.db = PostgresDatabase(str(target))
-            self.path = None
-        else:
-            self.db = SqliteDatabase(target)
-            self.path = Path(target)
+        self.db = open_database(target)
+        self.path = None if is_postgres_url(target) else Path(target)
         self.now = now
         try:
             migrate(self.db, self.db.where)

@@ -15,7 +15,7 @@ import heapq
 import logging
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -179,9 +179,13 @@ class Dispatcher:
         self.sent = self.failed = 0
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (platform, outcome) -> count, for /metrics
         self._deadline: float | None = None  # while draining at shutdown: no new send starts after it
+        # Which platforms this process sends for now: with replicas, only those whose sender role it holds.
+        self.may_send: Callable[[str], bool] = lambda platform: True
 
     def notifier_for(self, chat: ChatRef) -> Notifier | None:
         """The notifier that delivers to this chat in this process, if any."""
+        if not self.may_send(chat.platform):
+            return None
         return next((n for n in self.notifiers if n.platform == chat.platform and n.accepts(chat)), None)
 
     def wake(self) -> None:
@@ -229,7 +233,7 @@ class Dispatcher:
         """Queue every due row not queued yet (oldest first within a chat; chats by urgency per platform)."""
         self.outbox.expire(time.time())
         self.outbox.prune(time.time())
-        for row in self.outbox.pending(time.time(), {n.platform for n in self.notifiers}):
+        for row in self.outbox.pending(time.time(), {n.platform for n in self.notifiers if self.may_send(n.platform)}):
             if known.get(row.id) == row.notice.chat.key or not self.notifier_for(row.notice.chat):
                 continue  # already queued (a row whose chat moved comes back under its new key)
             known[row.id] = row.notice.chat.key
@@ -308,7 +312,9 @@ class Dispatcher:
         """One send and what its outcome means; queues the chat's next row when this one is settled."""
         chat = row.notice.chat
         notifier = self.notifier_for(chat)
-        assert notifier is not None, "rows are queued only for chats a notifier of this process accepts"
+        if notifier is None:  # this replica stopped being the platform's sender: the row stays pending for the next
+            queues.pop(key, None)
+            return 0
         now = time.time()
         next_ready: float | None = None  # seconds until this row goes again; None: settled (sent or dead)
         ok = 0

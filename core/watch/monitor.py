@@ -89,6 +89,15 @@ class Monitor:
 
     # ---------------------------------------------------------------- loading
 
+    def reload(self) -> int:
+        """Start again from the database (a replica that just became the one that ticks: others wrote meanwhile)."""
+        self.evaluator = Evaluator(self.evaluator.policy)
+        self._terms.clear()
+        self._names.clear()
+        self._followed.clear()
+        self._degraded = None
+        return self.load()
+
     def load(self) -> int:
         """Build the evaluator from the database (every position, its options and alert state)."""
         with self.store.db.snapshot() as db:  # one moment of the database, streamed (PostgreSQL: server-side cursors)

@@ -37,9 +37,10 @@ class OutboxRow:
 class Outbox:
     """Rows of the outbox and destinations tables; every write commits before it returns."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, replica: str = "solo"):
         self.store = store
         self.db = store.db
+        self.replica = replica  # who claims rows on PostgreSQL
         self._pruned_at: float | None = None
 
     # ---------------------------------------------------------------- writing (inside a caller's transaction)
@@ -76,7 +77,9 @@ class Outbox:
         return {r[0] for r in self.db.execute("SELECT chat_key FROM destinations WHERE disabled_reason IS NOT NULL")}
 
     def pending(self, now: float, platforms: set[str] | None = None, limit: int = 50_000) -> list[OutboxRow]:
-        """Due pending rows of enabled destinations, oldest first."""
+        """Due pending rows of enabled destinations, oldest first (on PostgreSQL: claimed for this replica)."""
+        if self.db.dialect == "postgresql":
+            return self._claim(now, platforms, limit)
         rows = self.db.execute(
             "SELECT o.id, o.payload, o.created_at, o.urgency, o.critical, o.attempts, d.platform FROM outbox o "
             "JOIN destinations d ON d.chat_key = o.chat_key "
@@ -88,6 +91,35 @@ class Outbox:
             for r in rows
             if platforms is None or r[6] in platforms
         ]
+
+    def _claim(self, now: float, platforms: set[str] | None, limit: int) -> list[OutboxRow]:
+        """Take due rows nobody else's sender took, skipping rows another replica is claiming this instant.
+
+        A claim is no promise of delivery: the row stays pending until the platform accepted it (mark_sent), so a
+        sender that dies leaves it for the next leader, who takes over the claims (release_claims).
+        """
+        wanted = sorted(platforms) if platforms is not None else []
+        if platforms is not None and not wanted:
+            return []
+        only = f"AND d.platform IN ({', '.join('?' * len(wanted))}) " if wanted else ""
+        rows = self.db.execute(
+            "WITH due AS (SELECT o.id FROM outbox o JOIN destinations d ON d.chat_key = o.chat_key "
+            "WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND d.disabled_reason IS NULL "
+            f"{only}AND (o.claimed_by IS NULL OR o.claimed_by = ?) "
+            "ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED) "
+            "UPDATE outbox SET claimed_by = ? FROM due WHERE outbox.id = due.id "
+            "RETURNING outbox.id, outbox.payload, outbox.created_at, outbox.urgency, outbox.critical, outbox.attempts",
+            [now, *wanted, self.replica, limit, self.replica]).fetchall()
+        return sorted((OutboxRow(r[0], Notice.from_json(r[1], alert_id(r[0])), r[2], r[3], bool(r[4]), r[5]) for r in rows),
+                      key=lambda row: row.id)
+
+    def release_claims(self, platform: str) -> int:
+        """This replica became the platform's sender: rows an earlier sender claimed and never settled are its now."""
+        if self.db.dialect != "postgresql":
+            return 0
+        return self.db.execute(
+            "UPDATE outbox SET claimed_by = NULL WHERE status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> ? "
+            "AND chat_key IN (SELECT chat_key FROM destinations WHERE platform = ?)", [self.replica, platform]).rowcount
 
     def next_due(self) -> float | None:
         """When the earliest pending row becomes due."""

@@ -41,7 +41,8 @@ class Scheduler:
         self._task: asyncio.Task | None = None
 
     def start(self) -> asyncio.Task:
-        """Run in the background of the current event loop."""
+        """Run in the background of the current event loop (again after stop(): a replica regaining its role)."""
+        self._stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.run(), name=self.name)
         return self._task
 

@@ -102,6 +102,7 @@ async def test_healthz_metrics_and_json_logs(tmp_path, price_apis):
 
 async def test_healthz_says_503_with_the_reason_when_ticks_stop(tmp_path):
     from bot.ops import health
+    from bot.replica import Replica
 
     class Record:
         started = None
@@ -112,6 +113,7 @@ async def test_healthz_says_503_with_the_reason_when_ticks_stop(tmp_path):
     class App:
         store = Store(tmp_path / "x.db")
         scheduler = Scheduler()
+        replica = Replica("solo", None)  # one process on SQLite: it must tick
 
         class monitor:  # noqa: N801 - a stand-in with the attribute health() reads
             class evaluator:  # noqa: N801
