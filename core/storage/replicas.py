@@ -94,6 +94,7 @@ class Leadership:
         while True:
             try:
                 self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.timeout)),
+                                                                   application_name=f"collateral-bot {self.name}"[:63],
                                                                    keepalives=1, keepalives_idle=5, keepalives_interval=2,
                                                                    keepalives_count=2)
                 self.backend_pid = self._conn.info.backend_pid

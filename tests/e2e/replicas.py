@@ -1,0 +1,182 @@
+"""Failover harness: two real `collateral-bot run` replicas over one PostgreSQL while a crash unfolds.
+
+The leader of the ticks is SIGKILLed at random moments and started again as a new standby. Afterwards
+every outbox row (each warning the replicas committed) must have reached the Telegram emulator, a
+repeat may only carry the same alert id, and no warning may have been decided twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+from core.lending.models import Leg, Overrides, Owner
+from core.storage.replicas import NAMESPACE, role_key
+from core.storage.store import Store
+from core.watch.notices import alert_id
+
+BOT = str(Path(sys.executable).parent / "collateral-bot")
+# ETH with 15,000 USDC borrowed against 10 ETH on Aave v3: OK, DANGER, LIQUIDATABLE, WARNING, OK. No step jumps
+# more than the price guard believes at once (50 %).
+CYCLE = (3000.0, 2000.0, 1700.0, 2400.0, 3000.0)
+ALERT = re.compile(r"\[(A-[0-9A-Z]{4,})\]")
+
+
+def stock(url: str, users: int) -> None:
+    """Telegram users 1..n, each with one Aave position."""
+    store = Store(url)
+    for n in range(1, users + 1):
+        store.add_position(Owner("telegram", "user", str(n)), "aave-v3", "core", (Leg("ETH", Decimal(10)),),
+                           (Leg("USDC", Decimal(15000)),), Overrides(), None)
+    store.close()
+
+
+@dataclass
+class Outcome:
+    """What a failover run measured."""
+
+    kills: int = 0
+    takeovers: list[float] = field(default_factory=list)  # seconds from SIGKILL to another replica holding the ticks
+    rows: int = 0  # warnings committed (outbox rows)
+    delivered: int = 0  # messages the emulator accepted
+    lost: list[str] = field(default_factory=list)  # alert ids committed and never delivered
+    duplicates: int = 0  # repeats, all of them of the same alert id
+    decided_twice: list[str] = field(default_factory=list)  # the same warning committed under two ids
+    crashes_seen: dict[str, int] = field(default_factory=dict)  # chat -> how many crashes it was warned of
+
+    def summary(self) -> str:
+        """One paragraph of figures."""
+        t = sorted(self.takeovers)
+        times = (f"takeover median {statistics.median(t):.2f} s, worst {t[-1]:.2f} s over {len(t)} kills" if t
+                 else "no takeover measured")
+        return (f"{self.kills} SIGKILLs of the leader; {times}; {self.rows} warnings committed, {self.delivered} "
+                f"messages delivered, {len(self.lost)} lost, {self.duplicates} duplicates (same alert id), "
+                f"{len(self.decided_twice)} decided twice")
+
+
+class Fleet:
+    """The replica processes and what they are called."""
+
+    def __init__(self, base_env: dict[str, str], cwd: Path):
+        self.base_env, self.cwd = base_env, cwd
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self._n = 0
+
+    async def spawn(self) -> str:
+        """One more replica; returns its name."""
+        self._n += 1
+        name = f"r{self._n}"
+        env = dict(self.base_env, REPLICA_NAME=name)
+        log = open(self.cwd / f"{name}.log", "wb")  # noqa: SIM115 - the process writes to it until it ends
+        self.procs[name] = await asyncio.create_subprocess_exec(BOT, "run", env=env, cwd=self.cwd, stdin=asyncio.subprocess.DEVNULL,
+                                                                stdout=log, stderr=log)
+        return name
+
+    async def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown, no goodbye; the socket to PostgreSQL closes with the process."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM every replica and wait."""
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+        self.procs.clear()
+
+
+def holder(conn: psycopg.Connection, role: str) -> str | None:
+    """The replica name whose lock connection holds the role now (from its application_name)."""
+    row = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                       "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2",
+                       [NAMESPACE, role_key(role)]).fetchone()
+    return row[0].removeprefix("collateral-bot ") if row else None
+
+
+async def wait_for_holder(conn: psycopg.Connection, role: str, other_than: str | None = None, timeout: float = 60) -> str:
+    """Poll every 10 ms until someone (other than `other_than`) leads the role."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = holder(conn, role)
+        if name is not None and name != other_than:
+            return name
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"nobody took over {role} within {timeout} s")
+
+
+async def failover_run(url: str, emu, world, price_env: dict[str, str], workdir: Path, users: int = 10, kills: int = 3,
+                       cycles: int = 1, hold: float = 4.0, seed: int = 1) -> Outcome:
+    """Run the crash `cycles` times, holding each price `hold` s, with `kills` SIGKILLs of the ticks' leader spread over it."""
+    stock(url, users)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env.update(DATABASE_URL=url, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, PRICE_INTERVAL_SECONDS="1",
+               HEAVY_WORKERS="0", NO_PROXY="127.0.0.1,localhost", LOG_LEVEL="INFO", **price_env)
+    world.prices["ETH"] = CYCLE[0]
+    fleet = Fleet(env, workdir)
+    outcome = Outcome()
+    rng = random.Random(seed)
+    steps = [price for _ in range(cycles) for price in CYCLE] + [CYCLE[0]]
+    total = len(steps) * hold
+    kill_at = sorted(rng.uniform(hold * 0.5, total - hold) for _ in range(kills))
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            await fleet.spawn()
+            await fleet.spawn()
+            await wait_for_holder(conn, "ticks")
+            began = time.monotonic()
+            for i, price in enumerate(steps):
+                world.prices["ETH"] = price
+                step_end = began + (i + 1) * hold
+                while time.monotonic() < step_end:
+                    if kill_at and time.monotonic() - began >= kill_at[0]:
+                        kill_at.pop(0)
+                        leader = holder(conn, "ticks")
+                        if leader in fleet.procs:
+                            await fleet.kill(leader)
+                            killed_at = time.monotonic()
+                            await wait_for_holder(conn, "ticks", other_than=leader)
+                            outcome.takeovers.append(time.monotonic() - killed_at)
+                            outcome.kills += 1
+                            await fleet.spawn()  # a new standby, as an orchestrator would restart it
+                    await asyncio.sleep(0.02)
+            deadline = time.monotonic() + 60
+            while conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0] and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        finally:
+            await fleet.stop()
+        rows = conn.execute("SELECT id, chat_key, payload, status FROM outbox ORDER BY id").fetchall()
+    delivered = Counter(m.group(1) for m in (ALERT.search(s.get("text", "")) for s in emu.sent) if m)
+    outcome.rows, outcome.delivered = len(rows), sum(delivered.values())
+    outcome.lost = [alert_id(r[0]) for r in rows if alert_id(r[0]) not in delivered]
+    outcome.duplicates = sum(c - 1 for c in delivered.values())
+    last: dict[str, tuple] = {}
+    crashes: dict[str, int] = defaultdict(int)
+    for row_id, chat, payload, _ in rows:
+        items = tuple(sorted((i["kind"], i["level"]) for i in json.loads(payload)["items"]))
+        if any(kind == "worse" for kind, _ in items) and last.get(chat) == items:
+            outcome.decided_twice.append(alert_id(row_id))  # the same step again with nothing between: a second decision
+        if any(kind == "worse" and level >= 2 for kind, level in items) and not any(
+                kind == "worse" and level >= 2 for kind, level in last.get(chat, ())):
+            crashes[chat] += 1
+        last[chat] = items
+    outcome.crashes_seen = dict(crashes)
+    return outcome
