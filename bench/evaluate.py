@@ -8,7 +8,11 @@ For each size it stores the positions in a real SQLite file, loads them the way 
   * a whole monitor tick (evaluation, messages, one transaction).
 Peak memory is the process's maximum resident set size.
 
-    .venv/bin/python bench/evaluate.py [--sizes 10000,100000,1000000] [--ticks 5]
+    .venv/bin/python bench/evaluate.py [--sizes 10000,100000,1000000] [--ticks 5] [--engine sqlite,postgresql]
+
+With --engine postgresql the positions live on a throwaway PostgreSQL server started for the run
+(tests/pg.py: the machine's initdb, fsync on as an operator's would be), loaded through the same
+Monitor.load (server-side cursors), and each tick commits there.
 """
 
 from __future__ import annotations
@@ -80,26 +84,42 @@ def shapes(rng: random.Random, extra_prices: dict[str, float]):
     return protocol, market, overrides, [(a, f"{x:.6f}") for a, x in coll], [(a, f"{x:.6f}") for a, x in debt]
 
 
-def store_positions(path: Path, n: int, extra_prices: dict[str, float], seed: int = 1) -> None:
-    """n positions written with bulk inserts (as if 5,000 users had registered them)."""
+def store_positions(target, n: int, extra_prices: dict[str, float], seed: int = 1) -> None:
+    """n positions written with bulk inserts (as if 5,000 users had registered them); COPY on PostgreSQL."""
     rng = random.Random(seed)
-    store = Store(path)
-    db = store.db
+    store = Store(target)
     owners = [(f"bench:user:{i}", "bench", "user", str(i), 1, "") for i in range(5000)]
-    db.executemany("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at) VALUES (?, ?, ?, ?, ?, ?)", owners)
-    positions, legs = [], []
+    batches: list[tuple[list, list]] = []
+    positions: list[tuple] = []
+    legs: list[tuple] = []
     for pid in range(1, n + 1):
         protocol, market, overrides, coll, debt = shapes(rng, extra_prices)
         positions.append((pid, f"bench:user:{pid % 5000}", pid, protocol, market, overrides, "", ""))
         legs += [(pid, "collateral", a, amt) for a, amt in coll] + [(pid, "debt", a, amt) for a, amt in debt]
         if len(legs) > 200_000:
-            db.executemany("INSERT INTO positions (id, owner_key, number, protocol, market, overrides, created_at, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", positions)
-            db.executemany("INSERT INTO legs (position_id, side, asset, amount) VALUES (?, ?, ?, ?)", legs)
+            batches.append((positions, legs))
             positions, legs = [], []
-    db.executemany("INSERT INTO positions (id, owner_key, number, protocol, market, overrides, created_at, updated_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", positions)
-    db.executemany("INSERT INTO legs (position_id, side, asset, amount) VALUES (?, ?, ?, ?)", legs)
+    batches.append((positions, legs))
+    if store.dialect == "postgresql":
+        store.close()
+        import psycopg
+
+        with psycopg.connect(str(target)) as conn, conn.cursor() as cur:
+            for sql, rows in [("COPY owners (key, platform, kind, external_id, next_number, created_at) FROM STDIN", owners)] + [
+                    (sql, rows) for p, l in batches for sql, rows in
+                    (("COPY positions (id, owner_key, number, protocol, market, overrides, created_at, updated_at) FROM STDIN", p),
+                     ("COPY legs (position_id, side, asset, amount) FROM STDIN", l))]:
+                with cur.copy(sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            cur.execute("ANALYZE")
+        return
+    db = store.db
+    db.executemany("INSERT INTO owners (key, platform, kind, external_id, next_number, created_at) VALUES (?, ?, ?, ?, ?, ?)", owners)
+    for positions, legs in batches:
+        db.executemany("INSERT INTO positions (id, owner_key, number, protocol, market, overrides, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", positions)
+        db.executemany("INSERT INTO legs (position_id, side, asset, amount) VALUES (?, ?, ?, ?)", legs)
     db.commit()
     store.close()
 
@@ -127,10 +147,10 @@ def lower_bound(ev, price: np.ndarray) -> tuple[float, np.ndarray]:
     return time.perf_counter() - t, hf
 
 
-def run(n: int, ticks: int) -> dict:
+def run(n: int, ticks: int, engine: str = "sqlite", server=None) -> dict:
     reg, presets = registry(), Presets.bundled()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path = Path(tmp) / "bench.db" if engine == "sqlite" else server.new_database()
         rng = random.Random(2)
         extra = {s: rng.uniform(1, 100) for s in EXTRA}
         t = time.perf_counter()
@@ -188,9 +208,11 @@ def run(n: int, ticks: int) -> dict:
         eth_legs = sum(len(legs_.of_asset(ev.assets[a], len(ev.assets))) for a in ("ETH", "WETH") for legs_ in (ev.coll, ev.debt))
         link_legs = sum(len(legs_.of_asset(ev.assets["LINK"], len(ev.assets))) for legs_ in (ev.coll, ev.debt))
         store.close()
+        if engine != "sqlite":
+            server.drop(path)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     med = statistics.median
-    return {"positions": n, "loaded": loaded, "legs": legs, "assets": len(ev.assets) - 1, "store_s": stored, "load_s": load_s,
+    return {"engine": engine, "positions": n, "loaded": loaded, "legs": legs, "assets": len(ev.assets) - 1, "store_s": stored, "load_s": load_s,
             "first_look_s": first_s, "all_moved_ms": med(all_moved) * 1000, "lower_bound_ms": med(bounds) * 1000,
             "ratio": med(all_moved) / med(bounds), "one_moved_ms": med(one_moved) * 1000, "eth_legs": eth_legs,
             "rare_moved_ms": med(rare_moved) * 1000, "link_legs": link_legs,
@@ -202,21 +224,37 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON line per size")
+    parser.add_argument("--engine", default="sqlite", help="sqlite, postgresql, or both: sqlite,postgresql")
     args = parser.parse_args()
-    for n in (int(x) for x in args.sizes.split(",")):
-        r = run(n, args.ticks)
-        if args.json:
-            print(json.dumps(r))
-            continue
-        print(f"{r['positions']:>9,} positions ({r['legs']:,} legs, {r['assets']} assets): "
-              f"stored {r['store_s']:.1f} s, loaded {r['load_s']:.1f} s, first look {r['first_look_s']:.1f} s")
-        print(f"          all 50 prices moved: evaluate {r['all_moved_ms']:.1f} ms vs numpy lower bound {r['lower_bound_ms']:.1f} ms "
-              f"= {r['ratio']:.2f}x; {r['decisions_per_tick']:.0f} decisions/tick")
-        print(f"          only ETH moved ({r['eth_legs']:,} legs hold ETH/WETH): evaluate {r['one_moved_ms']:.1f} ms; "
-              f"only LINK moved ({r['link_legs']:,} legs): {r['rare_moved_ms']:.1f} ms")
-        print(f"          whole monitor tick (evaluate + messages + one transaction): {r['tick_ms']:.1f} ms")
-        print(f"          peak memory (max RSS so far): {r['peak_rss_mb']:,.0f} MB")
-        sys.stdout.flush()
+    server = None
+    if "postgresql" in args.engine:
+        from tests.pg import PostgresServer
+
+        server = PostgresServer(durable=True)
+        server.start()
+    try:
+        for engine in args.engine.split(","):
+            for n in (int(x) for x in args.sizes.split(",")):
+                report(run(n, args.ticks, engine, server), args.json)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def report(r: dict, as_json: bool) -> None:
+    """Print one size's figures."""
+    if as_json:
+        print(json.dumps(r))
+        return
+    print(f"[{r['engine']}] {r['positions']:>9,} positions ({r['legs']:,} legs, {r['assets']} assets): "
+          f"stored {r['store_s']:.1f} s, loaded {r['load_s']:.1f} s, first look {r['first_look_s']:.1f} s")
+    print(f"          all 50 prices moved: evaluate {r['all_moved_ms']:.1f} ms vs numpy lower bound {r['lower_bound_ms']:.1f} ms "
+          f"= {r['ratio']:.2f}x; {r['decisions_per_tick']:.0f} decisions/tick")
+    print(f"          only ETH moved ({r['eth_legs']:,} legs hold ETH/WETH): evaluate {r['one_moved_ms']:.1f} ms; "
+          f"only LINK moved ({r['link_legs']:,} legs): {r['rare_moved_ms']:.1f} ms")
+    print(f"          whole monitor tick (evaluate + messages + one transaction): {r['tick_ms']:.1f} ms")
+    print(f"          peak memory (max RSS so far): {r['peak_rss_mb']:,.0f} MB")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -79,23 +79,34 @@ class App:
         await self.replica.start()
 
     def sender_role(self, platform: str) -> str | None:
-        """The role that sends for a platform's token (None: the console's, always this process's)."""
-        token = {"telegram": self.settings.telegram_bot_token, "discord": self.settings.discord_bot_token}.get(platform)
-        return token_role("sender", platform, token.reveal()) if token is not None else None
+        """The role that sends for a platform's token (None: the console's, always this process's).
 
-    def add_sender(self, platform: str) -> None:
+        Discord's is its gateway's shard 0: the notifier sends through that session's client.
+        """
+        token = {"telegram": self.settings.telegram_bot_token, "discord": self.settings.discord_bot_token}.get(platform)
+        if token is None:
+            return None
+        if platform == "discord":
+            return token_role("gateway", "discord", token.reveal()) + (":0" if self.settings.discord_shard_count > 1 else "")
+        return token_role("sender", platform, token.reveal())
+
+    def add_sender(self, platform: str, gateway=None) -> None:
         """Send that platform's warnings only while leading its sender role; taking it over takes the old claims."""
         role = self.sender_role(platform)
         if role is None:
             return
 
         async def gained() -> None:
+            if gateway is not None:
+                await gateway.start()
             released = self.outbox.release_claims(platform)
             if released:
                 log.info("took over %d unsent %s messages", released, platform)
             self.dispatcher.wake()
 
         async def lost() -> None:
+            if gateway is not None:
+                await gateway.stop()
             self.dispatcher.wake()
 
         self.replica.role(role, gained, lost)
@@ -395,11 +406,14 @@ async def run_chat_adapters(settings: Settings, stop: asyncio.Event) -> None:
             if settings.discord_bot_token:
                 point_at(settings.discord_api_base_url, settings.discord_gateway_url)
                 admins.by_platform["discord"] = DiscordAdmins()
-                gateway = DiscordGateway(app, settings)
-                app.dispatcher.notifiers.append(gateway.notifier)
-                app.replica.role(token_role("gateway", "discord", settings.discord_bot_token.reveal()), gateway.start, gateway.stop)
-                app.add_sender("discord")
-                started.append(gateway)
+                for shard in range(settings.discord_shard_count):
+                    gateway = DiscordGateway(app, settings, shard)
+                    if shard == 0:
+                        app.dispatcher.notifiers.append(gateway.notifier)
+                        app.add_sender("discord", gateway)
+                    else:
+                        app.replica.role(gateway.role, gateway.start, gateway.stop)
+                    started.append(gateway)
             try:
                 await app.start()
             except StartupError:
@@ -435,13 +449,18 @@ def registrar(telegram, webhook: str | None, secret: str | None):
 
 
 class DiscordGateway:
-    """The Discord gateway session, held by one replica at a time; a new client each time it is taken over."""
+    """One Discord gateway session (a shard), led by one replica at a time; a new client each time it is taken over.
 
-    def __init__(self, app: App, settings: Settings):
+    The sessions' shard 0 also sends the warnings (its client is the notifier's) and syncs the commands.
+    """
+
+    def __init__(self, app: App, settings: Settings, shard: int = 0):
         from .discord_adapter import DiscordAdapter, DiscordNotifier
 
-        self._make = lambda: DiscordAdapter(app.assistant, settings.discord_guild_id)
+        count = settings.discord_shard_count
+        self._make = lambda: DiscordAdapter(app.assistant, settings.discord_guild_id, (shard, count) if count > 1 else None)
         self.token = settings.discord_bot_token.reveal() if settings.discord_bot_token else ""
+        self.role = token_role("gateway", "discord", self.token) + (f":{shard}" if count > 1 else "")
         self.adapter = self._make()
         self.notifier = DiscordNotifier(self.adapter.client, app.assistant.buttons)
         self._used = False
@@ -456,7 +475,7 @@ class DiscordGateway:
             await self.adapter.start(self.token)
         except Exception as err:
             raise StartupError(f"Discord did not start: {describe(err)}") from err
-        log.info("discord adapter started")
+        log.info("discord adapter started (%s)", self.role)
 
     async def stop(self) -> None:
         """Close the gateway session."""

@@ -216,9 +216,11 @@ class DiscordNotifier:
 class CollateralClient(discord.Client):
     """The discord.py client: the command tree, synced at start-up (globally, or to one guild)."""
 
-    def __init__(self, adapter: DiscordAdapter, guild_id: int | None):
+    def __init__(self, adapter: DiscordAdapter, guild_id: int | None, shard: tuple[int, int] | None = None):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # a text bot: no voice, no warning about it
-        super().__init__(intents=discord.Intents.default(), guild_ready_timeout=0.5)
+        # shard: (shard_id, shard_count) when one gateway session is not enough (past 2,500 servers)
+        sharding = {"shard_id": shard[0], "shard_count": shard[1]} if shard else {}
+        super().__init__(intents=discord.Intents.default(), guild_ready_timeout=0.5, **sharding)
         self.adapter = adapter
         self.guild_id = guild_id
         self.tree = app_commands.CommandTree(self)
@@ -245,6 +247,8 @@ class CollateralClient(discord.Client):
     async def setup_hook(self) -> None:
         """Sync the commands; register the buttons that outlive any one message."""
         self.add_dynamic_items(TokenButton, RetiredButton)
+        if self.shard_id:  # the commands are the application's, not a shard's: shard 0 syncs them
+            return
         if self.guild_id:
             guild = discord.Object(id=self.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -256,10 +260,10 @@ class CollateralClient(discord.Client):
 class DiscordAdapter:
     """Owns the client; every command goes through `run`."""
 
-    def __init__(self, assistant: Assistant, guild_id: int | None = None):
+    def __init__(self, assistant: Assistant, guild_id: int | None = None, shard: tuple[int, int] | None = None):
         self.assistant = assistant
         self.defer_after = 2.0  # seconds before an interaction is deferred: Discord drops one unanswered after 3 s
-        self.client = CollateralClient(self, guild_id)
+        self.client = CollateralClient(self, guild_id, shard)
         self._task: asyncio.Task | None = None
         TokenButton.handler = self.press
 

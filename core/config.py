@@ -111,6 +111,7 @@ class Settings:
     telegram_webhook_secret: Secret | None = None
     telegram_webhook_port: int = 8443  # where this process listens for them
     discord_guild_id: int | None = None  # sync commands to this guild only (instant, for trying things out)
+    discord_shard_count: int = 1  # gateway sessions; each is a role a replica leads (guild -> shard: (id >> 22) % count)
     log_level: str | None = None  # None: each mode picks (the console stays quiet)
     log_format: str = "text"  # or "json": one JSON object a line
     shutdown_grace_seconds: float = 5.0  # on SIGTERM, how long due warnings keep going out (Docker kills after 10 s)
@@ -211,6 +212,7 @@ class Settings:
             telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
             telegram_webhook_port=integer("TELEGRAM_WEBHOOK_PORT", 8443, 1, 65535),
             discord_guild_id=integer("DISCORD_GUILD_ID", 0, 1, 2**63) or None,
+            discord_shard_count=integer("DISCORD_SHARD_COUNT", 1, 1, 4096),
             log_level=level,
             rpc_urls=tuple((chain, tuple(Secret(url(f"RPC_URL_{chain.upper()}", u)) for u in urls.split(",") if u.strip()))
                            for chain, urls in ((c, get(f"RPC_URL_{c.upper()}") or d) for c, d in DEFAULT_RPC_URLS.items())

@@ -43,7 +43,8 @@ class PostgresServer:
 
     TEMPLATE = "collateral_template"
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # fsync as an operator's server would (benchmarks); the tests go without
         self.url = ""
         self.dir: Path | None = None
         self.port = 0
@@ -78,8 +79,9 @@ class PostgresServer:
             data = self.dir / "data"
             self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--locale=C", "-E", "UTF8", "--no-sync")
             # fsync off: the tests' databases need not survive a power cut, and it makes a fresh database cheap.
-            options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                       "-c full_page_writes=off -c max_connections=300")
+            fast = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {fast}-c max_connections=300 "
+                       "-c shared_buffers=256MB")
             self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
             self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         with psycopg.connect(self.url, autocommit=True) as conn:

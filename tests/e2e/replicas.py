@@ -123,6 +123,15 @@ async def wait_for_holder(conn: psycopg.Connection, role: str, other_than: str |
     raise AssertionError(f"nobody took over {role} within {timeout} s")
 
 
+async def wait_for_standby(conn: psycopg.Connection, name: str, timeout: float = 60) -> None:
+    """Until the replica's leadership connection is open (it competes for the roles)."""
+    deadline = time.monotonic() + timeout
+    while not conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s",
+                           [f"collateral-bot {name}"]).fetchone():
+        assert time.monotonic() < deadline, f"replica {name} never connected"
+        await asyncio.sleep(0.05)
+
+
 async def failover_run(url: str, emu, world, price_env: dict[str, str], workdir: Path, users: int = 10, kills: int = 3,
                        cycles: int = 1, hold: float = 4.0, seed: int = 1) -> Outcome:
     """Run the crash `cycles` times, holding each price `hold` s, with `kills` SIGKILLs of the ticks' leader spread over it."""
@@ -139,8 +148,8 @@ async def failover_run(url: str, emu, world, price_env: dict[str, str], workdir:
     kill_at = sorted(rng.uniform(hold * 0.5, total - hold) for _ in range(kills))
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            await fleet.spawn()
-            await fleet.spawn()
+            for _ in range(2):
+                await wait_for_standby(conn, await fleet.spawn())
             await wait_for_holder(conn, "ticks")
             began = time.monotonic()
             for i, price in enumerate(steps):
@@ -156,7 +165,8 @@ async def failover_run(url: str, emu, world, price_env: dict[str, str], workdir:
                             await wait_for_holder(conn, "ticks", other_than=leader)
                             outcome.takeovers.append(time.monotonic() - killed_at)
                             outcome.kills += 1
-                            await fleet.spawn()  # a new standby, as an orchestrator would restart it
+                            standby = await fleet.spawn()  # a new standby, as an orchestrator would restart it
+                            await wait_for_standby(conn, standby)  # the next kill finds two replicas competing
                     await asyncio.sleep(0.02)
             deadline = time.monotonic() + 60
             while conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0] and time.monotonic() < deadline:
