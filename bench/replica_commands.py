@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict, deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,31 +51,57 @@ async def ready(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"replica on {port} never answered")
 
 
+class Replies:
+    """Answers as the emulator records them, handed to whoever waits for that chat (in order), read once each."""
+
+    def __init__(self, emu: TelegramEmulator):
+        self.emu, self.seen = emu, len(emu.sent)
+        self.waiting: dict[int, deque[asyncio.Future]] = defaultdict(deque)
+
+    def expect(self, chat_id: int) -> asyncio.Future:
+        """A future resolved by the next message to `chat_id`."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[chat_id].append(future)
+        return future
+
+    async def run(self) -> None:
+        """Follow emu.sent from where it was (the emulator's own wait_for rescans it all for every waiter)."""
+        while True:
+            new, self.seen = self.emu.sent[self.seen:], len(self.emu.sent)
+            for message in new:
+                queue = self.waiting.get(message["chat"]["id"])
+                if queue:
+                    queue.popleft().set_result(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+
 async def load(emu: TelegramEmulator, ports: list[int], users: int, commands: int) -> tuple[float, list[float]]:
     """Send `commands` /health commands round-robin; returns (seconds, latencies)."""
     latencies: list[float] = []
     counter = iter(range(commands))
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    replies = Replies(emu)
+    follower = asyncio.create_task(replies.run())
 
     async def worker(session: aiohttp.ClientSession) -> None:
         for i in counter:
             uid = i % users + 1
             user = emu.user(uid, f"user{uid}")
-            chat = emu.private_chat(user)
-            before = sum(1 for m in emu.sent if m["chat"]["id"] == uid)
-            update_id = emu.send_text(chat, user, "/health 1")
-            update = next(u for u in emu._updates if u["update_id"] == update_id)
-            emu._updates.remove(update)
+            update_id = emu.send_text(emu.private_chat(user), user, "/health 1")
+            update = next(u for u in reversed(emu._updates) if u["update_id"] == update_id)
+            emu._updates.remove(update)  # this load balancer delivers it, not getUpdates
+            answered = replies.expect(uid)
             began = time.perf_counter()
             async with session.post(f"http://127.0.0.1:{ports[i % len(ports)]}/telegram", json=update, headers=headers) as r:
                 assert r.status == 200, r.status
-            await emu.wait_for(lambda m, uid=uid, before=before: m["chat"]["id"] == uid
-                               and sum(1 for x in emu.sent if x["chat"]["id"] == uid) > before, timeout=60)
-            latencies.append(time.perf_counter() - began)
+            latencies.append(await asyncio.wait_for(answered, 60) - began)
 
     began = time.perf_counter()
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+    try:
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+    finally:
+        follower.cancel()
     return time.perf_counter() - began, latencies
 
 

@@ -170,7 +170,8 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                     replica.on_notify(EVENTS_CHANNEL, events.heard)
                     replica.on_notify(OUTBOX_CHANNEL, lambda payload: dispatcher.wake())
                 assistant = Assistant(store, feed, registry, presets, clock, events=events, outbox=outbox,
-                                      monitor_status=lambda: monitor.last_tick, yields=yields, history=feed.history,
+                                      monitor_status=lambda: monitor.last_tick if not shared or replica.holds(TICKS)
+                                      else monitor.published_tick(), yields=yields, history=feed.history,
                                       heavy=heavy)
                 assistant.tracker = tracker
                 timeout = settings.http_timeout_seconds
@@ -297,6 +298,9 @@ def replay_database(main: Path, resume: bool) -> Path:
 async def run_replay(settings: Settings, user: str, start: str, speed: float, until: str | None = None,
                      resume: bool = False, stdin=None, stdout=None) -> None:
     """The console with prices replayed from bundled history, 15 simulated minutes a step, warnings included."""
+    if settings.database_url is not None:
+        raise ValueError("a replay runs on a copy of the SQLite file; with DATABASE_URL set there is none to copy "
+                         "(unset DATABASE_URL to replay your own positions from DATABASE_PATH)")
     candles = load_candles()
     first, end = window_bounds(candles, start)
     if until is not None:

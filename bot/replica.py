@@ -70,9 +70,19 @@ class Replica:
 
     async def _switch(self, gained: set[str], lost: set[str]) -> None:
         for role in sorted(lost):
-            await self._actions[role][1]()
+            try:
+                await self._actions[role][1]()
+            except Exception:  # noqa: BLE001 - the other roles must still be stopped
+                log.exception("%s: stopping %s failed", self.name, role)
         for role in sorted(gained):
-            await self._actions[role][0]()
+            try:
+                await self._actions[role][0]()
+            except Exception:
+                if not isinstance(self.leadership, Leadership):
+                    raise  # alone: the start fails, in one line (StartupError)
+                # Among replicas: let the role go, so another replica (or this one, a moment later) tries it.
+                log.exception("%s: starting %s failed; giving the role up", self.name, role)
+                self.leadership.release(role)
 
     async def start(self) -> None:
         """Lead everything (SQLite), or start competing and listening (PostgreSQL)."""

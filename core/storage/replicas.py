@@ -62,10 +62,16 @@ class Leadership:
         self.backend_pid: int | None = None  # the server process of the lock connection (for fence)
         self._task: asyncio.Task | None = None
         self._conn: Any = None
+        self._releasing: set[str] = set()
 
     def holds(self, role: str) -> bool:
         """Whether this replica is the role's leader now."""
         return role in self.held
+
+    def release(self, role: str) -> None:
+        """Give a role up (its start failed): unlocked on the next check, free for anyone to take."""
+        self.held.discard(role)
+        self._releasing.add(role)
 
     def start(self) -> asyncio.Task:
         """Compete in the background until stop()."""
@@ -99,7 +105,13 @@ class Leadership:
                                                                    keepalives_count=2)
                 self.backend_pid = self._conn.info.backend_pid
                 while True:
-                    free = [r for r in self.roles if r not in self.held]
+                    released = set(self._releasing)
+                    for role in released:
+                        await asyncio.wait_for(
+                            self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", [NAMESPACE, role_key(role)]), self.timeout)
+                        self._releasing.discard(role)
+                    # a role just given up waits one round here, so another replica may take it first
+                    free = [r for r in self.roles if r not in self.held and r not in released]
                     gained = set()
                     for role in free:
                         cur = await asyncio.wait_for(
@@ -115,6 +127,7 @@ class Leadership:
                 raise
             except Exception as err:  # noqa: BLE001 - the server or the network: give the roles up, then try again
                 log.warning("%s: lost the database connection for leadership (%s)", self.name, type(err).__name__)
+                self._releasing.clear()  # the connection is gone, and its locks with it
                 if self.held:
                     await self._set(set(), set(self.held))
                 await self._close()

@@ -237,9 +237,17 @@ class Monitor:
         self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
                           "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
                           "words_ms": (worded - evaluated) * 1000, "total_ms": (time.perf_counter() - started) * 1000}
+        if self.store.dialect == "postgresql":  # replicas that stand by show this tick in their /status
+            self.store.db.execute("INSERT INTO kv (key, value) VALUES ('last_tick', ?) ON CONFLICT(key) DO UPDATE SET "
+                                  "value = excluded.value", [json.dumps(self.last_tick)])
         if by_chat:
             self.wake()
         return len(by_chat)
+
+    def published_tick(self) -> dict[str, float]:
+        """The last tick of whichever replica ticks (PostgreSQL), as this one's last_tick would say it."""
+        row = self.store.db.execute("SELECT value FROM kv WHERE key = 'last_tick'").fetchone()
+        return json.loads(row[0]) if row else {}
 
     def _store(self, now: float, snap, decisions: list[Decision], by_chat: dict[ChatRef, list[AlertItem]],
                outage_rows: dict[str, set[str]], told: list[tuple[str, str, int, int]] | None = None) -> None:

@@ -167,6 +167,8 @@ async def failover_run(url: str, emu, world, price_env: dict[str, str], workdir:
                             outcome.kills += 1
                             standby = await fleet.spawn()  # a new standby, as an orchestrator would restart it
                             await wait_for_standby(conn, standby)  # the next kill finds two replicas competing
+                            if kill_at:  # and lands at a random moment of the standby's cycle, not just after its first try
+                                kill_at[0] = max(kill_at[0], time.monotonic() - began + rng.uniform(0.2, 1.5))
                     await asyncio.sleep(0.02)
             deadline = time.monotonic() + 60
             while conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0] and time.monotonic() < deadline:

@@ -131,3 +131,32 @@ async def test_queued_warnings_and_position_changes_are_heard_by_the_other_repli
     assert there.calls == [("changed", 7), ("owner", "telegram:user:42")]  # told through PostgreSQL
     await bus.stop()
     store.close()
+
+
+async def test_a_role_whose_start_fails_is_given_up_for_another_replica(url):
+    from bot.replica import Replica
+
+    started = []
+
+    def actions(name: str, fails: bool):
+        async def start():
+            if fails:
+                raise RuntimeError("setWebhook refused")
+            started.append(name)
+
+        async def stop():
+            pass
+
+        return start, stop
+
+    broken, healthy = Replica("broken", url, interval=0.1), Replica("healthy", url, interval=0.1)
+    broken.role("register", *actions("broken", True))
+    healthy.role("register", *actions("healthy", False))
+    await broken.start()
+    await until(lambda: isinstance(broken.leadership, Leadership) and broken.leadership.backend_pid is not None)
+    await asyncio.sleep(0.3)  # broken took it first, failed, gave it up, and tries again each round
+    await healthy.start()
+    await until(lambda: started == ["healthy"])
+    assert healthy.holds("register") and not broken.holds("register")
+    await broken.stop()
+    await healthy.stop()
