@@ -80,6 +80,10 @@ async def test_a_webhook_url_is_masked_in_the_outbox(bot):
     assert hits  # it really failed against the server
     stored = "\n".join(str(v) for row in bot.store.db.execute("SELECT * FROM outbox").fetchall() for v in row)
     assert "T0KEN-DO-NOT-STORE" not in stored and "***" in stored
-    with sqlite3.connect(bot.store.path) as conn:  # nothing anywhere in the file
-        dump = "\n".join(conn.iterdump())
+    if bot.store.path is not None:  # SQLite: nothing anywhere in the file
+        with sqlite3.connect(bot.store.path) as conn:
+            dump = "\n".join(conn.iterdump())
+    else:  # PostgreSQL: nothing in any table
+        tables = [r[0] for r in bot.store.db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        dump = "\n".join(str(v) for t in tables for row in bot.store.db.execute(f"SELECT * FROM {t}").fetchall() for v in row)
     assert "T0KEN-DO-NOT-STORE" not in dump

@@ -238,3 +238,24 @@ async def test_run_without_a_token_on_a_pipe_says_it_is_the_console(tmp_path):
     proc = await start(bot_env(tmp_path), tmp_path, "run")
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0 and "no TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN is set" in err.decode()
+
+
+async def test_migrate_and_backup_on_postgresql_say_what_they_did_in_one_line(tmp_path, postgres):
+    from core.storage.migrations import migrations
+
+    url = postgres.new_database(migrated=False)
+    env = bot_env(tmp_path, DATABASE_URL=url)
+    out, err = await (await start(env, tmp_path, "migrate")).communicate()
+    assert b"applied 0001_owners_positions_legs" in out and migrations.names()[-1].encode() in out, err
+    proc = await start(env, tmp_path, "migrate")
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0 and b"up to date, nothing to apply" in out
+    proc = await start(env, tmp_path, "backup", str(tmp_path / "copy.db"))
+    _, err = await proc.communicate()
+    assert proc.returncode == 2 and b"pg_dump" in err and not (tmp_path / "copy.db").exists()
+    dead = bot_env(tmp_path, DATABASE_URL=f"postgresql://bot:pa55-word@127.0.0.1:{free_port()}/bot", TELEGRAM_BOT_TOKEN="1:x")
+    proc = await start(dead, tmp_path, "run")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 2 and text.count("\n") == 1 and "does not answer" in text, text
+    assert "pa55-word" not in text and "Traceback" not in text

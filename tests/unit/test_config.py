@@ -70,3 +70,22 @@ def test_the_alert_webhook_is_masked_like_a_secret():
 def test_a_discord_root_gets_its_api_version(given, used, tmp_path):
     settings = Settings.from_mapping({"DATABASE_PATH": str(tmp_path / "x.db"), "DISCORD_API_BASE_URL": given})
     assert settings.discord_api_base_url == used
+
+
+def test_a_database_url_is_a_secret_and_must_name_postgresql():
+    s = Settings.from_mapping({"DATABASE_URL": "postgresql://bot:pa55-word@db.internal:5432/bot"})
+    assert "pa55-word" not in str(s.describe()) and "pa55-word" not in repr(s)
+    assert "pa55-word" in s.secrets()  # the password alone is masked too: a driver's message may quote only it
+    assert s.database_target == "postgresql://bot:pa55-word@db.internal:5432/bot"
+    assert Settings.from_mapping({}).database_target == Settings.from_mapping({}).database_path  # unset: the file
+    for bad in ("mysql://x/y", "sqlite:///x.db", "db.internal"):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_mapping({"DATABASE_URL": bad})
+        assert "DATABASE_URL" in str(caught.value) and bad not in str(caught.value)
+
+
+def test_the_database_url_is_masked_where_a_person_reads_it():
+    from core.storage.postgres_engine import masked
+
+    assert masked("postgresql://bot:pa55-word@db.internal:5432/bot") == "postgresql://bot:***@db.internal:5432/bot"
+    assert masked("postgresql://db.internal/bot") == "postgresql://db.internal/bot"
