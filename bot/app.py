@@ -165,8 +165,7 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 heavy = HeavyWork(settings.heavy_workers)
                 events: PositionEvents = monitor
                 if shared:  # a command on any replica reaches the one that ticks
-                    events = SharedEvents(monitor, store.db, name, EVENTS_CHANNEL,
-                                          lambda: monitor.reload() if replica.holds(TICKS) else None)
+                    events = SharedEvents(monitor, store.db, name, EVENTS_CHANNEL, monitor.reload, lambda: replica.holds(TICKS))
                     replica.on_notify(EVENTS_CHANNEL, events.heard)
                     replica.on_notify(OUTBOX_CHANNEL, lambda payload: dispatcher.wake())
                 assistant = Assistant(store, feed, registry, presets, clock, events=events, outbox=outbox,

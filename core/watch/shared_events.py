@@ -18,8 +18,10 @@ class SharedEvents:
     and may have missed some) makes the monitor reload everything.
     """
 
-    def __init__(self, local: PositionEvents, db: Database, me: str, channel: str, reload: Callable[[], object]):
+    def __init__(self, local: PositionEvents, db: Database, me: str, channel: str, reload: Callable[[], object],
+                 ticking: Callable[[], bool] = lambda: True):
         self.local, self.db, self.me, self.channel, self.reload = local, db, me, channel, reload
+        self.ticking = ticking  # only the replica that ticks acts on what others did; a standby reloads when it takes over
 
     def _say(self, kind: str, argument: str) -> None:
         try:
@@ -44,6 +46,8 @@ class SharedEvents:
 
     def heard(self, payload: str) -> None:
         """A notification from the bus."""
+        if not self.ticking():
+            return
         if not payload:
             self.reload()
             return

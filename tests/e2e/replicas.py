@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict, deque
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -287,14 +288,12 @@ async def load(emu: TelegramEmulator, ports: list[int], users: int, commands: in
     return time.perf_counter() - began, latencies
 
 
-async def webhook_load(replicas: int, server, emu, price_env: dict, users: int, commands: int, workdir: Path,
-                       warm_up: int = 200) -> Load:
-    """`replicas` webhook-mode replicas on a fresh database of `server`, loaded with `commands` /health commands."""
-    url = server.new_database()
-    stock(url, users)
+@asynccontextmanager
+async def webhook_replicas(url: str, emu, price_env: dict, replicas: int, workdir: Path, interval: str = "60"):
+    """`replicas` real `collateral-bot run` processes in webhook mode over one database; yields their webhook ports."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
     ports = [free_port() for _ in range(replicas)]
-    env.update(DATABASE_URL=url, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, PRICE_INTERVAL_SECONDS="60",
+    env.update(DATABASE_URL=url, TELEGRAM_BOT_TOKEN=emu.token, TELEGRAM_API_BASE_URL=emu.root, PRICE_INTERVAL_SECONDS=interval,
                HEAVY_WORKERS="0", NO_PROXY="127.0.0.1,localhost", TELEGRAM_WEBHOOK_SECRET=SECRET,
                TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{ports[0]}/telegram", USER_COMMANDS_PER_MINUTE="0", **price_env)
     procs = []
@@ -304,20 +303,39 @@ async def webhook_load(replicas: int, server, emu, price_env: dict, users: int, 
             procs.append(await asyncio.create_subprocess_exec(
                 BOT, "run", env=dict(env, REPLICA_NAME=f"r{n}", TELEGRAM_WEBHOOK_PORT=str(port)), cwd=workdir,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log))
-        import psycopg
-
         with psycopg.connect(url, autocommit=True) as conn:
             for n in range(replicas):
                 await wait_for_standby(conn, f"r{n}")
         for port in ports:
             await ready(port)
-        if warm_up:
-            await load(emu, ports, users, warm_up)  # connections, caches, first prices
-        seconds, latencies = await load(emu, ports, users, commands)
+        yield ports
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             await p.wait()
+
+
+async def post_update(emu, port: int, chat: dict, user: dict, text: str) -> None:
+    """What Telegram would POST to the replica behind the load balancer at `port`."""
+    update_id = emu.send_text(chat, user, text)
+    update = next(u for u in reversed(emu._updates) if u["update_id"] == update_id)
+    emu._updates.remove(update)
+    async with aiohttp.ClientSession() as session, session.post(
+            f"http://127.0.0.1:{port}/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+        assert r.status == 200, r.status
+
+
+async def webhook_load(replicas: int, server, emu, price_env: dict, users: int, commands: int, workdir: Path,
+                       warm_up: int = 200) -> Load:
+    """`replicas` webhook-mode replicas on a fresh database of `server`, loaded with `commands` /health commands."""
+    url = server.new_database()
+    stock(url, users)
+    try:
+        async with webhook_replicas(url, emu, price_env, replicas, workdir) as ports:
+            if warm_up:
+                await load(emu, ports, users, warm_up)  # connections, caches, first prices
+            seconds, latencies = await load(emu, ports, users, commands)
+    finally:
         server.drop(url)
     return Load(replicas, commands, seconds, sorted(latencies))
