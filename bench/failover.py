@@ -18,12 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-from core.lending.assets import AssetRegistry  # noqa: E402
-from tests.e2e.replicas import CYCLE, failover_run  # noqa: E402
-from tests.emulators.mempool import MempoolState, mempool_app  # noqa: E402
-from tests.emulators.prices import VECTOR_PRICES, PriceWorld, price_app  # noqa: E402
+from tests.e2e.replicas import CYCLE, failover_run, price_emulators  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
@@ -32,25 +27,17 @@ async def main(kills: int, users: int, seed: int) -> None:
     started = time.perf_counter()
     server = PostgresServer(durable=True)
     server.start()
-    world = PriceWorld(prices=dict(VECTOR_PRICES))
-    app = price_app(world, AssetRegistry.bundled())
-    app.add_subapp("/mempool", mempool_app(MempoolState()))
-    prices = TestServer(app, host="127.0.0.1")
-    await prices.start_server()
-    root = str(prices.make_url("")).rstrip("/")
-    env = {"COINGECKO_BASE_URL": f"{root}/coingecko", "MEMPOOL_BASE_URL": f"{root}/mempool",
-           "BLOCKCHAIN_INFO_BASE_URL": f"{root}/mempool", "DEFILLAMA_BASE_URL": "http://127.0.0.1:9"}
     emu = TelegramEmulator()
     await emu.start()
     hold = 4.0
     cycles = max(1, round(kills * 3.5 / (hold * len(CYCLE))))  # room for a kill every ~3.5 s
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            outcome = await failover_run(server.new_database(), emu, world, env, Path(tmp), users=users, kills=kills,
-                                         cycles=cycles, hold=hold, seed=seed)
+        async with price_emulators() as (world, env):
+            with tempfile.TemporaryDirectory() as tmp:
+                outcome = await failover_run(server.new_database(), emu, world, env, Path(tmp), users=users, kills=kills,
+                                             cycles=cycles, hold=hold, seed=seed)
     finally:
         await emu.close()
-        await prices.close()
         server.stop()
     t = sorted(outcome.takeovers)
     print(f"{outcome.kills} SIGKILLs of the ticks' leader over {cycles} crashes, {users} users, "

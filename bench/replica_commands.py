@@ -19,12 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-from core.lending.assets import AssetRegistry  # noqa: E402
-from tests.e2e.replicas import webhook_load  # noqa: E402
-from tests.emulators.mempool import MempoolState, mempool_app  # noqa: E402
-from tests.emulators.prices import VECTOR_PRICES, PriceWorld, price_app  # noqa: E402
+from tests.e2e.replicas import price_emulators, webhook_load  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
 
@@ -32,24 +27,16 @@ from tests.pg import PostgresServer  # noqa: E402
 async def main(commands: int, users: int) -> None:
     server = PostgresServer(durable=True)
     server.start()
-    world = PriceWorld(prices=dict(VECTOR_PRICES))
-    app = price_app(world, AssetRegistry.bundled())
-    app.add_subapp("/mempool", mempool_app(MempoolState()))
-    prices = TestServer(app, host="127.0.0.1")
-    await prices.start_server()
-    root = str(prices.make_url("")).rstrip("/")
-    price_env = {"COINGECKO_BASE_URL": f"{root}/coingecko", "MEMPOOL_BASE_URL": f"{root}/mempool",
-                 "BLOCKCHAIN_INFO_BASE_URL": f"{root}/mempool", "DEFILLAMA_BASE_URL": "http://127.0.0.1:9"}
     emu = TelegramEmulator()
     await emu.start()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for replicas in (1, 2):
-                print((await webhook_load(replicas, server, emu, price_env, users, commands, Path(tmp))).summary())
-                sys.stdout.flush()
+        async with price_emulators() as (_, price_env):
+            with tempfile.TemporaryDirectory() as tmp:
+                for replicas in (1, 2):
+                    print((await webhook_load(replicas, server, emu, price_env, users, commands, Path(tmp))).summary())
+                    sys.stdout.flush()
     finally:
         await emu.close()
-        await prices.close()
         server.stop()
     print(f"(machine: {os.cpu_count()} cores shared by the replicas, PostgreSQL and this load generator with the emulator)")
 

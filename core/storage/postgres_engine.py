@@ -24,7 +24,7 @@ from psycopg import ClientCursor
 from psycopg.types.numeric import Int8Dumper
 from psycopg_pool import ConnectionPool
 
-from core.storage.sql import DatabaseUnavailable, insert_sql
+from core.storage.sql import DatabaseUnavailable, RowWrites
 
 WRITER_LOCK = 0x636F6C6C  # pg_advisory_xact_lock key every write transaction takes ("coll")
 
@@ -94,7 +94,7 @@ def configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bool, _BoolAsInt)
 
 
-class PostgresDatabase:
+class PostgresDatabase(RowWrites):
     """core.storage.sql.Database over a psycopg pool; a transaction pins one connection until it ends."""
 
     dialect = "postgresql"
@@ -141,19 +141,6 @@ class PostgresDatabase:
                     cur.executemany(to_pyformat(sql), rows)
             else:
                 cur.executemany(to_pyformat(sql), rows)
-
-    def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Insert one row."""
-        self.execute(insert_sql(table, list(row)), list(row.values()))
-
-    def insert_all(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Insert rows sharing their columns."""
-        if rows:
-            self.executemany(insert_sql(table, list(rows[0])), [list(r.values()) for r in rows])
-
-    def count(self, table: str) -> int:
-        """Rows in a table."""
-        return self.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresDatabase]:

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlite_utils import Database as SqliteUtilsDatabase
 
-from core.storage.sql import insert_sql
+from core.storage.sql import RowWrites
 
 
-class SqliteDatabase:
+class SqliteDatabase(RowWrites):
     """core.storage.sql.Database over one SQLite file (or ":memory:"); writers take BEGIN IMMEDIATE."""
 
     dialect = "sqlite"
@@ -47,19 +47,6 @@ class SqliteDatabase:
             raise
         if opened and self.conn.in_transaction:
             self.conn.commit()
-
-    def insert(self, table: str, row: dict[str, Any]) -> None:
-        """Insert one row."""
-        self.execute(insert_sql(table, list(row)), list(row.values()))
-
-    def insert_all(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Insert rows sharing their columns."""
-        if rows:
-            self.executemany(insert_sql(table, list(rows[0])), [list(r.values()) for r in rows])
-
-    def count(self, table: str) -> int:
-        """Rows in a table."""
-        return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteDatabase]:

@@ -339,3 +339,25 @@ async def webhook_load(replicas: int, server, emu, price_env: dict, users: int, 
     finally:
         server.drop(url)
     return Load(replicas, commands, seconds, sorted(latencies))
+
+
+@asynccontextmanager
+async def price_emulators():
+    """The price and mining emulators on loopback, for a bench outside pytest; yields (world, settings for the bot)."""
+    from aiohttp.test_utils import TestServer
+
+    from core.lending.assets import AssetRegistry
+    from tests.emulators.mempool import MempoolState, mempool_app
+    from tests.emulators.prices import VECTOR_PRICES, PriceWorld, price_app
+
+    world = PriceWorld(prices=dict(VECTOR_PRICES))
+    app = price_app(world, AssetRegistry.bundled())
+    app.add_subapp("/mempool", mempool_app(MempoolState()))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    root = str(server.make_url("")).rstrip("/")
+    try:
+        yield world, {"COINGECKO_BASE_URL": f"{root}/coingecko", "MEMPOOL_BASE_URL": f"{root}/mempool",
+                      "BLOCKCHAIN_INFO_BASE_URL": f"{root}/mempool", "DEFILLAMA_BASE_URL": "http://127.0.0.1:9"}
+    finally:
+        await server.close()
