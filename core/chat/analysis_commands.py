@@ -133,9 +133,7 @@ async def _show_rate(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 @handles("carry")
 async def _cmd_carry(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     position = ctx.position(ctx.owner(actor), cmd.id)
-    val = await ctx.value_of(position)
-    if not val.priced:
-        return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no carry can be worked out.")
+    val = await ctx.priced_value(position, "no carry can be worked out")
     if not position.debt:
         return Reply(f"{position.ref} borrows nothing, so there is no carry to weigh.")
     e = val.priced_exposure
@@ -295,9 +293,7 @@ async def _cmd_il(ctx: Context, actor: Actor, cmd: Command) -> Reply:
 @handles("chart")
 async def _cmd_chart(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     position = ctx.position(ctx.owner(actor), cmd.id)
-    val = await ctx.value_of(position)
-    if not val.priced:
-        return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no chart.")
+    val = await ctx.priced_value(position, "no chart")
     e = val.priced_exposure
     volatile = [c for c in e.collateral if not ctx.registry.get(c.asset).stable] or list(e.collateral)
     main = max(volatile, key=lambda c: c.value)

@@ -16,7 +16,7 @@ from core.chat.buttons import ButtonBook
 from core.chat.commands import COMMANDS
 from core.chat.grammar import Parser
 from core.chat.heavy import HeavyWork
-from core.errors import NotPermitted, PositionNotFound, UnsupportedByProtocol
+from core.errors import NotPermitted, PositionNotFound, PriceUnavailable, UnsupportedByProtocol
 from core.lending.assets import AssetRegistry
 from core.lending.models import Actor, Leg, Overrides, Owner, Position, PriceSnapshot, Quote
 from core.lending.protocols import Presets, Terms
@@ -124,6 +124,13 @@ class Context:
         terms = self.terms_of(position, link)
         snapshot = self.oracle_snapshot(link) if link is not None else await self.prices.snapshot(position.assets())
         return value(terms, position.collateral, position.debt, snapshot, self.registry)
+
+    async def priced_value(self, position: Position, without: str) -> Valuation:
+        """value_of, refused in one line when a price is missing: "No price for ETH right now, so {without}."."""
+        val = await self.value_of(position)
+        if not val.priced:
+            raise PriceUnavailable(f"No price for {', '.join(val.missing)} right now, so {without}.")
+        return val
 
     def oracle_snapshot(self, link: ChainLink) -> PriceSnapshot:
         """The lender's own prices from the last chain reading, under their plain symbols."""

@@ -57,9 +57,7 @@ def barrier(book: vol.Book) -> float | None:
 @handles("risk")
 async def _cmd_risk(ctx: Context, actor: Actor, cmd: Command) -> Reply:
     position = ctx.position(ctx.owner(actor), cmd.id)
-    val = await ctx.value_of(position)
-    if not val.priced:
-        return Reply.failure(f"No price for {', '.join(val.missing)} right now, so no estimate.")
+    val = await ctx.priced_value(position, "no estimate")
     if not position.debt:
         return Reply(f"{position.ref} borrows nothing: it cannot be liquidated.")
     if val.hf < 1:
