@@ -37,6 +37,7 @@ from core.market.prices.replay import STEP, ReplayClock, ReplaySource, load_cand
 from core.market.yield_book import DefiLlamaSource, YieldBook
 from core.ports import Clock, PositionEvents, SystemClock
 from core.storage.backup import copy_database, running_lock
+from core.storage.replicas import EVENTS_CHANNEL, OUTBOX_CHANNEL
 from core.storage.store import Store
 from core.watch.delivery import Dispatcher
 from core.watch.mining_watch import MiningWatch
@@ -49,7 +50,7 @@ from . import logs
 from .console_adapter import ConsoleChat, ReplayTicker
 from .notifiers import ConsoleNotifier, WebhookNotifier
 from .ops import start_ops
-from .replica import EVENTS_CHANNEL, OUTBOX_CHANNEL, REGISTER, TICKS, Replica, default_name, token_role
+from .replica import REGISTER, TICKS, Replica, default_name, token_role
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +160,10 @@ async def build(settings: Settings, clock: Clock | None = None, sources: list[Pr
                 tracker = await chain_tracker(settings, store, session, clock, feed)
                 monitor = Monitor(store, feed, registry, presets, clock, outbox, wake=dispatcher.wake,
                                   on_commit=fenced(replica, on_commit), oracle=tracker)
+                monitor.publish = shared  # standbys' /status shows the leader's last tick
                 tracker.events = monitor
-                count = monitor.load()
-                log.info("monitoring %d positions", count)
+                if not shared:  # among replicas the one that takes the ticks loads them (lead_ticks); standbys never do
+                    log.info("monitoring %d positions", monitor.load())
                 heavy = HeavyWork(settings.heavy_workers)
                 events: PositionEvents = monitor
                 if shared:  # a command on any replica reaches the one that ticks

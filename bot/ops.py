@@ -9,6 +9,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from core.storage.replicas import Leadership
+
 from .replica import TICKS
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,8 @@ def health(app) -> tuple[bool, str]:
         return True, "ok: standing by for the ticks" + roles
     started = app.scheduler.record.started
     allowed = 3 * app.scheduler.interval + 30
-    since = replica.leadership.changed_at.get(TICKS) if replica.leadership is not None else None
+    # a replica that just took the ticks over has a tick's grace; alone (SQLite) there is no such moment
+    since = replica.leadership.changed_at.get(TICKS) if isinstance(replica.leadership, Leadership) else None
     if started is None or (since is not None and started < since):
         if since is not None and time.time() - since < allowed:
             return True, "ok: just took over the ticks" + roles

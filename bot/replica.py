@@ -12,7 +12,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 
-from core.storage.replicas import EVENTS_CHANNEL, OUTBOX_CHANNEL, Bus, Leadership, Solo
+from core.storage.replicas import Bus, Leadership, Solo
 
 log = logging.getLogger(__name__)
 
@@ -106,5 +106,3 @@ class Replica:
             await self._switch(set(), set(self._actions))
             self.leadership.held = set()
 
-
-__all__ = ["EVENTS_CHANNEL", "OUTBOX_CHANNEL", "REGISTER", "TICKS", "Replica", "default_name", "token_role"]

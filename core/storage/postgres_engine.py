@@ -132,7 +132,7 @@ class PostgresDatabase(RowWrites):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """One statement per row of parameters, in one transaction when none is open."""
-        rows = [list(r) for r in rows]
+        rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
         with self._connection() as conn, conn.cursor() as cur:

@@ -34,19 +34,12 @@ def role_key(role: str) -> int:
 class Solo:
     """One process on SQLite: every role is this one's, from the start."""
 
-    name = "solo"
-
     def __init__(self, roles: Iterable[str]):
-        self.roles = list(roles)
-        self.held: set[str] = set(self.roles)
-        self.changed_at: dict[str, float] = dict.fromkeys(self.roles, time.time())
+        self.held: set[str] = set(roles)
 
     def holds(self, role: str) -> bool:
         """Always True."""
         return True
-
-    def fence(self, db: Any, role: str) -> None:
-        """Nothing to check: no one else can hold it."""
 
 
 class Leadership:

@@ -86,6 +86,7 @@ class Monitor:
         self._followed: dict[int, tuple[Terms, str]] = {}  # positions that follow a wallet: chain terms, chain name
         self._degraded: set[str] | None = None  # the degraded assets of the last tick (None: not looked yet)
         self.last_tick: dict[str, float] = {}
+        self.publish = False  # also store last_tick for other replicas (kv 'last_tick')
 
     # ---------------------------------------------------------------- loading
 
@@ -237,7 +238,7 @@ class Monitor:
         self.last_tick = {"at": now, "positions": len(self.evaluator.index), "decisions": len(decisions),
                           "queued": len(by_chat), "evaluate_ms": (evaluated - started) * 1000,
                           "words_ms": (worded - evaluated) * 1000, "total_ms": (time.perf_counter() - started) * 1000}
-        if self.store.dialect == "postgresql":  # replicas that stand by show this tick in their /status
+        if self.publish:  # replicas that stand by show this tick in their /status
             self.store.db.execute("INSERT INTO kv (key, value) VALUES ('last_tick', ?) ON CONFLICT(key) DO UPDATE SET "
                                   "value = excluded.value", [json.dumps(self.last_tick)])
         if by_chat:
@@ -245,7 +246,7 @@ class Monitor:
         return len(by_chat)
 
     def published_tick(self) -> dict[str, float]:
-        """The last tick of whichever replica ticks (PostgreSQL), as this one's last_tick would say it."""
+        """The last tick of whichever replica ticks (one with publish set), as this one's last_tick would say it."""
         row = self.store.db.execute("SELECT value FROM kv WHERE key = 'last_tick'").fetchone()
         return json.loads(row[0]) if row else {}
 

@@ -19,16 +19,14 @@ import time
 from collections import Counter, defaultdict, deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 import psycopg
 
-from core.lending.models import Leg, Overrides, Owner
 from core.storage.replicas import NAMESPACE, role_key
-from core.storage.store import Store
 from core.watch.notices import alert_id
+from tests.e2e.test_ops import stock
 from tests.emulators.telegram import TelegramEmulator
 from tests.pg import free_port
 
@@ -38,15 +36,6 @@ CONCURRENCY = 32  # webhook load: commands in flight at once
 # more than the price guard believes at once (50 %).
 CYCLE = (3000.0, 2000.0, 1700.0, 2400.0, 3000.0)
 ALERT = re.compile(r"\[(A-[0-9A-Z]{4,})\]")
-
-
-def stock(url: str, users: int) -> None:
-    """Telegram users 1..n, each with one Aave position."""
-    store = Store(url)
-    for n in range(1, users + 1):
-        store.add_position(Owner("telegram", "user", str(n)), "aave-v3", "core", (Leg("ETH", Decimal(10)),),
-                           (Leg("USDC", Decimal(15000)),), Overrides(), None)
-    store.close()
 
 
 @dataclass

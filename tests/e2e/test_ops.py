@@ -60,8 +60,8 @@ async def until_healthy(port: int, timeout: float = 20) -> str:
     raise AssertionError(f"never healthy: {last}")
 
 
-def stock(db: Path, users: int) -> None:
-    """Telegram users with one Aave position each (healthy at ETH $3,000, in danger at $2,000)."""
+def stock(db: Path | str, users: int) -> None:
+    """Telegram users 1..n with one Aave position each (healthy at ETH $3,000, in danger at $2,000); a file or a URL."""
     store = Store(db)
     for n in range(1, users + 1):
         store.add_position(Owner("telegram", "user", str(n)), "aave-v3", "core", (Leg("ETH", Decimal(10)),),
