@@ -31,17 +31,20 @@ class SharedEvents:
 
     def position_changed(self, row_id: int) -> None:
         """A position was added or changed."""
-        self.local.position_changed(row_id)
+        if self.ticking():  # a standby's monitor is rebuilt when it takes over
+            self.local.position_changed(row_id)
         self._say("changed", str(row_id))
 
     def position_removed(self, row_id: int) -> None:
         """A position was deleted."""
-        self.local.position_removed(row_id)
+        if self.ticking():  # a standby's monitor is rebuilt when it takes over
+            self.local.position_removed(row_id)
         self._say("removed", str(row_id))
 
     def owner_changed(self, owner: Owner) -> None:
         """An owner's options changed."""
-        self.local.owner_changed(owner)
+        if self.ticking():  # a standby's monitor is rebuilt when it takes over
+            self.local.owner_changed(owner)
         self._say("owner", owner.key)
 
     def heard(self, payload: str) -> None:
